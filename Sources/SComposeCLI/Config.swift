@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import SComposeLoader
+
+/// `scompose config`: parse, resolve and render the compose files in canonical form.
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Parse, resolve and render compose file in canonical format")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Format the output. Values: [yaml | json]")
+    var format: String = "yaml"
+
+    @Flag(name: [.short, .long], help: "Only validate the configuration, don't print anything")
+    var quiet = false
+
+    @Flag(name: .long, help: "Print the service names, one per line")
+    var services = false
+
+    @Flag(name: .long, help: "Print the volume names, one per line")
+    var volumes = false
+
+    @Flag(name: .long, help: "Print the network names, one per line")
+    var networks = false
+
+    @Flag(name: .long, help: "Print the profile names, one per line")
+    var profiles = false
+
+    @Flag(name: .long, help: "Print the image names, one per line")
+    var images = false
+
+    @Flag(name: .long, help: "Print model variables and default values")
+    var variables = false
+
+    @Flag(name: .long, help: "Print environment used for interpolation")
+    var environment = false
+
+    @Flag(name: .customLong("no-interpolate"), help: "Don't interpolate environment variables")
+    var noInterpolate = false
+
+    @Flag(name: .customLong("no-normalize"), help: "Don't normalize compose model")
+    var noNormalize = false
+
+    @Flag(name: .customLong("no-path-resolution"), help: "Don't resolve file paths")
+    var noPathResolution = false
+
+    @Flag(name: .customLong("no-consistency"), help: "Don't check model consistency")
+    var noConsistency = false
+
+    @Option(name: [.short, .long], help: "Save to file (default to stdout)")
+    var output: String?
+
+    @Argument(help: "Services to show (their profiles are enabled)")
+    var serviceNames: [String] = []
+
+    func run() throws {
+        guard let outputFormat = Render.OutputFormat(rawValue: format) else {
+            throw CLIError("unsupported format \"\(format)\"")
+        }
+        var options = global.projectOptions()
+        options.interpolate = !noInterpolate
+        options.normalize = !noNormalize
+        options.resolvePaths = !noPathResolution
+        options.consistency = !noConsistency
+        options.services = serviceNames
+        let project = try Loader.load(options)
+        for warning in project.warnings { Console.warn(warning) }
+        var model = project.model
+        if !serviceNames.isEmpty, var all = model["services"]?.map {
+            for name in serviceNames where all[name] == nil {
+                throw CLIError("no such service: \(name)")
+            }
+            for name in all.keys where !serviceNames.contains(name) { all[name] = nil }
+            model["services"] = Node(.map(all))
+        }
+        if quiet { return }
+        var text = ""
+        let services = model["services"]?.map ?? OrderedMap()
+        if self.services {
+            text = services.keys.map { $0 + "\n" }.joined()
+        } else if volumes {
+            text = (model["volumes"]?.map?.keys ?? []).map { $0 + "\n" }.joined()
+        } else if networks {
+            text = (model["networks"]?.map?.keys ?? []).map { $0 + "\n" }.joined()
+        } else if profiles {
+            var all = Set<String>()
+            for (_, s) in services { for p in s["profiles"]?.seq ?? [] { if let n = p.string { all.insert(n) } } }
+            text = all.sorted().map { $0 + "\n" }.joined()
+        } else if images {
+            text = services.map { name, s in
+                (s["image"]?.string ?? "\(project.name)-\(name)") + "\n"
+            }.joined()
+        } else if environment {
+            text = project.environment.keys.sorted().map { "\($0)=\(project.environment[$0] ?? "")\n" }.joined()
+        } else {
+            let rendered = try Render.project(model)
+            text = Render.text(rendered, format: outputFormat, escapeDollars: !noInterpolate)
+        }
+        if let output {
+            try FileOutput.write(text, to: output)
+        } else {
+            Console.out(text)
+        }
+    }
+}
+
+/// Writes `-o` output files.
+enum FileOutput {
+    static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CLIError("open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        Console.write(fd, text)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import SComposeLoader
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The version printed by `scompose version`.
+public let scomposeVersion = "0.1.0"
+
+/// The `scompose` command: Docker Compose's command line over scompose's engine.
+public struct SCompose: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "scompose",
+        abstract: "Define and run multi-container applications, without a daemon.",
+        version: scomposeVersion,
+        subcommands: [Config.self, Version.self]
+    )
+
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    /// Parses `arguments` and runs the command, mapping errors to Compose's messages and exit codes.
+    public static func run(arguments: [String]) -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch let error as LoaderError {
+            Console.error(error.description)
+            return 1
+        } catch let error as CLIError {
+            Console.error(error.message)
+            return error.code
+        } catch {
+            let code = exitCode(for: error).rawValue
+            let message = fullMessage(for: error)
+            if code == 0 {
+                if !message.isEmpty { Console.out(message + "\n") }
+            } else if !message.isEmpty {
+                Console.error(message)
+            }
+            return code
+        }
+    }
+}
+
+/// An error with the exit code Compose uses for it.
+public struct CLIError: Error {
+    public var message: String
+    public var code: Int32 = 1
+
+    public init(_ message: String, code: Int32 = 1) {
+        self.message = message
+        self.code = code
+    }
+}
+
+/// The global flags of `docker compose` (`-f`, `-p`, `--profile`, `--env-file`, `--project-directory`).
+public struct GlobalOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: "Compose configuration files")
+    public var file: [String] = []
+
+    @Option(name: [.short, .customLong("project-name")], help: "Project name")
+    public var projectName: String?
+
+    @Option(name: .customLong("profile"), help: "Specify a profile to enable")
+    public var profile: [String] = []
+
+    @Option(name: .customLong("env-file"), help: "Specify an alternate environment file")
+    public var envFile: [String] = []
+
+    @Option(name: .customLong("project-directory"), help: "Specify an alternate working directory")
+    public var projectDirectory: String?
+
+    @Option(name: .customLong("ansi"), help: "Control when to print ANSI control characters (never|always|auto)")
+    public var ansi: String = "auto"
+
+    @Option(name: .customLong("progress"), help: "Set type of progress output (auto, tty, plain, json, quiet)")
+    public var progress: String?
+
+    @Option(name: .customLong("parallel"), help: "Control max parallelism, -1 for unlimited")
+    public var parallel: Int = -1
+
+    @Flag(name: .customLong("compatibility"), help: "Run compose in backward compatibility mode")
+    public var compatibility = false
+
+    @Flag(name: .customLong("dry-run"), help: "Execute command in dry run mode")
+    public var dryRun = false
+
+    public init() {}
+
+    /// Loader options from these flags and the process environment.
+    public func projectOptions() -> ProjectOptions {
+        var options = ProjectOptions(environment: Console.environment(), currentDirectory: FileSystem.currentDirectory())
+        options.configFiles = file
+        options.projectName = projectName
+        options.envFiles = envFile.isEmpty
+            ? (options.environment["COMPOSE_ENV_FILES"].map { $0.split(separator: ",").map(String.init) } ?? [])
+            : envFile
+        options.profiles = profile
+        options.projectDirectory = projectDirectory
+        options.readStandardInput = {
+            let bytes = (try? FileSystem.readAll(fd: 0)) ?? []
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return options
+    }
+}
+
+/// `scompose version`.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the scompose version information")
+
+    @Option(name: [.short, .long], help: "Format the output. Values: [pretty | json]")
+    var format: String = "pretty"
+
+    @Flag(name: .long, help: "Shows only the version number")
+    var short = false
+
+    func run() throws {
+        if short {
+            Console.out(scomposeVersion + "\n")
+        } else if format == "json" {
+            Console.out("{\"version\":\"\(scomposeVersion)\"}\n")
+        } else {
+            Console.out("scompose version \(scomposeVersion)\n")
+        }
+    }
+}
+
+/// Writing to the terminal without Foundation.
+enum Console {
+    static func out(_ text: String) {
+        write(1, text)
+    }
+
+    static func error(_ text: String) {
+        write(2, text.hasSuffix("\n") ? text : text + "\n")
+    }
+
+    static func warn(_ text: String) {
+        write(2, "WARN[0000] \(text)\n")
+    }
+
+    static func write(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+
+    static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                env[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return env
+    }
+}

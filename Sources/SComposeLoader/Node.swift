@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+import SComposeYAML
+
+/// Where a value came from: a file and a position in it.
+public struct Origin: Sendable, Hashable, CustomStringConvertible {
+    /// The file's path as the user named it (or as found).
+    public var file: String
+    /// The position in that file.
+    public var mark: YAMLMark
+
+    /// Creates an origin.
+    public init(file: String, mark: YAMLMark) {
+        self.file = file
+        self.mark = mark
+    }
+
+    public var description: String { "\(file):\(mark.line):\(mark.column)" }
+}
+
+/// A map that keeps insertion order; compose output order follows it where Compose's does.
+public struct OrderedMap<Value>: Sequence {
+    public private(set) var keys: [String] = []
+    private var storage: [String: Value] = [:]
+
+    /// Creates an empty map.
+    public init() {}
+
+    /// Number of entries.
+    public var count: Int { keys.count }
+    /// True when there are no entries.
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// Reads, replaces (keeping the position), appends, or removes (with nil) an entry.
+    public subscript(key: String) -> Value? {
+        get { storage[key] }
+        set {
+            if let newValue {
+                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            } else if storage.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+
+    /// The values in key order.
+    public var values: [Value] { keys.compactMap { storage[$0] } }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: Value)> {
+        var index = 0
+        let keys = self.keys
+        let storage = self.storage
+        return AnyIterator<(key: String, value: Value)> {
+            while index < keys.count {
+                let key = keys[index]
+                index += 1
+                if let value = storage[key] { return (key, value) }
+            }
+            return nil
+        }
+    }
+
+    /// Sorts keys in place.
+    public mutating func sortKeys() { keys.sort() }
+
+    /// Applies a transform to every value, keeping order.
+    public func mapValues<T>(_ transform: (Value) throws -> T) rethrows -> OrderedMap<T> {
+        var out = OrderedMap<T>()
+        for key in keys {
+            if let v = storage[key] { out[key] = try transform(v) }
+        }
+        return out
+    }
+}
+
+extension OrderedMap: Sendable where Value: Sendable {}
+extension OrderedMap: Equatable where Value: Equatable {}
+
+/// The untyped tree the loading stages work on, like compose-go's `map[string]any`,
+/// with the source position of every value so errors can name file, line and column.
+public struct Node: Sendable, Equatable {
+    /// The value.
+    public enum Kind: Sendable, Equatable {
+        case null
+        case bool(Bool)
+        case int(Int64)
+        case float(Double)
+        case string(String)
+        case seq([Node])
+        case map(OrderedMap<Node>)
+    }
+
+    /// Merge directives written as YAML tags.
+    public enum Directive: Sendable, Equatable {
+        /// `!reset`: drop the value inherited from earlier files.
+        case reset
+        /// `!override`: replace instead of merging.
+        case override
+    }
+
+    /// The value.
+    public var kind: Kind
+    /// Where it was written, when it came from a file.
+    public var origin: Origin?
+    /// A merge directive written on it.
+    public var directive: Directive?
+
+    /// Creates a node.
+    public init(_ kind: Kind, origin: Origin? = nil, directive: Directive? = nil) {
+        self.kind = kind
+        self.origin = origin
+        self.directive = directive
+    }
+
+    public static func == (lhs: Node, rhs: Node) -> Bool { lhs.kind == rhs.kind }
+
+    // MARK: - Convenience
+
+    public static var null: Node { Node(.null) }
+    public static func string(_ s: String, origin: Origin? = nil) -> Node { Node(.string(s), origin: origin) }
+    public static func int(_ i: Int64) -> Node { Node(.int(i)) }
+    public static func bool(_ b: Bool) -> Node { Node(.bool(b)) }
+    public static func seq(_ items: [Node], origin: Origin? = nil) -> Node { Node(.seq(items), origin: origin) }
+    public static func map(_ m: OrderedMap<Node>, origin: Origin? = nil) -> Node { Node(.map(m), origin: origin) }
+    public static func object(_ pairs: KeyValuePairs<String, Node>, origin: Origin? = nil) -> Node {
+        var m = OrderedMap<Node>()
+        for (k, v) in pairs { m[k] = v }
+        return Node(.map(m), origin: origin)
+    }
+
+    public var isNull: Bool { if case .null = kind { return true } else { return false } }
+    public var string: String? { if case .string(let s) = kind { return s } else { return nil } }
+    public var map: OrderedMap<Node>? { if case .map(let m) = kind { return m } else { return nil } }
+    public var seq: [Node]? { if case .seq(let s) = kind { return s } else { return nil } }
+    public var bool: Bool? { if case .bool(let b) = kind { return b } else { return nil } }
+    public var int: Int64? { if case .int(let i) = kind { return i } else { return nil } }
+
+    /// Reads a key of a mapping.
+    public subscript(key: String) -> Node? {
+        get { map?[key] }
+        set {
+            guard case .map(var m) = kind else { return }
+            m[key] = newValue
+            kind = .map(m)
+        }
+    }
+
+    /// The scalar as text the way Go's `fmt.Sprint` prints it (for values that compose
+    /// turns into strings, like environment values and labels).
+    public var scalarText: String? {
+        switch kind {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .float(let d): return GoNumber.formatFloat(d)
+        case .bool(let b): return b ? "true" : "false"
+        case .null, .seq, .map: return nil
+        }
+    }
+
+    /// A short name of the value's type, for error messages.
+    public var typeName: String {
+        switch kind {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .int: return "integer"
+        case .float: return "number"
+        case .string: return "string"
+        case .seq: return "array"
+        case .map: return "object"
+        }
+    }
+}
+
+extension Node {
+    /// Builds the loader tree from a YAML node: scalars typed as go-yaml v3 types them,
+    /// mapping keys made strings, `!reset` and `!override` recorded.
+    public static func from(yaml: YAMLNode, file: String) throws(LoaderError) -> Node {
+        let origin = Origin(file: file, mark: yaml.mark)
+        var directive: Directive?
+        switch yaml.tag {
+        case "!reset": directive = .reset
+        case "!override": directive = .override
+        default: break
+        }
+        switch yaml.content {
+        case .scalar(let text, let style):
+            let tag = directive == nil ? yaml.tag : nil
+            let kind: Kind
+            switch ScalarResolver.resolve(text, style: style, tag: tag) {
+            case .null: kind = .null
+            case .bool(let b): kind = .bool(b)
+            case .int(let i): kind = .int(i)
+            case .uint(let u): kind = .float(Double(u))
+            case .float(let d): kind = .float(d)
+            case .string(let s): kind = .string(s)
+            }
+            return Node(kind, origin: origin, directive: directive)
+        case .sequence(let items):
+            var out: [Node] = []
+            out.reserveCapacity(items.count)
+            for item in items { out.append(try from(yaml: item, file: file)) }
+            return Node(.seq(out), origin: origin, directive: directive)
+        case .mapping(let pairs):
+            var m = OrderedMap<Node>()
+            for pair in pairs {
+                let keyOrigin = Origin(file: file, mark: pair.key.mark)
+                let key: String
+                switch pair.key.content {
+                case .scalar(let text, let style):
+                    // go-yaml gives typed keys for `1:` or `true:`; compose-go rejects them.
+                    guard case .string = ScalarResolver.resolve(text, style: style, tag: pair.key.tag) else {
+                        throw LoaderError(.invalid, "non-string key: \(text)", origin: keyOrigin)
+                    }
+                    key = text
+                default:
+                    throw LoaderError(.invalid, "mapping keys must be scalars", origin: keyOrigin)
+                }
+                m[key] = try from(yaml: pair.value, file: file)
+            }
+            return Node(.map(m), origin: origin, directive: directive)
+        }
+    }
+}

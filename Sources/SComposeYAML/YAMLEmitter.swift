@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Writes `YAMLNode` trees as block-style YAML in the shape Docker Compose prints
+/// (two-space indentation, sequences indented under their key, strings quoted only
+/// when a plain scalar would read back as something else).
+///
+/// Scalars tagged `YAMLTag.str` are strings and get quoted when needed; untagged
+/// scalars (numbers, booleans, null) are written as they are.
+public struct YAMLEmitter: Sendable {
+    /// Creates an emitter.
+    public init() {}
+
+    /// Renders one document, ending with a newline.
+    public func emit(_ node: YAMLNode) -> String {
+        var out = ""
+        switch node.content {
+        case .mapping(let pairs) where !pairs.isEmpty:
+            writeMapping(pairs, indent: 0, into: &out)
+        case .sequence(let items) where !items.isEmpty:
+            writeSequence(items, indent: 0, into: &out)
+        default:
+            out += inline(node, indent: 0) + "\n"
+        }
+        return out
+    }
+
+    private func pad(_ n: Int) -> String { String(repeating: " ", count: n) }
+
+    private func isBlock(_ node: YAMLNode) -> Bool {
+        switch node.content {
+        case .mapping(let p): return !p.isEmpty
+        case .sequence(let s): return !s.isEmpty
+        case .scalar: return false
+        }
+    }
+
+    private func writeMapping(_ pairs: [YAMLPair], indent: Int, into out: inout String) {
+        for pair in pairs {
+            out += pad(indent)
+            writeEntry(pair, indent: indent, into: &out)
+        }
+    }
+
+    /// Writes `key: value` whose first line is already indented.
+    private func writeEntry(_ pair: YAMLPair, indent: Int, into out: inout String) {
+        out += key(pair.key) + ":"
+        switch pair.value.content {
+        case .mapping(let p) where !p.isEmpty:
+            out += "\n"
+            writeMapping(p, indent: indent + 2, into: &out)
+        case .sequence(let s) where !s.isEmpty:
+            out += "\n"
+            writeSequence(s, indent: indent + 2, into: &out)
+        default:
+            out += " " + inline(pair.value, indent: indent + 2) + "\n"
+        }
+    }
+
+    private func writeSequence(_ items: [YAMLNode], indent: Int, into out: inout String) {
+        for item in items {
+            out += pad(indent) + "-"
+            switch item.content {
+            case .mapping(let p) where !p.isEmpty:
+                out += " "
+                writeEntry(p[0], indent: indent + 2, into: &out)
+                if p.count > 1 { writeMapping(Array(p.dropFirst()), indent: indent + 2, into: &out) }
+            case .sequence(let s) where !s.isEmpty:
+                out += "\n"
+                writeSequence(s, indent: indent + 2, into: &out)
+            default:
+                out += " " + inline(item, indent: indent + 2) + "\n"
+            }
+        }
+    }
+
+    private func key(_ node: YAMLNode) -> String {
+        guard case .scalar(let text, _) = node.content else { return inline(node, indent: 0) }
+        return Self.needsQuotes(text) ? Self.doubleQuoted(text) : text
+    }
+
+    private func inline(_ node: YAMLNode, indent: Int) -> String {
+        switch node.content {
+        case .mapping: return "{}"
+        case .sequence: return "[]"
+        case .scalar(let text, _):
+            guard node.tag == YAMLTag.str else { return text }
+            if text.contains("\n") && Self.literalFriendly(text) {
+                return literal(text, indent: indent)
+            }
+            return Self.needsQuotes(text) ? Self.doubleQuoted(text) : text
+        }
+    }
+
+    private func literal(_ text: String, indent: Int) -> String {
+        var chomp = "-"
+        var body = text
+        if text.hasSuffix("\n") {
+            chomp = ""
+            body.removeLast()
+            if body.hasSuffix("\n") {
+                chomp = "+"
+            }
+        }
+        let indicator = body.first == " " ? "2" : ""
+        var out = "|" + indicator + chomp
+        for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+            out += "\n" + (line.isEmpty ? "" : pad(indent) + line)
+        }
+        return out
+    }
+
+    private static func literalFriendly(_ text: String) -> Bool {
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 && scalar != "\n" { return false }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where line.hasSuffix(" ") {
+            return false
+        }
+        return true
+    }
+
+    /// Whether a string must be quoted so that it reads back as the same string.
+    public static func needsQuotes(_ text: String) -> Bool {
+        if text.isEmpty { return true }
+        if ScalarResolver.resolvePlain(text).isTyped { return true }
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last else { return true }
+        if first == " " || last == " " || first == "\t" || last == "\t" { return true }
+        if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) {
+            // `-foo`, `:foo` and `?foo` are fine plain unless followed by a space.
+            if first == "-" || first == "?" || first == ":" {
+                let second = text.unicodeScalars.dropFirst().first
+                if second == nil || second == " " { return true }
+                if text == "---" || text.hasPrefix("--- ") { return true }
+            } else {
+                return true
+            }
+        }
+        if text.contains(": ") || text.contains(" #") || text.hasSuffix(":") { return true }
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0xFEFF { return true }
+        }
+        return false
+    }
+
+    /// A double-quoted YAML scalar with the escapes YAML defines.
+    public static func doubleQuoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f {
+                    let hex = String(scalar.value, radix: 16, uppercase: true)
+                    out += "\\x" + String(repeating: "0", count: max(0, 2 - hex.count)) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
