@@ -18,6 +18,7 @@ enum Canonical {
         ("services.*.extends", .extends),
         ("services.*.gpus", .gpus),
         ("services.*.networks", .serviceNetworks),
+        ("services.*.models", .serviceNetworks),
         ("services.*.volumes.[]", .volumeMount),
         ("services.*.dns", .stringOrList),
         ("services.*.devices.[]", .deviceMapping),
@@ -222,6 +223,19 @@ enum Canonical {
         case .ssh:
             return node
         }
+    }
+
+    /// compose-go's OmitEmpty: null or empty `dns` entries mean nothing.
+    static func omitEmptyDNS(_ dict: Node) -> Node {
+        guard var services = dict["services"]?.map else { return dict }
+        for (name, var service) in services {
+            guard let dns = service["dns"]?.seq else { continue }
+            service["dns"] = Node(.seq(dns.filter { !$0.isNull && $0.string != "" }), origin: service["dns"]?.origin)
+            services[name] = service
+        }
+        var out = dict
+        out["services"] = Node(.map(services), origin: dict["services"]?.origin)
+        return out
     }
 
     static func dependsOnEntry(condition: String, required: Bool, restart: Bool?) -> OrderedMap<Node> {

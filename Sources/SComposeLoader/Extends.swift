@@ -22,10 +22,10 @@ enum Extends {
 
     static func apply(
         _ cfg: Node, file: String, workingDir: String, loader: inout Loader, environment: [String: String],
-        tracker: Tracker
+        tracker: Tracker, resetPaths: [ModelPath]
     ) throws(LoaderError) -> Node {
         guard var services = cfg["services"]?.map else { return cfg }
-        var context = Context(file: file, workingDir: workingDir, environment: environment)
+        var context = Context(file: file, workingDir: workingDir, environment: environment, resetPaths: resetPaths)
         for name in services.keys {
             try context.resolve(name, in: &services, loader: &loader, tracker: tracker)
         }
@@ -38,6 +38,8 @@ enum Extends {
         var file: String
         var workingDir: String
         var environment: [String: String]
+        /// `!reset`/`!override` paths of the extending document; they also cut the inherited values.
+        var resetPaths: [ModelPath] = []
 
         /// Resolves `extends` of `name` in `services` (in place) and returns the result.
         @discardableResult
@@ -90,7 +92,12 @@ enum Extends {
                 base = try resolve(ref, in: &services, loader: &loader, tracker: next)
             }
             _ = filename
-            guard let source = base else { return service }
+            guard var source = base else { return service }
+            for path in resetPaths {
+                let c = path.components
+                guard c.count > 2, c[0] == .key("services"), c[1] == .key(name) else { continue }
+                Merge.remove(c.dropFirst(2), from: &source)
+            }
             var merged = Merge.merge(source, service, path: ModelPath([.key("services"), .key("x")]))
             merged["extends"] = nil
             merged.origin = service.origin

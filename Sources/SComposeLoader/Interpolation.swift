@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeYAML
 
 /// Substitutes variables in every string value of a file's tree, then casts the values at
 /// typed paths (ports' `target`, `privileged`, …) from string to their type, as compose-go does,
@@ -43,13 +44,6 @@ public struct Interpolation {
         ("services.*.ulimits.*.soft", .int),
         ("services.*.volumes.[].read_only", .bool),
         ("services.*.volumes.[].volume.nocopy", .bool),
-        ("services.*.depends_on.*.required", .bool),
-        ("services.*.depends_on.*.restart", .bool),
-        ("services.*.build.privileged", .bool),
-        ("services.*.build.no_cache", .bool),
-        ("services.*.build.pull", .bool),
-        ("services.*.gpus.[].count", .int),
-        ("services.*.deploy.resources.reservations.devices.[].count", .int),
         ("networks.*.external", .bool),
         ("networks.*.internal", .bool),
         ("networks.*.attachable", .bool),
@@ -58,7 +52,6 @@ public struct Interpolation {
         ("volumes.*.external", .bool),
         ("secrets.*.external", .bool),
         ("configs.*.external", .bool),
-        ("include.[].required", .bool),
     ])
 
     /// The variables.
@@ -136,4 +129,3 @@ public struct Interpolation {
     }
 }
 
-import SComposeYAML

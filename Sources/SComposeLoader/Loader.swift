@@ -138,7 +138,7 @@ public struct Loader {
         dict = Defaults.apply(dict)
         try Validation.check(dict)
         if options.resolvePaths {
-            dict = RelativePaths.resolve(dict, workingDir: workingDir, home: options.environment["HOME"])
+            dict = try RelativePaths.resolve(dict, workingDir: workingDir, home: options.environment["HOME"])
         }
         return dict
     }
@@ -173,7 +173,7 @@ public struct Loader {
             if !forExtends {
                 cfg = try Extends.apply(
                     cfg, file: file.path, workingDir: workingDir, loader: &self, environment: environment,
-                    tracker: Extends.Tracker())
+                    tracker: Extends.Tracker(), resetPaths: resetPaths)
             }
             for path in resetPaths { Merge.remove(path.components[...], from: &dict) }
             if !forExtends {
@@ -193,6 +193,7 @@ public struct Loader {
                 }
             }
             dict = try Canonical.apply(dict)
+            dict = Canonical.omitEmptyDNS(dict)
             dict = Unicity.enforce(dict)
         }
         return dict

@@ -58,7 +58,7 @@ public enum Merge {
     static func mergeMappings(_ base: OrderedMap<Node>, _ other: OrderedMap<Node>, path: ModelPath) -> OrderedMap<Node> {
         var out = base
         for (key, value) in other {
-            guard let existing = out[key], !key.hasPrefix("x-") else {
+            guard let existing = out[key] else {
                 out[key] = value
                 continue
             }

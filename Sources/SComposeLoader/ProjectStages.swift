@@ -84,6 +84,10 @@ enum Consistency {
                     throw invalid("service \"\(name)\" refers to undefined config \(source)", config)
                 }
             }
+            let models = model["models"]?.map ?? OrderedMap()
+            for (m, value) in s["models"]?.map ?? OrderedMap() where models[m] == nil {
+                throw invalid("service \"\(name)\" refers to undefined model \(m)", value.origin == nil ? s : value)
+            }
             for secret in s["secrets"]?.seq ?? [] {
                 if let source = secret["source"]?.string, secrets[source] == nil {
                     throw invalid("service \"\(name)\" refers to undefined secret \(source)", secret)

@@ -3,7 +3,13 @@
 /// Makes the relative paths of a model absolute against the project directory (and `~` the
 /// home directory): build contexts, env files, bind sources, secret and config files, …
 enum RelativePaths {
-    static func resolve(_ dict: Node, workingDir: String, home: String?) -> Node {
+    static func resolve(_ dict: Node, workingDir: String, home: String?) throws(LoaderError) -> Node {
+        for (_, service) in dict["services"]?.map ?? OrderedMap() {
+            for v in service["volumes"]?.seq ?? [] where v["type"]?.string == "bind" && (v["source"]?.string ?? "").isEmpty {
+                throw LoaderError(
+                    .invalid, "invalid mount config for type \"bind\": field Source must not be empty", origin: v.origin)
+            }
+        }
         var dict = dict
         if var services = dict["services"]?.map {
             for (name, service) in services {

@@ -288,7 +288,8 @@ public enum Render {
 
     static func zero(_ type: OutType) -> JSONValue {
         switch type {
-        case .structure: return .object([])
+        case .structure(let fields):
+            return .object(fields.fields.filter { $0.value.1 }.map { ($0.key, zero($0.value.0)) })
         case .bool: return .bool(false)
         case .int, .float, .deviceCount: return .int(0)
         case .string: return .string("")

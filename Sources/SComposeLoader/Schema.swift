@@ -10,6 +10,8 @@ indirect enum Schema: Sendable {
     case array(Schema, unique: Bool)
     case object(SchemaObject)
     case enumeration([String])
+    /// A string that must contain a match of a pattern (the schema's patterns are unanchored).
+    case pattern(StringPattern)
 
     static func closed(_ props: KeyValuePairs<String, Schema>, required: [String] = [], extensions: Bool = true)
         -> Schema
@@ -166,7 +168,7 @@ extension Schema {
         "ipc": .string, "isolation": .string, "mac_address": .string, "network_mode": .string, "platform": .string,
         "restart": .string, "runtime": .string, "stop_grace_period": .string, "stop_signal": .string, "user": .string,
         "uts": .string, "userns_mode": .string, "working_dir": .string, "pull_refresh_after": .string,
-        "container_name": .string, "command": command, "entrypoint": command, "configs": fileReference,
+        "container_name": .pattern(.containerName), "command": command, "entrypoint": command, "configs": fileReference,
         "secrets": fileReference, "cpu_count": .oneOf([.string, .integer]), "cpu_percent": .oneOf([.string, .integer]),
         "cpu_shares": numberOrString, "cpu_quota": numberOrString, "cpu_period": numberOrString,
         "cpu_rt_period": numberOrString, "cpu_rt_runtime": numberOrString, "cpus": numberOrString,
@@ -274,7 +276,7 @@ extension Schema {
                     "options": .map(
                         .oneOf([.string, .number, .boolean, .array(.oneOf([.string, .number, .boolean]), unique: false)])),
                 ], required: ["type"], extensions: true, additional: nil)),
-        "pull_policy": .string, "storage_opt": .any, "ulimits": ulimits,
+        "pull_policy": .pattern(.pullPolicy), "storage_opt": .any, "ulimits": ulimits,
         "volumes": .array(volumeMount, unique: true),
         "volume_driver": .string,
     ])
@@ -363,6 +365,9 @@ extension Schema {
             }
         case .boolean: return node.bool != nil ? nil : fail("must be a boolean")
         case .null: return node.isNull ? nil : fail("must be a null")
+        case .pattern(let pattern):
+            guard let s = node.string else { return fail("must be a string") }
+            return pattern.matches(s) ? nil : fail("'\(s)' does not match pattern '\(pattern.text)'")
         case .enumeration(let values):
             guard let s = node.string else { return fail("must be a string") }
             return values.contains(s)
@@ -425,7 +430,7 @@ extension Schema {
     func acceptsType(of node: Node) -> Bool {
         switch (self, node.kind) {
         case (.any, _): return true
-        case (.string, .string), (.enumeration, .string): return true
+        case (.string, .string), (.enumeration, .string), (.pattern, .string): return true
         case (.integer, .int), (.number, .int), (.number, .float), (.boolean, .bool), (.null, .null): return true
         case (.array, .seq), (.object, .map): return true
         case (.oneOf(let options), _): return options.contains { $0.acceptsType(of: node) }
@@ -436,7 +441,7 @@ extension Schema {
     var typeNames: [String] {
         switch self {
         case .any: return []
-        case .string, .enumeration: return ["string"]
+        case .string, .enumeration, .pattern: return ["string"]
         case .integer: return ["integer"]
         case .number: return ["number"]
         case .boolean: return ["boolean"]
@@ -459,6 +464,44 @@ extension KeyPattern {
                         || $0 == "_" || $0 == "-"
                 }
         case .lowercase: return !key.isEmpty && key.unicodeScalars.allSatisfy { $0 >= "a" && $0 <= "z" }
+        }
+    }
+}
+
+/// The string patterns of the compose-spec schema.
+enum StringPattern: Sendable {
+    case containerName, pullPolicy
+
+    var text: String {
+        switch self {
+        case .containerName: return "[a-zA-Z0-9][a-zA-Z0-9_.-]+"
+        case .pullPolicy: return "always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+"
+        }
+    }
+
+    func matches(_ s: String) -> Bool {
+        switch self {
+        case .containerName:
+            let c = Array(s.unicodeScalars)
+            func alnum(_ x: Unicode.Scalar) -> Bool {
+                (x >= "a" && x <= "z") || (x >= "A" && x <= "Z") || (x >= "0" && x <= "9")
+            }
+            guard c.count >= 2 else { return false }
+            for i in 0..<(c.count - 1) where alnum(c[i]) {
+                let n = c[i + 1]
+                if alnum(n) || n == "_" || n == "." || n == "-" { return true }
+            }
+            return false
+        case .pullPolicy:
+            for word in ["always", "never", "build", "if_not_present", "missing", "refresh", "daily", "weekly"]
+            where s.contains(word) {
+                return true
+            }
+            guard let r = s.firstRange(of: "every_") else { return false }
+            let rest = s[r.upperBound...]
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let unit = rest.dropFirst(digits.count).first else { return false }
+            return "wdhms".contains(unit)
         }
     }
 }

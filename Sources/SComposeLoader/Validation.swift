@@ -31,6 +31,13 @@ enum Validation {
             }
         }
         for (name, s) in dict["services"]?.map ?? OrderedMap() {
+            for v in s["volumes"]?.seq ?? [] {
+                if let size = v["tmpfs"]?["size"]?.int, size < 0 {
+                    throw LoaderError(
+                        .invalid, "services.\(name).volumes.tmpfs.size must be greater than or equal to 0",
+                        origin: v["tmpfs"]?["size"]?.origin)
+                }
+            }
             for p in s["ports"]?.seq ?? [] {
                 if let ip = p["host_ip"]?.string, !IPAddress.isValid(ip) {
                     throw LoaderError(
