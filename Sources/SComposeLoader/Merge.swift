@@ -34,6 +34,7 @@ public enum Merge {
         ("services.*.volumes.[].volume.labels", .toSequence),
         ("services.*.logging", .logging),
         ("services.*.networks", .networks),
+        ("services.*.models", .networks),
         ("services.*.sysctls", .toSequence),
         ("services.*.tmpfs", .toSequence),
         ("services.*.ulimits.*", .ulimit),

@@ -174,7 +174,34 @@ extension Node {
     /// Builds the loader tree from a YAML node: scalars typed as go-yaml v3 types them,
     /// mapping keys made strings, `!reset` and `!override` recorded.
     public static func from(yaml: YAMLNode, file: String) throws(LoaderError) -> Node {
+        var aliases = AliasTracker()
+        return try from(yaml: yaml, file: file, path: [], aliases: &aliases)
+    }
+
+    /// compose-go rejects an alias used inside (or around) another use of the same anchor,
+    /// which it reports as a cycle; the paths are compared as dotted strings, as it does.
+    struct AliasTracker {
+        var visited: [String: [String]] = [:]
+
+        mutating func visit(_ anchor: String, at path: [String], origin: Origin) throws(LoaderError) {
+            let current = path.joined(separator: ".")
+            for previous in visited[anchor] ?? [] where previous != current {
+                if current.hasPrefix(previous + ".") || previous.hasPrefix(current + ".") {
+                    throw LoaderError(
+                        .invalid,
+                        "failed to parse \(origin.file): cycle detected: node at path \(current) references node at path \(previous)",
+                        origin: origin)
+                }
+            }
+            visited[anchor, default: []].append(current)
+        }
+    }
+
+    static func from(yaml: YAMLNode, file: String, path: [String], aliases: inout AliasTracker) throws(LoaderError)
+        -> Node
+    {
         let origin = Origin(file: file, mark: yaml.mark)
+        if let anchor = yaml.alias { try aliases.visit(anchor, at: path, origin: origin) }
         var directive: Directive?
         switch yaml.tag {
         case "!reset": directive = .reset
@@ -197,7 +224,9 @@ extension Node {
         case .sequence(let items):
             var out: [Node] = []
             out.reserveCapacity(items.count)
-            for item in items { out.append(try from(yaml: item, file: file)) }
+            for (i, item) in items.enumerated() {
+                out.append(try from(yaml: item, file: file, path: path + [String(i)], aliases: &aliases))
+            }
             return Node(.seq(out), origin: origin, directive: directive)
         case .mapping(let pairs):
             var m = OrderedMap<Node>()
@@ -214,7 +243,7 @@ extension Node {
                 default:
                     throw LoaderError(.invalid, "mapping keys must be scalars", origin: keyOrigin)
                 }
-                m[key] = try from(yaml: pair.value, file: file)
+                m[key] = try from(yaml: pair.value, file: file, path: path + [key], aliases: &aliases)
             }
             return Node(.map(m), origin: origin, directive: directive)
         }

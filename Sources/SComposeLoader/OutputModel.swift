@@ -6,6 +6,8 @@ indirect enum OutType: Sendable {
     case string, bool, int, float
     case unitBytes, duration, shellCommand, healthTest, stringList, stringOrNumberList
     case mappingWithEquals, mapping, hostsList, fileMode, deviceCount, ulimit, ssh
+    /// `map[string][]string`: each option's value printed as a list of strings.
+    case multiOptions
     /// A pointer: present values are printed even when zero.
     case pointer(OutType)
     /// A Go struct.
@@ -22,12 +24,15 @@ indirect enum OutType: Sendable {
 /// The fields of a struct.
 struct Fields: Sendable {
     var fields: [String: (OutType, Bool)]
+    /// Printed names that differ from the written ones (Go fields without json tags).
+    var printedNames: [String: String] = [:]
 
     /// Fields from `name: type` pairs; names in `always` are printed even when empty.
-    init(_ pairs: KeyValuePairs<String, OutType>, always: Set<String> = []) {
+    init(_ pairs: KeyValuePairs<String, OutType>, always: Set<String> = [], printedNames: [String: String] = [:]) {
         var f: [String: (OutType, Bool)] = [:]
         for (k, v) in pairs { f[k] = (v, always.contains(k)) }
         fields = f
+        self.printedNames = printedNames
     }
 }
 
@@ -62,8 +67,14 @@ enum OutputModel {
             "platforms": .stringList, "privileged": .bool,
         ]))
 
-    static let throttleDevice = OutType.structure(Fields(["Path": .string, "Rate": .unitBytes], always: ["Path", "Rate"]))
-    static let weightDevice = OutType.structure(Fields(["Path": .string, "Weight": .int], always: ["Path", "Weight"]))
+    static let throttleDevice = OutType.structure(
+        Fields(
+            ["path": .string, "rate": .unitBytes], always: ["path", "rate"],
+            printedNames: ["path": "Path", "rate": "Rate"]))
+    static let weightDevice = OutType.structure(
+        Fields(
+            ["path": .string, "weight": .int], always: ["path", "weight"],
+            printedNames: ["path": "Path", "weight": "Weight"]))
 
     static let blkio = OutType.structure(
         Fields([
@@ -150,7 +161,7 @@ enum OutputModel {
                 "devices": .list(.structure(Fields(["source": .string, "target": .string, "permissions": .string]))),
                 "dns": .stringList, "dns_opt": .list(.string), "dns_search": .stringList, "domainname": .string,
                 "entrypoint": .shellCommand,
-                "provider": .pointer(.structure(Fields(["type": .string, "options": .raw]))),
+                "provider": .pointer(.structure(Fields(["type": .string, "options": .multiOptions]))),
                 "environment": .mappingWithEquals, "expose": .stringOrNumberList, "external_links": .list(.string),
                 "extra_hosts": .hostsList, "group_add": .stringOrNumberList, "gpus": .list(deviceRequest),
                 "hostname": .string,

@@ -131,7 +131,6 @@ enum RelativePaths {
     static func maybeUnixPath(_ p: String, _ workingDir: String, _ home: String?) -> String {
         let expanded = expandUser(p, home)
         if Path.isAbsolute(expanded) || isWindowsAbsolute(expanded) { return expanded }
-        if expanded.isEmpty { return expanded }
         return Path.join(workingDir, expanded)
     }
 

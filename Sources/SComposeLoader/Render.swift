@@ -90,14 +90,15 @@ public enum Render {
             for (key, value) in m {
                 guard let (fieldType, always) = fields.fields[key] else { continue }
                 let rendered = try render(value, fieldType, path: "\(path).\(key)")
+                let printed = fields.printedNames[key] ?? key
                 if let rendered, !isEmpty(rendered, fieldType) || always {
-                    out.append((key, rendered))
+                    out.append((printed, rendered))
                 } else if always {
-                    out.append((key, rendered ?? zero(fieldType)))
+                    out.append((printed, rendered ?? zero(fieldType)))
                 }
             }
             for (key, (fieldType, always)) in fields.fields where always && m[key] == nil {
-                out.append((key, zero(fieldType)))
+                out.append((fields.printedNames[key] ?? key, zero(fieldType)))
             }
             return .object(out)
         case .list(let inner):
@@ -254,6 +255,14 @@ public enum Render {
                 return .object(out)
             default: return .object([])
             }
+        case .multiOptions:
+            guard let m = node.map else { return nil }
+            var out: [(String, JSONValue)] = []
+            for (k, v) in m {
+                let items = v.seq ?? [v]
+                out.append((k, .array(items.map { .string($0.scalarText ?? "") })))
+            }
+            return out.isEmpty ? nil : .object(out)
         case .ssh:
             switch node.kind {
             case .map(let m):
@@ -289,7 +298,8 @@ public enum Render {
     static func zero(_ type: OutType) -> JSONValue {
         switch type {
         case .structure(let fields):
-            return .object(fields.fields.filter { $0.value.1 }.map { ($0.key, zero($0.value.0)) })
+            return .object(
+                fields.fields.filter { $0.value.1 }.map { (fields.printedNames[$0.key] ?? $0.key, zero($0.value.0)) })
         case .bool: return .bool(false)
         case .int, .float, .deviceCount: return .int(0)
         case .string: return .string("")

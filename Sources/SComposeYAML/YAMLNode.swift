@@ -55,6 +55,8 @@ public struct YAMLNode: Sendable {
     public var mark: YAMLMark
     /// Number of nodes in this subtree once aliases are expanded; bounds alias bombs.
     public var weight: Int
+    /// The anchor name when this node was written as an alias (`*name`).
+    public var alias: String?
 
     /// Creates a node; the weight is computed from the children.
     public init(_ content: Content, tag: String? = nil, mark: YAMLMark = YAMLMark(line: 0, column: 0)) {

@@ -138,6 +138,7 @@ private struct Builder {
                 throw YAMLError("unknown anchor '\(name)' referenced", mark: mark)
             }
             node.mark = mark
+            node.alias = name
             try add(node, anchor: nil)
         case YAML_SEQUENCE_START_EVENT:
             let s = event.data.sequence_start
