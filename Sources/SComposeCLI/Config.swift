@@ -55,17 +55,28 @@ struct Config: ParsableCommand {
     var serviceNames: [String] = []
 
     func run() throws {
+        let (text, warnings) = try output(options: global.projectOptions())
+        for warning in warnings { Console.warn(warning) }
+        if quiet { return }
+        if let output {
+            try FileOutput.write(text, to: output)
+        } else {
+            Console.out(text)
+        }
+    }
+
+    /// The text to print and the warnings, for loader options built from the global flags.
+    func output(options: ProjectOptions) throws -> (text: String, warnings: [String]) {
         guard let outputFormat = Render.OutputFormat(rawValue: format) else {
             throw CLIError("unsupported format \"\(format)\"")
         }
-        var options = global.projectOptions()
+        var options = options
         options.interpolate = !noInterpolate
         options.normalize = !noNormalize
         options.resolvePaths = !noPathResolution
         options.consistency = !noConsistency
         options.services = serviceNames
         let project = try Loader.load(options)
-        for warning in project.warnings { Console.warn(warning) }
         var model = project.model
         if !serviceNames.isEmpty, var all = model["services"]?.map {
             for name in serviceNames where all[name] == nil {
@@ -74,7 +85,7 @@ struct Config: ParsableCommand {
             for name in all.keys where !serviceNames.contains(name) { all[name] = nil }
             model["services"] = Node(.map(all))
         }
-        if quiet { return }
+        if quiet { return ("", project.warnings) }
         var text = ""
         let services = model["services"]?.map ?? OrderedMap()
         if self.services {
@@ -97,11 +108,7 @@ struct Config: ParsableCommand {
             let rendered = try Render.project(model)
             text = Render.text(rendered, format: outputFormat, escapeDollars: !noInterpolate)
         }
-        if let output {
-            try FileOutput.write(text, to: output)
-        } else {
-            Console.out(text)
-        }
+        return (text, project.warnings)
     }
 }
 

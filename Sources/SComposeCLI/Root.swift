@@ -22,6 +22,18 @@ public struct SCompose: ParsableCommand {
 
     public init() {}
 
+    /// What `config` prints for these arguments (`[global flags] config [flags]`), run in
+    /// `currentDirectory` with exactly `environment`; used by the conformance tests.
+    public static func configOutput(
+        arguments: [String], environment: [String: String], currentDirectory: String
+    ) throws -> String {
+        guard let command = try parseAsRoot(arguments) as? Config else {
+            throw CLIError("not a config command: \(arguments)")
+        }
+        let options = command.global.projectOptions(environment: environment, currentDirectory: currentDirectory)
+        return try command.output(options: options).text
+    }
+
     /// Parses `arguments` and runs the command, mapping errors to Compose's messages and exit codes.
     public static func run(arguments: [String]) -> Int32 {
         do {
@@ -94,7 +106,12 @@ public struct GlobalOptions: ParsableArguments {
 
     /// Loader options from these flags and the process environment.
     public func projectOptions() -> ProjectOptions {
-        var options = ProjectOptions(environment: Console.environment(), currentDirectory: FileSystem.currentDirectory())
+        projectOptions(environment: Console.environment(), currentDirectory: FileSystem.currentDirectory())
+    }
+
+    /// Loader options from these flags, an environment and a current directory.
+    public func projectOptions(environment: [String: String], currentDirectory: String) -> ProjectOptions {
+        var options = ProjectOptions(environment: environment, currentDirectory: currentDirectory)
         options.configFiles = file
         options.projectName = projectName
         options.envFiles = envFile.isEmpty

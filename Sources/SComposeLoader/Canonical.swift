@@ -37,24 +37,18 @@ enum Canonical {
     ])
 
     static func apply(_ node: Node, path: ModelPath = ModelPath()) throws(LoaderError) -> Node {
-        if let t = table.lookup(path.patternKeys) {
+        if let t = table.lookup(path) {
             return try transform(t, node, path: path)
         }
         return try recurse(node, path: path)
     }
 
     static func recurse(_ node: Node, path: ModelPath) throws(LoaderError) -> Node {
+        // Every transform is at most five levels deep.
+        if path.components.count >= 5 { return node }
         var node = node
-        switch node.kind {
-        case .map(let m):
-            var out = OrderedMap<Node>()
-            for (k, v) in m { out[k] = try apply(v, path: path.appending(k)) }
-            node.kind = .map(out)
-        case .seq(let items):
-            var out: [Node] = []
-            for (i, v) in items.enumerated() { out.append(try apply(v, path: path.appending(i))) }
-            node.kind = .seq(out)
-        default: break
+        try node.updateChildren { (component, child: inout Node) throws(LoaderError) in
+            child = try apply(child, path: ModelPath(path.components + [component]))
         }
         return node
     }

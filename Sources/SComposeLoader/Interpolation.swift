@@ -85,18 +85,13 @@ public struct Interpolation {
                 }
             }
             node.kind = .string(value)
-            if let cast = Self.casts.lookup(path.patternKeys) {
+            if path.components.count <= 6, let cast = Self.casts.lookup(path) {
                 node.kind = try Self.cast(value, cast, path: path, origin: node.origin)
             }
-        case .seq(let items):
-            var out: [Node] = []
-            out.reserveCapacity(items.count)
-            for (i, item) in items.enumerated() { out.append(try apply(item, path: path.appending(i))) }
-            node.kind = .seq(out)
-        case .map(let m):
-            var out = OrderedMap<Node>()
-            for (k, v) in m { out[k] = try apply(v, path: path.appending(k)) }
-            node.kind = .map(out)
+        case .seq, .map:
+            try node.updateChildren { (component, child: inout Node) throws(LoaderError) in
+                child = try apply(child, path: ModelPath(path.components + [component]))
+            }
         default:
             break
         }

@@ -33,45 +33,53 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// JSON text with two-space indentation and keys sorted, as Go's encoder prints maps.
     public func text(indent: String = "  ", sortKeys: Bool = true) -> String {
-        var out = ""
-        write(into: &out, level: 0, indent: indent, sortKeys: sortKeys)
-        return out
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        write(into: &out, level: 0, indent: Array(indent.utf8), sortKeys: sortKeys)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(into out: inout String, level: Int, indent: String, sortKeys: Bool) {
-        let pad = String(repeating: indent, count: level + 1)
-        let closePad = String(repeating: indent, count: level)
+    private func write(into out: inout [UInt8], level: Int, indent: [UInt8], sortKeys: Bool) {
+        func pad(_ n: Int) {
+            for _ in 0..<n { out.append(contentsOf: indent) }
+        }
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += JSONValue.number(d)
-        case .string(let s): out += JSONValue.quote(s)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: JSONValue.number(d).utf8)
+        case .string(let s): JSONValue.quote(s, into: &out)
         case .array(let items):
             if items.isEmpty {
-                out += "[]"
+                out.append(contentsOf: "[]".utf8)
                 return
             }
-            out += "[\n"
+            out.append(contentsOf: "[\n".utf8)
             for (i, item) in items.enumerated() {
-                out += pad
+                pad(level + 1)
                 item.write(into: &out, level: level + 1, indent: indent, sortKeys: sortKeys)
-                out += i == items.count - 1 ? "\n" : ",\n"
+                if i < items.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
             }
-            out += closePad + "]"
+            pad(level)
+            out.append(UInt8(ascii: "]"))
         case .object(let pairs):
             if pairs.isEmpty {
-                out += "{}"
+                out.append(contentsOf: "{}".utf8)
                 return
             }
             let ordered = sortKeys ? pairs.sorted { $0.0 < $1.0 } : pairs
-            out += "{\n"
+            out.append(contentsOf: "{\n".utf8)
             for (i, (k, v)) in ordered.enumerated() {
-                out += pad + JSONValue.quote(k) + ": "
+                pad(level + 1)
+                JSONValue.quote(k, into: &out)
+                out.append(contentsOf: ": ".utf8)
                 v.write(into: &out, level: level + 1, indent: indent, sortKeys: sortKeys)
-                out += i == ordered.count - 1 ? "\n" : ",\n"
+                if i < ordered.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
             }
-            out += closePad + "}"
+            pad(level)
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -84,24 +92,27 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// A JSON string literal.
     public static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+        var out: [UInt8] = []
+        quote(s, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func quote(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+            case 0..<0x20:
+                let hex = String(byte, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+            default: out.append(byte)
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// The same value as a YAML node tree for the emitter (strings tagged so they get quoted when needed).

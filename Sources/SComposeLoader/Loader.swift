@@ -25,6 +25,8 @@ public struct Loader {
     let parser = YAMLParser()
     var warnings: [String] = []
     var unsetVariables: [String] = []
+    /// Documents already parsed (the project name is read before the files are loaded).
+    var parsed: [String: [YAMLNode]] = [:]
 
     /// Creates a loader for these options.
     public init(options: ProjectOptions) {
@@ -95,6 +97,7 @@ public struct Loader {
             var fromFiles = ""
             for file in details.files {
                 guard let docs = try? parser.parse(file.content) else { continue }
+                parsed[file.path] = docs
                 for doc in docs {
                     guard case .mapping(let pairs) = doc.content else { continue }
                     for pair in pairs where pair.key.scalarText == "name" {
@@ -149,13 +152,15 @@ public struct Loader {
         included: [String], forExtends: Bool
     ) throws(LoaderError) -> Node {
         var dict = base
-        let docs: [YAMLNode]
-        do {
-            docs = try parser.parse(file.content)
-        } catch {
-            throw LoaderError(
-                .invalid, "failed to parse \(file.path): \(error.message)",
-                origin: error.mark.map { Origin(file: file.path, mark: $0) })
+        var docs: [YAMLNode] = parsed[file.path] ?? []
+        if parsed[file.path] == nil {
+            do {
+                docs = try parser.parse(file.content)
+            } catch {
+                throw LoaderError(
+                    .invalid, "failed to parse \(file.path): \(error.message)",
+                    origin: error.mark.map { Origin(file: file.path, mark: $0) })
+            }
         }
         for doc in docs {
             var cfg = try Node.from(yaml: doc, file: file.path)

@@ -42,7 +42,7 @@ public enum Merge {
 
     /// Merges `override` into `base`.
     public static func merge(_ base: Node, _ override: Node, path: ModelPath = ModelPath()) -> Node {
-        if let rule = specials.lookup(path.patternKeys) {
+        if let rule = specials.lookup(path) {
             return apply(rule, base, override, path: path)
         }
         if override.isNull { return base }

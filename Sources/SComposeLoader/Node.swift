@@ -18,62 +18,96 @@ public struct Origin: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A map that keeps insertion order; compose output order follows it where Compose's does.
+/// Small maps (most of a compose file) are searched linearly, which beats hashing; large ones
+/// get a hash index.
 public struct OrderedMap<Value>: Sequence {
-    public private(set) var keys: [String] = []
-    private var storage: [String: Value] = [:]
+    private var entries: [(key: String, value: Value)] = []
+    private var index: [String: Int]?
+    private static var indexThreshold: Int { 16 }
 
     /// Creates an empty map.
     public init() {}
 
     /// Number of entries.
-    public var count: Int { keys.count }
+    public var count: Int { entries.count }
     /// True when there are no entries.
-    public var isEmpty: Bool { keys.isEmpty }
+    public var isEmpty: Bool { entries.isEmpty }
+    /// The keys in order.
+    public var keys: [String] { entries.map(\.key) }
+    /// The values in key order.
+    public var values: [Value] { entries.map(\.value) }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        for i in entries.indices where entries[i].key == key { return i }
+        return nil
+    }
+
+    private mutating func rebuildIndex() {
+        guard entries.count > Self.indexThreshold else {
+            index = nil
+            return
+        }
+        var built: [String: Int] = [:]
+        built.reserveCapacity(entries.count)
+        for (i, e) in entries.enumerated() { built[e.key] = i }
+        index = built
+    }
 
     /// Reads, replaces (keeping the position), appends, or removes (with nil) an entry.
     public subscript(key: String) -> Value? {
-        get { storage[key] }
+        get { position(of: key).map { entries[$0].value } }
         set {
-            if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            if let i = position(of: key) {
+                if let newValue {
+                    entries[i].value = newValue
+                } else {
+                    entries.remove(at: i)
+                    rebuildIndex()
+                }
+            } else if let newValue {
+                entries.append((key, newValue))
+                if index != nil {
+                    index?[key] = entries.count - 1
+                } else if entries.count > Self.indexThreshold {
+                    rebuildIndex()
+                }
             }
         }
     }
 
-    /// The values in key order.
-    public var values: [Value] { keys.compactMap { storage[$0] } }
+    public func makeIterator() -> IndexingIterator<[(key: String, value: Value)]> {
+        entries.makeIterator()
+    }
 
-    public func makeIterator() -> some IteratorProtocol<(key: String, value: Value)> {
-        var index = 0
-        let keys = self.keys
-        let storage = self.storage
-        return AnyIterator<(key: String, value: Value)> {
-            while index < keys.count {
-                let key = keys[index]
-                index += 1
-                if let value = storage[key] { return (key, value) }
-            }
-            return nil
+    /// Changes every value in place (no rehashing, no reallocation when uniquely held).
+    public mutating func updateValues<E: Error>(_ body: (String, inout Value) throws(E) -> Void) throws(E) {
+        for i in entries.indices {
+            try body(entries[i].key, &entries[i].value)
         }
     }
 
     /// Sorts keys in place.
-    public mutating func sortKeys() { keys.sort() }
+    public mutating func sortKeys() {
+        entries.sort { $0.key < $1.key }
+        rebuildIndex()
+    }
 
     /// Applies a transform to every value, keeping order.
     public func mapValues<T>(_ transform: (Value) throws -> T) rethrows -> OrderedMap<T> {
         var out = OrderedMap<T>()
-        for key in keys {
-            if let v = storage[key] { out[key] = try transform(v) }
-        }
+        for e in entries { out[e.key] = try transform(e.value) }
         return out
     }
 }
 
 extension OrderedMap: Sendable where Value: Sendable {}
-extension OrderedMap: Equatable where Value: Equatable {}
+extension OrderedMap: Equatable where Value: Equatable {
+    /// Same keys and values, in any order (like Go's `reflect.DeepEqual` on maps).
+    public static func == (lhs: OrderedMap, rhs: OrderedMap) -> Bool {
+        lhs.count == rhs.count && lhs.allSatisfy { rhs[$0.key] == $0.value }
+    }
+}
 
 /// The untyped tree the loading stages work on, like compose-go's `map[string]any`,
 /// with the source position of every value so errors can name file, line and column.
@@ -112,6 +146,22 @@ public struct Node: Sendable, Equatable {
     }
 
     public static func == (lhs: Node, rhs: Node) -> Bool { lhs.kind == rhs.kind }
+
+    /// Changes each child in place: values of a mapping (with their key) or items of a sequence (key nil).
+    mutating func updateChildren<E: Error>(_ body: (ModelPath.Component, inout Node) throws(E) -> Void) throws(E) {
+        switch kind {
+        case .map(var m):
+            kind = .null  // drop the second reference so the storage is mutated in place
+            defer { kind = .map(m) }
+            try m.updateValues { (key: String, value: inout Node) throws(E) in try body(.key(key), &value) }
+        case .seq(var items):
+            kind = .null
+            defer { kind = .seq(items) }
+            for i in items.indices { try body(.index(i), &items[i]) }
+        default:
+            break
+        }
+    }
 
     // MARK: - Convenience
 

@@ -21,6 +21,21 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 
+    /// Whether a concrete path matches exactly.
+    public func matches(_ path: ModelPath) -> Bool {
+        let components = path.components
+        guard components.count == parts.count else { return false }
+        for i in 0..<parts.count {
+            let p = parts[i]
+            if p == "*" { continue }
+            switch components[i] {
+            case .key(let k): if p != k { return false }
+            case .index: if p != "[]" { return false }
+            }
+        }
+        return true
+    }
+
     public var description: String { parts.joined(separator: ".") }
 }
 
@@ -34,6 +49,13 @@ public struct PathTable<Value: Sendable>: Sendable {
             let pattern = PathPattern(text)
             byLength[pattern.parts.count, default: []].append((pattern, value))
         }
+    }
+
+    /// The value for the first pattern matching `path`.
+    public func lookup(_ path: ModelPath) -> Value? {
+        guard let candidates = byLength[path.components.count] else { return nil }
+        for (pattern, value) in candidates where pattern.matches(path) { return value }
+        return nil
     }
 
     /// The value for the first pattern matching `keys`.

@@ -47,8 +47,20 @@ public enum Render {
         case .yaml:
             text = YAMLText.render(value)
         }
-        if escapeDollars { text = text.replacing("$", with: "$$") }
+        if escapeDollars { text = doublingDollars(text) }
         return text
+    }
+
+    /// Every `$` written as `$$`.
+    static func doublingDollars(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            out.append(byte)
+            if byte == UInt8(ascii: "$") { out.append(byte) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Output formats of `config`.

@@ -43,14 +43,19 @@ enum Unicity {
     ])
 
     static func enforce(_ node: Node, path: ModelPath = ModelPath()) -> Node {
+        // Every rule is at most five levels deep, under `services` or `networks`.
+        if path.components.count > 5 { return node }
+        if path.components.count == 1, path.components[0] != .key("services"), path.components[0] != .key("networks") {
+            return node
+        }
         var node = node
         switch node.kind {
-        case .map(let m):
-            var out = OrderedMap<Node>()
-            for (k, v) in m { out[k] = enforce(v, path: path.appending(k)) }
-            node.kind = .map(out)
+        case .map:
+            node.updateChildren { component, child in
+                child = enforce(child, path: ModelPath(path.components + [component]))
+            }
         case .seq(let items):
-            guard let indexer = table.lookup(path.patternKeys) else { return node }
+            guard let indexer = table.lookup(path) else { return node }
             var result: [Node] = []
             var positions: [String: Int] = [:]
             for item in items {
