@@ -157,7 +157,11 @@ public enum GoNumber {
         // only the exponent form differs.
         var text = "\(d)"
         let exponent = Int((log10Magnitude(d)).rounded(.down))
-        if exponent < -4 || exponent >= 21 {
+        // %v uses %e when the exponent is < -4 or >= the precision: 6 for shortest output,
+        // or the digit count when every digit is before the point.
+        let digitCount = shortestDigits(d).count
+        let eprec = (6 > digitCount && digitCount >= exponent + 1) ? digitCount : 6
+        if exponent < -4 || exponent >= eprec {
             // Go: mantissa with minimal digits, "e+NN"/"e-NN" with at least two exponent digits.
             let digits = shortestDigits(d)
             var mantissa = String(digits.first ?? "0")

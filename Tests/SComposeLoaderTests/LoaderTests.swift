@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+import Testing
+
+@testable import SComposeLoader
+
+@Suite struct LoaderTests {
+    @Test func normalizesAShortFile() throws {
+        let p = try TempProject([
+            "compose.yaml": """
+            services:
+              web:
+                build: ./app
+                ports: ["8080:80"]
+                volumes: [./src:/src, data:/data]
+                depends_on: [db]
+                environment:
+                  - MODE=${MODE:-dev}
+                healthcheck:
+                  test: curl -f http://localhost
+                  interval: 90s
+              db:
+                image: postgres:16
+                mem_limit: 1gb
+            volumes:
+              data: {}
+              unused: {}
+            """
+        ])
+        let json = try p.json()
+        #expect(json.at("name") as? String == "test")
+        #expect(json.at("services.web.build.context") as? String == p.dir + "/app")
+        #expect(json.at("services.web.build.dockerfile") as? String == "Dockerfile")
+        #expect(json.at("services.web.ports.0.published") as? String == "8080")
+        #expect(json.at("services.web.ports.0.target") as? Int == 80)
+        #expect(json.at("services.web.volumes.0.source") as? String == p.dir + "/src")
+        #expect(json.at("services.web.volumes.0.bind.create_host_path") as? Bool == true)
+        #expect(json.at("services.web.depends_on.db.condition") as? String == "service_started")
+        #expect(json.at("services.web.environment.MODE") as? String == "dev")
+        #expect(json.at("services.web.healthcheck.interval") as? String == "1m30s")
+        #expect(json.at("services.web.healthcheck.test.0") as? String == "CMD-SHELL")
+        #expect(json.at("services.db.mem_limit") as? String == "1073741824")
+        #expect(json.at("networks.default.name") as? String == "test_default")
+        #expect(json.at("volumes.data.name") as? String == "test_data")
+        #expect(json.at("volumes.unused") == nil)
+        #expect(json.keys.contains("services"))
+    }
+
+    @Test func dotenvProcessEnvironmentAndOverrideFiles() throws {
+        let p = try TempProject([
+            ".env": "TAG=from-dotenv\nOTHER=dotenv\n",
+            "compose.yaml": "services:\n  app:\n    image: app:${TAG}\n    environment: {A: \"1\", O: $OTHER}\n",
+            "compose.override.yaml": "services:\n  app:\n    environment: {B: \"2\"}\n",
+        ])
+        let json = try p.json(env: ["TAG": "from-env"])
+        #expect(json.at("services.app.image") as? String == "app:from-env")
+        #expect(json.at("services.app.environment.A") as? String == "1")
+        #expect(json.at("services.app.environment.B") as? String == "2")
+        #expect(json.at("services.app.environment.O") as? String == "dotenv")
+    }
+
+    @Test func extendsIncludeProfilesAndReset() throws {
+        let p = try TempProject([
+            "compose.yaml": """
+            include:
+              - lib/db.yaml
+            services:
+              base:
+                image: alpine
+                command: sleep 1
+                ports: ["1000:1000"]
+              child:
+                extends: base
+                ports: !reset []
+              debug:
+                image: busybox
+                profiles: [debug]
+            """,
+            "lib/db.yaml": "services:\n  db:\n    image: postgres\n    env_file: db.env\n",
+            "lib/db.env": "POSTGRES_PASSWORD=secret\n",
+        ])
+        var json = try p.json()
+        #expect(json.at("services.child.image") as? String == "alpine")
+        #expect(json.at("services.child.ports") == nil)
+        #expect(json.at("services.debug") == nil)
+        #expect(json.at("services.db.environment.POSTGRES_PASSWORD") as? String == "secret")
+        json = try p.json(profiles: ["debug"])
+        #expect(json.at("services.debug.image") as? String == "busybox")
+    }
+
+    @Test func mergesSeveralFiles() throws {
+        let p = try TempProject([
+            "a.yaml": "services:\n  s:\n    image: a\n    environment: [X=1, Y=1]\n    command: [one]\n",
+            "b.yaml": "services:\n  s:\n    environment: {Y: 2}\n    command: [two]\n",
+        ])
+        let json = try p.json(files: ["a.yaml", "b.yaml"])
+        #expect(json.at("services.s.environment.X") as? String == "1")
+        #expect(json.at("services.s.environment.Y") as? String == "2")
+        #expect(json.at("services.s.command") as? [String] == ["two"])
+    }
+
+    // MARK: - Errors name file, line and column
+
+    func error(_ files: [String: String], env: [String: String] = [:]) throws -> LoaderError {
+        let p = try TempProject(files)
+        do {
+            _ = try p.load(env: env)
+        } catch let error as LoaderError {
+            return error
+        }
+        throw LoaderError(.invalid, "expected an error")
+    }
+
+    @Test func unknownKeyIsReportedWithItsPosition() throws {
+        let e = try error(["compose.yaml": "services:\n  app:\n    image: x\n    imagee: y\n"])
+        #expect(e.origin?.mark.line == 4)
+        #expect(e.origin?.file.hasSuffix("compose.yaml") == true)
+        #expect(e.description.contains("additional properties 'imagee' not allowed"))
+        #expect(e.description.contains(":4:"))
+    }
+
+    @Test func wrongTypeNamesThePath() throws {
+        let e = try error(["compose.yaml": "services:\n  app:\n    image: x\n    ports: 80\n"])
+        #expect(e.path == "services.app.ports")
+        #expect(e.origin?.mark == .init(line: 4, column: 12))
+    }
+
+    @Test func badPortNamesTheEntry() throws {
+        let e = try error(["compose.yaml": "services:\n  app:\n    image: x\n    ports:\n      - \"80:80\"\n      - eighty\n"])
+        #expect(e.path == "services.app.ports[1]")
+        #expect(e.origin?.mark.line == 6)
+        #expect(e.message.contains("invalid containerPort: eighty"))
+    }
+
+    @Test func missingRequiredVariable() throws {
+        let e = try error(["compose.yaml": "services:\n  app:\n    image: ${TAG:?TAG is required}\n"])
+        #expect(e.kind == .interpolation)
+        #expect(e.message.contains("required variable TAG is missing a value: TAG is required"))
+        #expect(e.origin?.mark.line == 3)
+    }
+
+    @Test func undefinedReferences() throws {
+        let network = try error(["compose.yaml": "services:\n  a:\n    image: x\n    networks: [nope]\n"])
+        #expect(network.message.contains("refers to undefined network nope"))
+        let dep = try error(["compose.yaml": "services:\n  a:\n    image: x\n    depends_on: [b]\n"])
+        #expect(dep.message.contains("depends on undefined service \"b\""))
+        let volume = try error(["compose.yaml": "services:\n  a:\n    image: x\n    volumes: [data:/d]\n"])
+        #expect(volume.message.contains("undefined volume data"))
+    }
+
+    @Test func dependencyCycle() throws {
+        let e = try error([
+            "compose.yaml": "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n"
+        ])
+        #expect(e.kind == .cycle)
+        #expect(e.message.contains("dependency cycle detected"))
+    }
+
+    @Test func extendsCycle() throws {
+        let e = try error([
+            "compose.yaml": "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n    image: x\n"
+        ])
+        #expect(e.kind == .cycle)
+    }
+
+    @Test func duplicateKey() throws {
+        let e = try error(["compose.yaml": "services:\n  a:\n    image: x\n    image: y\n"])
+        #expect(e.message.contains("mapping key \"image\" already defined at line 3"))
+        #expect(e.origin?.mark.line == 4)
+    }
+
+    @Test func badDurationAndSize() throws {
+        let p = try TempProject(["compose.yaml": "services:\n  a:\n    image: x\n    stop_grace_period: 10 seconds\n"])
+        let project = try p.load()
+        #expect(throws: LoaderError.self) { try Render.project(project.model) }
+    }
+
+    @Test func noFileFound() throws {
+        let p = try TempProject(["README": "nothing"])
+        var options = ProjectOptions(environment: [:], currentDirectory: p.dir + "/")
+        options.projectName = "x"
+        #expect(throws: LoaderError.self) { try Loader.load(options) }
+    }
+
+    @Test func projectNames() {
+        #expect(ProjectName.normalize("My App_1") == "myapp_1")
+        #expect(ProjectName.normalize("--x") == "x")
+    }
+
+    @Test func invalidProjectName() throws {
+        let p = try TempProject(["compose.yaml": "services:\n  a:\n    image: x\n"])
+        #expect(throws: LoaderError.self) { try p.load(name: "Bad Name") }
+    }
+}
