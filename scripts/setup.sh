@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what scompose needs on Debian, builds it (release), installs it as
+# /usr/local/bin/scompose, and shows the quickstart's model.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+cd "$root"
+swift build -c release --product scompose
+install -m 0755 "$(swift build -c release --show-bin-path)/scompose" /usr/local/bin/scompose
+cd "$root/examples/quickstart"
+scompose config
+scompose config --services
