@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeSpec
 import SComposeYAML
 
 /// The result of loading: the normalized model as a tree (what `config` prints) and its facts.
@@ -13,6 +14,10 @@ public struct LoadedProject: Sendable {
     public var environment: [String: String]
     /// The normalized model.
     public var model: Node
+    /// The model as `config` prints it, every value decoded to its canonical form.
+    public var rendered: JSONValue = .null
+    /// The typed model.
+    public var project: ComposeProject
     /// Warnings for standard error.
     public var warnings: [String]
 }
@@ -58,11 +63,15 @@ public struct Loader {
         }
         var project = LoadedProject(
             name: name, workingDirectory: details.workingDirectory, files: details.files.map(\.path),
-            environment: env, model: dict, warnings: [])
+            environment: env, model: dict,
+            project: ComposeProject(name: name, workingDirectory: details.workingDirectory), warnings: [])
         let disabled = Profiles.apply(&project, profiles: activeProfiles(env), services: options.services)
         if options.consistency { try Consistency.check(project.model, disabledServices: disabled) }
         try Environment.resolveServices(&project.model, environment: env, workingDir: details.workingDirectory)
         Normalize.dropUnusedResources(&project.model)
+        project.rendered = try Render.project(project.model)
+        project.project = Binding.project(
+            project.rendered, workingDirectory: details.workingDirectory, files: project.files)
         for variable in unsetVariables.uniqued() {
             warnings.append("The \"\(variable)\" variable is not set. Defaulting to a blank string.")
         }

@@ -2,6 +2,7 @@
 import Testing
 
 @testable import SComposeLoader
+import SComposeSpec
 
 @Suite struct LoaderTests {
     @Test func normalizesAShortFile() throws {
@@ -169,9 +170,11 @@ import Testing
     }
 
     @Test func badDurationAndSize() throws {
-        let p = try TempProject(["compose.yaml": "services:\n  a:\n    image: x\n    stop_grace_period: 10 seconds\n"])
-        let project = try p.load()
-        #expect(throws: LoaderError.self) { try Render.project(project.model) }
+        let d = try error(["compose.yaml": "services:\n  a:\n    image: x\n    stop_grace_period: 10 seconds\n"])
+        #expect(d.message.contains("time: unknown unit \" seconds\" in duration \"10 seconds\""))
+        #expect(d.origin?.mark.line == 4)
+        let s = try error(["compose.yaml": "services:\n  a:\n    image: x\n    shm_size: 1zb\n"])
+        #expect(s.message.contains("invalid suffix"))
     }
 
     @Test func noFileFound() throws {
@@ -189,5 +192,56 @@ import Testing
     @Test func invalidProjectName() throws {
         let p = try TempProject(["compose.yaml": "services:\n  a:\n    image: x\n"])
         #expect(throws: LoaderError.self) { try p.load(name: "Bad Name") }
+    }
+}
+
+@Suite struct BindingTests {
+    @Test func typedModel() throws {
+        let p = try TempProject([
+            "compose.yaml": """
+            services:
+              web:
+                image: nginx
+                command: nginx -g 'daemon off;'
+                ports: ["127.0.0.1:8080:80/tcp"]
+                volumes: [./html:/usr/share/nginx/html:ro, cache:/cache]
+                environment: [A=1, B]
+                depends_on:
+                  db: {condition: service_healthy}
+                healthcheck: {test: [CMD, "true"], interval: 1m30s, retries: 3}
+                mem_limit: 512m
+                cpus: 1.5
+                stop_grace_period: 20s
+                ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}
+                deploy: {replicas: 2}
+              db:
+                image: postgres:16
+            volumes:
+              cache: {}
+            """
+        ])
+        let project = try p.load().project
+        #expect(project.name == "test")
+        #expect(project.serviceNames == ["db", "web"])
+        let web = try #require(project.services["web"])
+        #expect(web.command == ["nginx", "-g", "daemon off;"])
+        #expect(web.entrypoint == nil)
+        #expect(web.ports == [PortConfig(target: 80, published: "8080", hostIP: "127.0.0.1")])
+        #expect(web.volumes[0].type == .bind && web.volumes[0].readOnly && web.volumes[0].source == p.dir + "/html")
+        #expect(web.volumes[1].type == .volume && web.volumes[1].source == "cache")
+        #expect(web.environment["A"] == .some("1"))
+        #expect(web.environment["B"] == .some(nil))
+        #expect(web.dependsOn["db"] == Dependency(condition: .healthy))
+        #expect(web.healthcheck?.interval == 90_000_000_000)
+        #expect(web.healthcheck?.retries == 3)
+        #expect(web.memLimit == 536_870_912)
+        #expect(web.cpus == 1.5)
+        #expect(web.stopGracePeriod == 20_000_000_000)
+        #expect(web.ulimits["nofile"] == Ulimit(soft: 1024, hard: 2048))
+        #expect(web.ulimits["nproc"] == Ulimit(soft: 512, hard: 512))
+        #expect(web.replicas == 2)
+        #expect(web.networks.keys.sorted() == ["default"])
+        #expect(project.networks["default"]?.name == "test_default")
+        #expect(project.volumes["cache"]?.name == "test_cache")
     }
 }
