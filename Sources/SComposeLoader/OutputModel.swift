@@ -24,6 +24,8 @@ indirect enum OutType: Sendable {
 /// The fields of a struct.
 struct Fields: Sendable {
     var fields: [String: (OutType, Bool)]
+    /// The Go struct's field order, which YAML output follows.
+    var order: [String]
     /// Printed names that differ from the written ones (Go fields without json tags).
     var printedNames: [String: String] = [:]
 
@@ -32,6 +34,7 @@ struct Fields: Sendable {
         var f: [String: (OutType, Bool)] = [:]
         for (k, v) in pairs { f[k] = (v, always.contains(k)) }
         fields = f
+        order = pairs.map(\.key)
         self.printedNames = printedNames
     }
 }

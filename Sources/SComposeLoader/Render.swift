@@ -99,18 +99,19 @@ public enum Render {
                 throw fail(node, path, "expected a map, got '\(node.typeName)'")
             }
             var out: [(String, JSONValue)] = []
-            for (key, value) in m {
+            for key in fields.order {
                 guard let (fieldType, always) = fields.fields[key] else { continue }
-                let rendered = try render(value, fieldType, path: "\(path).\(key)")
                 let printed = fields.printedNames[key] ?? key
+                guard let value = m[key] else {
+                    if always { out.append((printed, zero(fieldType))) }
+                    continue
+                }
+                let rendered = try render(value, fieldType, path: "\(path).\(key)")
                 if let rendered, !isEmpty(rendered, fieldType) || always {
                     out.append((printed, rendered))
                 } else if always {
                     out.append((printed, rendered ?? zero(fieldType)))
                 }
-            }
-            for (key, (fieldType, always)) in fields.fields where always && m[key] == nil {
-                out.append((fields.printedNames[key] ?? key, zero(fieldType)))
             }
             return .object(out)
         case .list(let inner):
@@ -136,7 +137,7 @@ public enum Render {
                 }
                 out.append((key, try render(value, inner, path: "\(path)[\(key)]") ?? zero(inner)))
             }
-            return .object(out)
+            return .object(out.sorted { $0.0 < $1.0 })
         case .string:
             if node.isNull { return nil }
             guard let s = node.scalarText else { throw fail(node, path, "expected type 'string', got \(node.typeName)") }
@@ -311,7 +312,10 @@ public enum Render {
         switch type {
         case .structure(let fields):
             return .object(
-                fields.fields.filter { $0.value.1 }.map { (fields.printedNames[$0.key] ?? $0.key, zero($0.value.0)) })
+                fields.order.compactMap { key in
+                    guard let (type, always) = fields.fields[key], always else { return nil }
+                    return (fields.printedNames[key] ?? key, zero(type))
+                })
         case .bool: return .bool(false)
         case .int, .float, .deviceCount: return .int(0)
         case .string: return .string("")

@@ -235,29 +235,35 @@ enum YAMLText {
         YAMLEmitter().emit(ordered(value, top: true).yamlNode())
     }
 
-    /// Compose prints YAML from structs: known top-level keys first in its order, then the rest;
-    /// `command`/`entrypoint` null and empty `ipam` are left out.
+    /// Compose prints YAML from structs: fields in Go's order (as rendered), maps sorted;
+    /// `command`/`entrypoint` null and an empty `ipam` are left out.
     static func ordered(_ value: JSONValue, top: Bool) -> JSONValue {
-        guard case .object(let pairs) = value else { return value }
-        var kept = pairs.filter { key, v in
-            if (key == "command" || key == "entrypoint"), case .null = v { return false }
-            return true
-        }
-        if top {
-            let order = ["name", "services", "networks", "volumes", "secrets", "configs"]
-            kept.sort { a, b in
-                let ia = order.firstIndex(of: a.0) ?? order.count
-                let ib = order.firstIndex(of: b.0) ?? order.count
-                return ia != ib ? ia < ib : a.0 < b.0
+        switch value {
+        case .array(let items): return .array(items.map { ordered($0, top: false) })
+        case .object(let pairs):
+            var kept = pairs.filter { key, v in
+                if key == "command" || key == "entrypoint", case .null = v { return false }
+                if key == "ipam", case .object(let o) = v, o.isEmpty { return false }
+                return true
+            }
+            if top {
+                let order = ["name", "services", "networks", "volumes", "secrets", "configs"]
+                kept.sort { a, b in
+                    let ia = order.firstIndex(of: a.0) ?? order.count
+                    let ib = order.firstIndex(of: b.0) ?? order.count
+                    return ia != ib ? ia < ib : a.0 < b.0
+                }
+                return .object(kept.map { key, v in
+                    // Services, networks, … are maps: sorted by name.
+                    if case .object(let entries) = v {
+                        return (key, .object(entries.sorted { $0.0 < $1.0 }.map { ($0.0, ordered($0.1, top: false)) }))
+                    }
+                    return (key, ordered(v, top: false))
+                })
             }
             return .object(kept.map { ($0.0, ordered($0.1, top: false)) })
+        default:
+            return value
         }
-        kept.sort { $0.0 < $1.0 }
-        return .object(
-            kept.compactMap { key, v in
-                if key == "ipam", case .object(let o) = v, o.isEmpty { return nil }
-                if case .array(let items) = v { return (key, .array(items.map { ordered($0, top: false) })) }
-                return (key, ordered(v, top: false))
-            })
     }
 }
