@@ -105,7 +105,9 @@ struct Config: ParsableCommand {
         } else if environment {
             text = project.environment.keys.sorted().map { "\($0)=\(project.environment[$0] ?? "")\n" }.joined()
         } else {
-            let rendered = serviceNames.isEmpty ? project.rendered : try Render.project(model)
+            let rendered =
+                serviceNames.isEmpty && outputFormat == .json
+                ? project.rendered : try Render.project(model, extensions: outputFormat == .yaml)
             text = Render.text(rendered, format: outputFormat, escapeDollars: !noInterpolate)
         }
         return (text, project.warnings)

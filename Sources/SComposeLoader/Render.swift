@@ -4,7 +4,10 @@
 /// decoding each value through its field's type as compose-go's structs do.
 public enum Render {
     /// The printable model, with keys in the order they were written (JSON text sorts them).
-    public static func project(_ model: Node) throws(LoaderError) -> JSONValue {
+    ///
+    /// With `extensions`, the `x-*` keys of services and nested objects are kept too: Compose's
+    /// YAML output shows them, its JSON output does not.
+    public static func project(_ model: Node, extensions: Bool = false) throws(LoaderError) -> JSONValue {
         var pairs: [(String, JSONValue)] = []
         pairs.append(("name", .string(model["name"]?.string ?? "")))
         var services: [(String, JSONValue)] = []
@@ -14,7 +17,7 @@ public enum Render {
             s["env_file"] = nil
             s["label_file"] = nil
             services.append(
-                (name, try render(s, OutputModel.service, path: "services[\(name)]") ?? .object([])))
+                (name, try render(s, OutputModel.service, path: "services[\(name)]", extensions: extensions) ?? .object([])))
         }
         pairs.append(("services", .object(services)))
         let resources: [(String, OutType)] = [
@@ -27,7 +30,7 @@ public enum Render {
             for (name, value) in m {
                 var v = value
                 if key == "secrets" || (key == "configs" && v["environment"] != nil) { v["content"] = nil }
-                out.append((name, try render(v, type, path: "\(key)[\(name)]") ?? .object([])))
+                out.append((name, try render(v, type, path: "\(key)[\(name)]", extensions: extensions) ?? .object([])))
             }
             pairs.append((key, .object(out)))
         }
@@ -86,13 +89,15 @@ public enum Render {
     }
 
     /// Renders `node` as `type`; nil means the Go zero value (left out by `omitempty`).
-    static func render(_ node: Node, _ type: OutType, path: String) throws(LoaderError) -> JSONValue? {
+    static func render(_ node: Node, _ type: OutType, path: String, extensions: Bool = false) throws(LoaderError)
+        -> JSONValue?
+    {
         switch type {
         case .raw:
             return raw(node)
         case .pointer(let inner):
             if node.isNull { return nil }
-            return try render(node, inner, path: path) ?? zero(inner)
+            return try render(node, inner, path: path, extensions: extensions) ?? zero(inner)
         case .structure(let fields):
             guard let m = node.map else {
                 if node.isNull { return .object([]) }
@@ -106,12 +111,15 @@ public enum Render {
                     if always { out.append((printed, zero(fieldType))) }
                     continue
                 }
-                let rendered = try render(value, fieldType, path: "\(path).\(key)")
+                let rendered = try render(value, fieldType, path: "\(path).\(key)", extensions: extensions)
                 if let rendered, !isEmpty(rendered, fieldType) || always {
                     out.append((printed, rendered))
                 } else if always {
                     out.append((printed, rendered ?? zero(fieldType)))
                 }
+            }
+            if extensions {
+                for (key, value) in m where key.hasPrefix("x-") { out.append((key, raw(value))) }
             }
             return .object(out)
         case .list(let inner):
@@ -121,7 +129,7 @@ public enum Render {
             }
             var out: [JSONValue] = []
             for (i, item) in items.enumerated() {
-                out.append(try render(item, inner, path: "\(path)[\(i)]") ?? zero(inner))
+                out.append(try render(item, inner, path: "\(path)[\(i)]", extensions: extensions) ?? zero(inner))
             }
             return .array(out)
         case .dict(let inner), .dictOfPointers(let inner):
@@ -135,7 +143,7 @@ public enum Render {
                     out.append((key, .null))
                     continue
                 }
-                out.append((key, try render(value, inner, path: "\(path)[\(key)]") ?? zero(inner)))
+                out.append((key, try render(value, inner, path: "\(path)[\(key)]", extensions: extensions) ?? zero(inner)))
             }
             return .object(out.sorted { $0.0 < $1.0 })
         case .string:
@@ -228,11 +236,11 @@ public enum Render {
                 if k.hasSuffix(" ") { throw fail(node, path, "environment variable \(k) is declared with a trailing space") }
                 out.append((k, v.isNull ? .null : .string(v.scalarText ?? "")))
             }
-            return out.isEmpty ? nil : .object(out)
+            return out.isEmpty ? nil : .object(out.sorted { $0.0 < $1.0 })
         case .mapping:
             var out: [(String, JSONValue)] = []
             for (k, v) in Labels.mapping(node) { out.append((k, .string(v.isNull ? "" : (v.scalarText ?? "")))) }
-            return out.isEmpty ? nil : .object(out)
+            return out.isEmpty ? nil : .object(out.sorted { $0.0 < $1.0 })
         case .hostsList:
             let hosts = try HostsList.entries(node, path: path)
             return hosts.isEmpty ? nil : .array(hosts.map(JSONValue.string))

@@ -243,7 +243,12 @@ enum YAMLText {
         case .object(let pairs):
             var kept = pairs.filter { key, v in
                 if key == "command" || key == "entrypoint", case .null = v { return false }
-                if key == "ipam", case .object(let o) = v, o.isEmpty { return false }
+                // yaml omits empty structs that JSON prints.
+                if ["ipam", "placement", "resources", "exec"].contains(key), case .object(let o) = v,
+                    o.allSatisfy({ if case .null = $0.1 { return true } else { return false } })
+                {
+                    return false
+                }
                 return true
             }
             if top {

@@ -75,8 +75,28 @@ public struct YAMLEmitter: Sendable {
 
     private func key(_ node: YAMLNode) -> String {
         guard case .scalar(let text, _) = node.content else { return inline(node, indent: 0) }
-        return Self.needsQuotes(text) ? Self.doubleQuoted(text) : text
+        return Self.scalar(text, indent: 0, literal: nil)
     }
+
+    /// A string scalar the way go-yaml writes it: double quotes when it would read back as
+    /// another type, a literal block for multi-line text, single quotes when plain style is not
+    /// allowed, double quotes for control characters.
+    static func scalar(_ text: String, indent: Int, literal: ((String, Int) -> String)?) -> String {
+        if text.isEmpty || ScalarResolver.resolvePlain(text).isTyped || yaml11Words.contains(text) {
+            return doubleQuoted(text)
+        }
+        if let literal, text.contains("\n"), literalFriendly(text) { return literal(text, indent) }
+        if text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f || $0 == "\n" }) {
+            return doubleQuoted(text)
+        }
+        if needsQuotes(text) { return "'" + text.replacing("'", with: "''") + "'" }
+        return text
+    }
+
+    /// YAML 1.1 booleans go-yaml still quotes so older readers keep them strings.
+    static let yaml11Words: Set<String> = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ]
 
     private func inline(_ node: YAMLNode, indent: Int) -> String {
         switch node.content {
@@ -84,10 +104,7 @@ public struct YAMLEmitter: Sendable {
         case .sequence: return "[]"
         case .scalar(let text, _):
             guard node.tag == YAMLTag.str else { return text }
-            if text.contains("\n") && Self.literalFriendly(text) {
-                return literal(text, indent: indent)
-            }
-            return Self.needsQuotes(text) ? Self.doubleQuoted(text) : text
+            return Self.scalar(text, indent: indent, literal: literal)
         }
     }
 
@@ -111,7 +128,7 @@ public struct YAMLEmitter: Sendable {
 
     private static func literalFriendly(_ text: String) -> Bool {
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 && scalar != "\n" { return false }
+            if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { return false }
         }
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where line.hasSuffix(" ") {
             return false

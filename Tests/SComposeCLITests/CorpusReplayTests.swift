@@ -127,6 +127,21 @@ import Testing
             }
             if matched { acceptedPass += 1 } else { failures.append("\(c.name): JSON differs") }
         }
+        // YAML is not part of the contract (JSON is), but it should read the same as Compose's.
+        var yamlSame = 0
+        var yamlTotal = 0
+        for c in cases where c.expectedRC == 0 && !excluded.contains(c.name) {
+            guard let want = try? String(contentsOfFile: c.dir + "/expected.yaml", encoding: .utf8) else { continue }
+            yamlTotal += 1
+            let arguments = Array(c.arguments.dropLast(3)) + ["config", "--format", "yaml"]
+            if let got = try? SCompose.configOutput(arguments: arguments, environment: c.env, currentDirectory: c.dir),
+                got.replacingOccurrences(of: c.dir, with: "${CASE_DIR}") == want
+            {
+                yamlSame += 1
+            }
+        }
+        print("config --format yaml identical to Docker Compose's text: \(yamlSame)/\(yamlTotal)")
+        #expect(Double(yamlSame) >= 0.95 * Double(yamlTotal))
         for f in failures { print("FAIL \(f)") }
         print("accepted by Docker Compose: \(acceptedPass)/\(acceptedTotal) identical; rejected: \(rejectedPass)/\(rejectedTotal) rejected")
         print("\(acceptedPass + rejectedPass) passed, \(failures.count) failed")
