@@ -12,7 +12,7 @@ services="${1:-200}"
 runs="${2:-15}"
 bin="${SCOMPOSE_BIN:-$root/.build/release/scompose}"
 if [ ! -x "$bin" ]; then
-  (cd "$root" && swift build -c release --product scompose >/dev/null)
+  (cd "$root" && swift build -c release --product scompose --static-swift-stdlib >/dev/null)
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 cd "$root"
-swift build -c release --product scompose
+swift build -c release --product scompose --static-swift-stdlib
 install -m 0755 "$(swift build -c release --show-bin-path)/scompose" /usr/local/bin/scompose
 cd "$root/examples/quickstart"
 scompose config

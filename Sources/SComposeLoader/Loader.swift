@@ -182,8 +182,13 @@ public struct Loader {
                 cfg = try interpolation.apply(cfg)
                 unsetVariables += interpolation.unset
             }
-            let (stripped, resetPaths) = Merge.extractDirectives(cfg)
-            cfg = stripped ?? Node(.map(OrderedMap()))
+            var resetPaths: [ModelPath] = []
+            // Most files have no merge tags; skip a whole-tree rebuild for them.
+            if file.content.utf8.containsSequence("!reset".utf8) || file.content.utf8.containsSequence("!override".utf8) {
+                let (stripped, paths) = Merge.extractDirectives(cfg)
+                cfg = stripped ?? Node(.map(OrderedMap()))
+                resetPaths = paths
+            }
             if !forExtends {
                 cfg = try Extends.apply(
                     cfg, file: file.path, workingDir: workingDir, loader: &self, environment: environment,
@@ -240,5 +245,28 @@ extension String {
             let end = scalars.lastIndex(where: { !isSpace($0) })
         else { return "" }
         return String(scalars[start...end])
+    }
+}
+
+extension String.UTF8View {
+    /// Whether the bytes contain `needle` (a plain byte search; String's `contains` works on
+    /// characters and is far slower on whole files).
+    func containsSequence(_ needle: String.UTF8View) -> Bool {
+        let pattern = Array(needle)
+        guard let first = pattern.first else { return true }
+        return withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count >= pattern.count else { return false }
+            var i = 0
+            let last = bytes.count - pattern.count
+            while i <= last {
+                if bytes[i] == first {
+                    var j = 1
+                    while j < pattern.count && bytes[i + j] == pattern[j] { j += 1 }
+                    if j == pattern.count { return true }
+                }
+                i += 1
+            }
+            return false
+        } ?? String(self).contains(String(needle))
     }
 }

@@ -1,20 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeYAML
+import Synchronization
 
 /// Where a value came from: a file and a position in it.
+///
+/// The file is kept as a number into a process-wide table of names, so that copying nodes
+/// (which every loading stage does) does not retain a string per node.
 public struct Origin: Sendable, Hashable, CustomStringConvertible {
-    /// The file's path as the user named it (or as found).
-    public var file: String
+    private let fileID: Int32
     /// The position in that file.
     public var mark: YAMLMark
 
     /// Creates an origin.
     public init(file: String, mark: YAMLMark) {
-        self.file = file
+        self.fileID = FileNames.id(for: file)
         self.mark = mark
     }
 
+    /// The file's path as the user named it (or as found).
+    public var file: String { FileNames.name(for: fileID) }
+
     public var description: String { "\(file):\(mark.line):\(mark.column)" }
+}
+
+/// Interned file names for `Origin`.
+enum FileNames {
+    private static let table = Mutex<(names: [String], ids: [String: Int32])>(([], [:]))
+
+    static func id(for name: String) -> Int32 {
+        table.withLock { t in
+            if let id = t.ids[name] { return id }
+            let id = Int32(t.names.count)
+            t.names.append(name)
+            t.ids[name] = id
+            return id
+        }
+    }
+
+    static func name(for id: Int32) -> String {
+        table.withLock { t in Int(id) < t.names.count ? t.names[Int(id)] : "" }
+    }
 }
 
 /// A map that keeps insertion order; compose output order follows it where Compose's does.
@@ -225,7 +250,9 @@ extension Node {
     /// mapping keys made strings, `!reset` and `!override` recorded.
     public static func from(yaml: YAMLNode, file: String) throws(LoaderError) -> Node {
         var aliases = AliasTracker()
-        return try from(yaml: yaml, file: file, path: [], aliases: &aliases)
+        let template = Origin(file: file, mark: yaml.mark)
+        var path: [String] = []
+        return try from(yaml: yaml, file: template, path: &path, aliases: &aliases)
     }
 
     /// compose-go rejects an alias used inside (or around) another use of the same anchor,
@@ -247,10 +274,11 @@ extension Node {
         }
     }
 
-    static func from(yaml: YAMLNode, file: String, path: [String], aliases: inout AliasTracker) throws(LoaderError)
+    static func from(yaml: YAMLNode, file: Origin, path: inout [String], aliases: inout AliasTracker) throws(LoaderError)
         -> Node
     {
-        let origin = Origin(file: file, mark: yaml.mark)
+        var origin = file
+        origin.mark = yaml.mark
         if let anchor = yaml.alias { try aliases.visit(anchor, at: path, origin: origin) }
         var directive: Directive?
         switch yaml.tag {
@@ -275,13 +303,16 @@ extension Node {
             var out: [Node] = []
             out.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                out.append(try from(yaml: item, file: file, path: path + [String(i)], aliases: &aliases))
+                path.append(String(i))
+                defer { path.removeLast() }
+                out.append(try from(yaml: item, file: file, path: &path, aliases: &aliases))
             }
             return Node(.seq(out), origin: origin, directive: directive)
         case .mapping(let pairs):
             var m = OrderedMap<Node>()
             for pair in pairs {
-                let keyOrigin = Origin(file: file, mark: pair.key.mark)
+                var keyOrigin = file
+                keyOrigin.mark = pair.key.mark
                 let key: String
                 switch pair.key.content {
                 case .scalar(let text, let style):
@@ -293,7 +324,9 @@ extension Node {
                 default:
                     throw LoaderError(.invalid, "mapping keys must be scalars", origin: keyOrigin)
                 }
-                m[key] = try from(yaml: pair.value, file: file, path: path + [key], aliases: &aliases)
+                path.append(key)
+                defer { path.removeLast() }
+                m[key] = try from(yaml: pair.value, file: file, path: &path, aliases: &aliases)
             }
             return Node(.map(m), origin: origin, directive: directive)
         }

@@ -26,6 +26,10 @@ struct Fields: Sendable {
     var fields: [String: (OutType, Bool)]
     /// The Go struct's field order, which YAML output follows.
     var order: [String]
+    /// Each field's position in `order`.
+    var position: [String: Int]
+    /// The fields printed even when absent or empty.
+    var alwaysFields: [String]
     /// Printed names that differ from the written ones (Go fields without json tags).
     var printedNames: [String: String] = [:]
 
@@ -35,6 +39,10 @@ struct Fields: Sendable {
         for (k, v) in pairs { f[k] = (v, always.contains(k)) }
         fields = f
         order = pairs.map(\.key)
+        var position: [String: Int] = [:]
+        for (i, key) in order.enumerated() { position[key] = i }
+        self.position = position
+        alwaysFields = order.filter { always.contains($0) }
         self.printedNames = printedNames
     }
 }

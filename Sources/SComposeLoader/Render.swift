@@ -103,25 +103,27 @@ public enum Render {
                 if node.isNull { return .object([]) }
                 throw fail(node, path, "expected a map, got '\(node.typeName)'")
             }
-            var out: [(String, JSONValue)] = []
-            for key in fields.order {
-                guard let (fieldType, always) = fields.fields[key] else { continue }
+            var out: [(Int, String, JSONValue)] = []
+            for (key, value) in m {
+                guard let (fieldType, always) = fields.fields[key], let index = fields.position[key] else { continue }
                 let printed = fields.printedNames[key] ?? key
-                guard let value = m[key] else {
-                    if always { out.append((printed, zero(fieldType))) }
-                    continue
-                }
                 let rendered = try render(value, fieldType, path: "\(path).\(key)", extensions: extensions)
                 if let rendered, !isEmpty(rendered, fieldType) || always {
-                    out.append((printed, rendered))
+                    out.append((index, printed, rendered))
                 } else if always {
-                    out.append((printed, rendered ?? zero(fieldType)))
+                    out.append((index, printed, rendered ?? zero(fieldType)))
                 }
             }
-            if extensions {
-                for (key, value) in m where key.hasPrefix("x-") { out.append((key, raw(value))) }
+            for key in fields.alwaysFields where m[key] == nil {
+                guard let (fieldType, _) = fields.fields[key], let index = fields.position[key] else { continue }
+                out.append((index, fields.printedNames[key] ?? key, zero(fieldType)))
             }
-            return .object(out)
+            out.sort { $0.0 < $1.0 }
+            var result = out.map { ($0.1, $0.2) }
+            if extensions {
+                for (key, value) in m where key.hasPrefix("x-") { result.append((key, raw(value))) }
+            }
+            return .object(result)
         case .list(let inner):
             guard let items = node.seq else {
                 if node.isNull { return nil }
