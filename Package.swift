@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(
@@ -16,13 +17,23 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        .target(name: "CLinux"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
+        .target(
+            name: "SComposeOCI",
+            dependencies: ["CArchive", "CLinux", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
         .target(
             name: "SComposeCLI",
             dependencies: [
-                "SComposeLoader", "SComposeSpec", "SComposeYAML",
+                "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -30,6 +41,7 @@ let package = Package(
         .testTarget(name: "SComposeYAMLTests", dependencies: ["SComposeYAML"]),
         .testTarget(name: "SComposeLoaderTests", dependencies: ["SComposeLoader", "SComposeSpec", "SComposeYAML"]),
         .testTarget(name: "SComposeCLITests", dependencies: ["SComposeCLI", "SComposeLoader"]),
+        .testTarget(name: "SComposeOCITests", dependencies: ["SComposeOCI", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,7 +15,7 @@ public struct SCompose: ParsableCommand {
         commandName: "scompose",
         abstract: "Define and run multi-container applications, without a daemon.",
         version: scomposeVersion,
-        subcommands: [Config.self, Version.self]
+        subcommands: [Config.self, ImageCommand.self, Version.self]
     )
 
     @OptionGroup public var global: GlobalOptions

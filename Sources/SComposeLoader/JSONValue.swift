@@ -39,6 +39,36 @@ public indirect enum JSONValue: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// JSON on one line, keys in their order (as `docker … --format json` prints rows).
+    public func compactText() -> String {
+        var out: [UInt8] = []
+        writeCompact(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func writeCompact(into out: inout [UInt8]) {
+        switch self {
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                item.writeCompact(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let pairs):
+            out.append(UInt8(ascii: "{"))
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.quote(k, into: &out)
+                out.append(UInt8(ascii: ":"))
+                v.writeCompact(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(into: &out, level: 0, indent: [], sortKeys: false)
+        }
+    }
+
     private func write(into out: inout [UInt8], level: Int, indent: [UInt8], sortKeys: Bool) {
         func pad(_ n: Int) {
             for _ in 0..<n { out.append(contentsOf: indent) }

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLinux
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors of the image store.
+public enum OCIError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// Content did not hash to the digest it was announced with.
+    case digestMismatch(expected: Digest, actual: Digest)
+    /// A system call failed.
+    case io(String, Int32)
+    /// Malformed or hostile input (archive, manifest, reference…).
+    case invalid(String)
+    /// A blob, image or reference is absent.
+    case notFound(String)
+    /// The operation would break something in use.
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .digestMismatch(let e, let a): return "digest mismatch: expected \(e), got \(a)"
+        case .io(let what, let err): return "\(what): \(String(cString: strerror(err)))"
+        case .invalid(let what): return what
+        case .notFound(let what): return what
+        case .conflict(let what): return what
+        }
+    }
+}
+
+/// Content-addressed blobs under `content/blobs/sha256/<hex>`. Every ingest is written to a
+/// temporary file, hashed while written, synced, verified, then renamed into place, so a blob
+/// is either absent or complete and correct.
+public struct ContentStore: Sendable {
+    /// `$SCOMPOSE_ROOT/content`.
+    public let root: String
+
+    /// Creates the store's directories.
+    public init(root: String) throws(OCIError) {
+        self.root = root
+        try FS.mkdirs(root + "/blobs/sha256")
+        try FS.mkdirs(root + "/ingest")
+    }
+
+    /// Where a blob lives.
+    public func path(_ digest: Digest) -> String { root + "/blobs/sha256/" + digest.hex }
+
+    /// Whether a blob is present.
+    public func has(_ digest: Digest) -> Bool { access(path(digest), F_OK) == 0 }
+
+    /// A blob's size.
+    public func size(_ digest: Digest) -> Int64? {
+        var st = stat()
+        guard stat(path(digest), &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
+    /// Reads a whole blob.
+    public func read(_ digest: Digest) throws(OCIError) -> [UInt8] {
+        guard has(digest) else { throw .notFound("blob \(digest) not found") }
+        return try FS.read(path(digest))
+    }
+
+    /// Stores bytes; with `expected`, fails (storing nothing) unless they hash to it.
+    @discardableResult
+    public func ingest(_ bytes: [UInt8], expected: Digest? = nil) throws(OCIError) -> Digest {
+        var writer = try Writer(store: self)
+        do throws(OCIError) {
+            try writer.write(bytes)
+            return try writer.commit(expected: expected)
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Stores a file's content, streamed.
+    @discardableResult
+    public func ingest(file: String, expected: Digest? = nil) throws(OCIError) -> Digest {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("open \(file)", errno) }
+        defer { close(fd) }
+        return try ingest(fd: fd, expected: expected)
+    }
+
+    /// Stores what a descriptor yields until end of file, streamed.
+    @discardableResult
+    public func ingest(fd: Int32, expected: Digest? = nil, limit: Int64 = .max) throws(OCIError) -> Digest {
+        var writer = try Writer(store: self)
+        do throws(OCIError) {
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var total: Int64 = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw OCIError.io("read", errno)
+                }
+                if n == 0 { break }
+                total += Int64(n)
+                if total > limit { throw OCIError.invalid("content larger than \(limit) bytes") }
+                try writer.write(buffer[0..<n])
+            }
+            return try writer.commit(expected: expected)
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Removes a blob.
+    public func delete(_ digest: Digest) {
+        unlink(path(digest))
+    }
+
+    /// Every stored blob.
+    public func list() -> [Digest] {
+        FS.list(root + "/blobs/sha256").compactMap { Digest("sha256:" + $0) }
+    }
+
+    /// A blob being written.
+    public struct Writer {
+        let store: ContentStore
+        let temp: String
+        let fd: Int32
+        var hasher = SHA256()
+        var done = false
+
+        init(store: ContentStore) throws(OCIError) {
+            self.store = store
+            var template = Array((store.root + "/ingest/blob-XXXXXX").utf8CString)
+            let fd = template.withUnsafeMutableBufferPointer { sc_mkostemp($0.baseAddress, O_CLOEXEC) }
+            guard fd >= 0 else { throw .io("create \(store.root)/ingest", errno) }
+            self.fd = fd
+            temp = String(cString: template)
+        }
+
+        mutating func write(_ bytes: some Collection<UInt8>) throws(OCIError) {
+            let chunk = Array(bytes)
+            hasher.update(data: chunk)
+            try FS.writeAll(fd, chunk, what: temp)
+        }
+
+        mutating func commit(expected: Digest?) throws(OCIError) -> Digest {
+            let digest = Digest(finalizing: hasher)
+            if let expected, expected != digest {
+                throw .digestMismatch(expected: expected, actual: digest)
+            }
+            guard fsync(fd) == 0 else { throw .io("fsync \(temp)", errno) }
+            close(fd)
+            done = true
+            guard rename(temp, store.path(digest)) == 0 else {
+                let err = errno
+                unlink(temp)
+                throw .io("rename \(temp)", err)
+            }
+            FS.syncDirectory(store.root + "/blobs/sha256")
+            return digest
+        }
+
+        mutating func abort() {
+            if !done {
+                close(fd)
+                done = true
+            }
+            unlink(temp)
+        }
+    }
+}
+
+/// File-system helpers for the store (no Foundation).
+enum FS {
+    static func mkdirs(_ path: String, mode: mode_t = 0o755) throws(OCIError) {
+        var current = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw .io("mkdir \(current)", errno)
+            }
+        }
+    }
+
+    static func read(_ path: String) throws(OCIError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("open \(path)", errno) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("read \(path)", errno)
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: buffer[0..<n])
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(OCIError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return Glibc.write(fd, base + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("write \(what)", errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Writes a file atomically: temporary file, fsync, rename.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(OCIError) {
+        let temp = path + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io("open \(temp)", errno) }
+        do {
+            try writeAll(fd, bytes, what: temp)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(temp, path) == 0 else {
+            let err = errno
+            unlink(temp)
+            throw .io("rename \(path)", err)
+        }
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
+    }
+
+    /// Removes a tree without following symlinks.
+    static func removeTree(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            unlink(path)
+            return
+        }
+        removeContents(fd)
+        close(fd)
+        rmdir(path)
+    }
+
+    static func removeContents(_ dirfd: Int32) {
+        let dup = dup(dirfd)
+        guard dup >= 0, let dir = fdopendir(dup) else { return }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for name in names {
+            if unlinkat(dirfd, name, 0) == 0 { continue }
+            let child = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child >= 0 {
+                removeContents(child)
+                close(child)
+            }
+            unlinkat(dirfd, name, AT_REMOVEDIR)
+        }
+    }
+}

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLinux
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One image known to the store: a manifest and the names pointing at it.
+public struct ImageRecord: Sendable, Codable, Equatable {
+    /// The manifest's digest.
+    public var manifest: Digest
+    /// The config's digest: the image ID Docker shows.
+    public var id: Digest
+    /// Normalized references (`docker.io/library/busybox:latest`); empty for a dangling image.
+    public var names: [String]
+    /// When the image was created (RFC 3339).
+    public var created: String
+    /// Unpacked size of the layers in bytes.
+    public var size: Int64
+}
+
+/// The local image store under `$SCOMPOSE_ROOT`: blobs in the content store, the index of
+/// names in `images/index.json`, and unpacked layers in `snapshots/<chainID>`.
+public struct ImageStore: Sendable {
+    public let root: String
+    public let content: ContentStore
+    var indexPath: String { root + "/images/index.json" }
+    var lockPath: String { root + "/images/lock" }
+    /// `snapshots/`.
+    public var snapshotsRoot: String { root + "/snapshots" }
+
+    /// Opens (creating) a store at `root`.
+    public init(root: String) throws(OCIError) {
+        self.root = root
+        content = try ContentStore(root: root + "/content")
+        try FS.mkdirs(root + "/images")
+        try FS.mkdirs(root + "/snapshots")
+    }
+
+    // MARK: - Index
+
+    struct Index: Codable {
+        var images: [ImageRecord] = []
+    }
+
+    func readIndex() throws(OCIError) -> Index {
+        guard access(indexPath, F_OK) == 0 else { return Index() }
+        let bytes = try FS.read(indexPath)
+        do {
+            return try JSONDecoder().decode(Index.self, from: Data(bytes))
+        } catch {
+            throw .invalid("corrupt image index \(indexPath): \(error)")
+        }
+    }
+
+    func writeIndex(_ index: Index) throws(OCIError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        do {
+            try FS.writeAtomically(indexPath, Array(try encoder.encode(index)))
+        } catch let error as OCIError {
+            throw error
+        } catch {
+            throw .invalid("cannot encode the image index: \(error)")
+        }
+    }
+
+    /// Runs `body` holding the store's lock, so concurrent commands see one consistent index.
+    func locked<T>(_ body: () throws(OCIError) -> T) throws(OCIError) -> T {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io("open \(lockPath)", errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw .io("lock \(lockPath)", errno) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// Every image, newest first.
+    public func list() throws(OCIError) -> [ImageRecord] {
+        try readIndex().images.sorted { $0.created > $1.created }
+    }
+
+    /// Finds an image by reference (`busybox`, `busybox:1`), full or short ID, or manifest digest.
+    public func find(_ text: String) throws(OCIError) -> ImageRecord? {
+        let images = try readIndex().images
+        if let ref = try? ImageReference(parsing: text) {
+            if let digest = ref.digest, let hit = images.first(where: { $0.manifest == digest }) { return hit }
+            if let hit = images.first(where: { $0.names.contains(ref.description) }) { return hit }
+        }
+        var hex = text
+        if hex.hasPrefix("sha256:") { hex = String(hex.dropFirst(7)) }
+        if hex.count >= 4, hex.allSatisfy(\.isHexDigit) {
+            let hits = images.filter { $0.id.hex.hasPrefix(hex) || $0.manifest.hex.hasPrefix(hex) }
+            if hits.count == 1 { return hits[0] }
+            if hits.count > 1 { throw .conflict("image ID \(text) is ambiguous") }
+        }
+        return nil
+    }
+
+    /// The manifest of an image.
+    public func manifest(_ record: ImageRecord) throws(OCIError) -> Manifest {
+        try decode(Manifest.self, try content.read(record.manifest), what: "manifest \(record.manifest)")
+    }
+
+    /// The config of an image.
+    public func config(_ record: ImageRecord) throws(OCIError) -> ImageConfig {
+        try decode(ImageConfig.self, try content.read(record.id), what: "image config \(record.id)")
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(OCIError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw .invalid("invalid \(what): \(error)")
+        }
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws(OCIError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            throw .invalid("cannot encode: \(error)")
+        }
+    }
+
+    // MARK: - Adding images
+
+    /// Records a manifest (whose config and layers are already stored) under `reference`,
+    /// moving the name from any image that had it.
+    @discardableResult
+    public func add(manifest: Digest, config: Digest, created: String, size: Int64, reference: ImageReference?)
+        throws(OCIError) -> ImageRecord
+    {
+        try locked { () throws(OCIError) -> ImageRecord in
+            var index = try readIndex()
+            let name = reference?.description
+            if let name {
+                for i in index.images.indices { index.images[i].names.removeAll { $0 == name } }
+            }
+            if let i = index.images.firstIndex(where: { $0.manifest == manifest }) {
+                if let name, !index.images[i].names.contains(name) { index.images[i].names.append(name) }
+            } else {
+                index.images.append(
+                    ImageRecord(manifest: manifest, id: config, names: name.map { [$0] } ?? [], created: created, size: size))
+            }
+            // An image left without names by a move stays, dangling, as Docker keeps it.
+            try writeIndex(index)
+            guard let record = index.images.first(where: { $0.manifest == manifest }) else {
+                throw .notFound("image \(manifest) vanished")
+            }
+            return record
+        }
+    }
+
+    /// `docker import`: a root file system tarball (plain, gzip or zstd) becomes a one-layer image.
+    public func importRootfs(
+        file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String
+    ) throws(OCIError) -> ImageRecord {
+        let diffID = try LayerUnpacker.diffID(of: file)
+        let header = try FS.readPrefix(file, count: 4)
+        let mediaType: String
+        if header.starts(with: [0x1f, 0x8b]) {
+            mediaType = MediaType.ociLayerGzip
+        } else if header.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) {
+            mediaType = MediaType.ociLayerZstd
+        } else {
+            mediaType = MediaType.ociLayer
+        }
+        let layerDigest = try content.ingest(file: file)
+        let layerSize = content.size(layerDigest) ?? 0
+        let snapshot = try ensureSnapshot(layer: layerDigest, chainID: diffID)
+        let created = Clock.rfc3339Now()
+        var config = ImageConfig(
+            architecture: Platform.current.architecture, os: "linux", rootfs: .init(diffIDs: [diffID]))
+        config.created = created
+        var defaults = ImageConfig.ContainerDefaults()
+        try changes.apply(to: &defaults)
+        config.config = defaults
+        config.history = [
+            ImageConfig.History(created: created, createdBy: "Imported from \(source)", comment: message)
+        ]
+        let configBytes = try Self.encode(config)
+        let configDigest = try content.ingest(configBytes)
+        let manifest = Manifest(
+            mediaType: MediaType.ociManifest,
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+            layers: [Descriptor(mediaType: mediaType, digest: layerDigest, size: layerSize)])
+        let manifestDigest = try content.ingest(try Self.encode(manifest))
+        return try add(
+            manifest: manifestDigest, config: configDigest, created: created, size: snapshot.size, reference: reference)
+    }
+
+    /// An unpacked layer.
+    public struct Snapshot: Sendable {
+        public var path: String
+        public var size: Int64
+    }
+
+    /// Unpacks a layer blob as `snapshots/<chainID>` unless it is already there. The
+    /// layer's own content only (overlayfs stacks the chain), so the directory name is
+    /// the chain ID and the content is the diff.
+    @discardableResult
+    public func ensureSnapshot(layer: Digest, chainID: Digest) throws(OCIError) -> Snapshot {
+        let path = snapshotsRoot + "/" + chainID.hex
+        let sizeFile = path + ".size"
+        if access(path, F_OK) == 0 {
+            let size = (try? FS.read(sizeFile)).flatMap { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0
+            return Snapshot(path: path, size: size)
+        }
+        let size = try LayerUnpacker().unpack(layer: content.path(layer), into: path)
+        try FS.writeAtomically(sizeFile, Array(String(size).utf8))
+        return Snapshot(path: path, size: size)
+    }
+
+    /// The snapshot directories of an image, lowest layer first, unpacking missing ones.
+    public func snapshots(_ record: ImageRecord) throws(OCIError) -> [String] {
+        let manifest = try manifest(record)
+        let config = try config(record)
+        let chain = Digest.chainIDs(config.rootfs.diff_ids)
+        guard chain.count == manifest.layers.count else {
+            throw .invalid("image \(record.id.short) has \(manifest.layers.count) layers but \(chain.count) diff IDs")
+        }
+        var out: [String] = []
+        for (layer, chainID) in zip(manifest.layers, chain) {
+            out.append(try ensureSnapshot(layer: layer.digest, chainID: chainID).path)
+        }
+        return out
+    }
+
+    // MARK: - Names and removal
+
+    /// Adds the name `target` to the image `source` names.
+    public func tag(_ source: String, _ target: ImageReference) throws(OCIError) {
+        guard let record = try find(source) else { throw .notFound("No such image: \(source)") }
+        try add(manifest: record.manifest, config: record.id, created: record.created, size: record.size, reference: target)
+    }
+
+    /// `docker rmi`: removes a name, and the image with its unreferenced blobs and snapshots
+    /// once it has no name left (or at once with `force`). Returns Docker's report lines.
+    public func remove(_ text: String, force: Bool, inUse: (ImageRecord) -> Bool) throws(OCIError) -> [String] {
+        try locked { () throws(OCIError) -> [String] in
+            var index = try readIndex()
+            guard let record = try find(text), let i = index.images.firstIndex(where: { $0.manifest == record.manifest })
+            else { throw .notFound("No such image: \(text)") }
+            var lines: [String] = []
+            let ref = try? ImageReference(parsing: text)
+            let byName = ref.map { record.names.contains($0.description) } ?? false
+            if byName && record.names.count > 1 && !force, let ref {
+                index.images[i].names.removeAll { $0 == ref.description }
+                try writeIndex(index)
+                return ["Untagged: \(ref.familiar)"]
+            }
+            if inUse(record) && !force {
+                throw .conflict(
+                    "conflict: unable to remove repository reference \"\(text)\" (must force) - image is being used by a container")
+            }
+            for name in record.names {
+                if let r = try? ImageReference(parsing: name) { lines.append("Untagged: \(r.familiar)") }
+            }
+            index.images.remove(at: i)
+            try writeIndex(index)
+            lines.append("Deleted: \(record.id)")
+            try collectGarbage(index)
+            return lines
+        }
+    }
+
+    /// Removes blobs and snapshots no remaining image refers to.
+    func collectGarbage(_ index: Index) throws(OCIError) {
+        var blobs = Set<Digest>()
+        var snapshots = Set<String>()
+        for record in index.images {
+            blobs.insert(record.manifest)
+            blobs.insert(record.id)
+            if let m = try? manifest(record) { for l in m.layers { blobs.insert(l.digest) } }
+            if let c = try? config(record) { for id in Digest.chainIDs(c.rootfs.diff_ids) { snapshots.insert(id.hex) } }
+        }
+        for blob in content.list() where !blobs.contains(blob) { content.delete(blob) }
+        for name in FS.list(snapshotsRoot) {
+            let base = name.hasSuffix(".size") ? String(name.dropLast(5)) : name
+            if !snapshots.contains(base) { FS.removeTree(snapshotsRoot + "/" + name) }
+        }
+    }
+
+    /// `docker image prune`: removes dangling images (all unused ones with `all`).
+    public func prune(all: Bool, inUse: (ImageRecord) -> Bool) throws(OCIError) -> [String] {
+        try locked { () throws(OCIError) -> [String] in
+            var index = try readIndex()
+            var lines: [String] = []
+            index.images.removeAll { record in
+                guard !inUse(record), record.names.isEmpty || all else { return false }
+                for name in record.names {
+                    if let r = try? ImageReference(parsing: name) { lines.append("untagged: \(r.familiar)") }
+                }
+                lines.append("deleted: \(record.id)")
+                return true
+            }
+            try writeIndex(index)
+            try collectGarbage(index)
+            return lines
+        }
+    }
+}
+
+extension FS {
+    static func readPrefix(_ path: String, count: Int) throws(OCIError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("open \(path)", errno) }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
+        return n > 0 ? Array(buffer[0..<n]) : []
+    }
+}
+
+extension Platform {
+    /// This machine, in OCI names.
+    public static var current: Platform {
+        var u = utsname()
+        uname(&u)
+        let machine = withUnsafePointer(to: u.machine) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+        }
+        switch machine {
+        case "x86_64": return Platform(architecture: "amd64", os: "linux")
+        case "aarch64": return Platform(architecture: "arm64", os: "linux")
+        case "armv7l": return Platform(architecture: "arm", os: "linux", variant: "v7")
+        default: return Platform(architecture: machine, os: "linux")
+        }
+    }
+}
+
+/// Wall-clock times as the image formats write them.
+public enum Clock {
+    /// Now, as RFC 3339 in UTC with nanoseconds (`2026-11-26T17:52:32.123456789Z`).
+    public static func rfc3339Now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return rfc3339(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
+    }
+
+    /// RFC 3339 in UTC.
+    public static func rfc3339(seconds: Int, nanoseconds: Int) -> String {
+        var t = time_t(seconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func pad(_ v: Int32, _ n: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        var frac = ""
+        if nanoseconds > 0 {
+            let s = String(nanoseconds)
+            frac = "." + String(repeating: "0", count: 9 - s.count) + s
+            while frac.hasSuffix("0") { frac.removeLast() }
+        }
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
+            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))\(frac)Z"
+    }
+
+    /// Seconds since the epoch of an RFC 3339 UTC time (the fraction ignored).
+    public static func parseRFC3339(_ s: String) -> Int? {
+        let digits = s.split(whereSeparator: { !$0.isNumber }).compactMap { Int32($0) }
+        guard digits.count >= 6 else { return nil }
+        var tm = tm()
+        tm.tm_year = digits[0] - 1900
+        tm.tm_mon = digits[1] - 1
+        tm.tm_mday = digits[2]
+        tm.tm_hour = digits[3]
+        tm.tm_min = digits[4]
+        tm.tm_sec = digits[5]
+        return Int(timegm(&tm))
+    }
+}
