@@ -29,8 +29,10 @@ enum StateRoot {
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images",
-        subcommands: [ImageImport.self, ImageList.self, ImageInspect.self, ImageTag.self, ImageRemove.self,
-                      ImageHistory.self, ImagePrune.self])
+        subcommands: [
+            ImageImport.self, ImageLoad.self, ImageSave.self, ImageList.self, ImageInspect.self, ImageTag.self,
+            ImageRemove.self, ImageHistory.self, ImagePrune.self,
+        ])
 }
 
 struct ImageImport: ParsableCommand {
@@ -63,7 +65,7 @@ struct ImageImport: ParsableCommand {
         if file == "-" {
             source = "-"
             let t = store.root + "/images/import-\(getpid()).tar"
-            try copyStandardInput(to: t)
+            try Self.copyStandardInput(to: t)
             path = t
             temp = t
         } else if access(file, R_OK) != 0 {
@@ -79,7 +81,8 @@ struct ImageImport: ParsableCommand {
         }
     }
 
-    func copyStandardInput(to path: String) throws {
+    /// Copies standard input to a file, byte for byte.
+    static func copyStandardInput(to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CLIError("cannot write \(path)") }
         defer { close(fd) }
@@ -88,7 +91,104 @@ struct ImageImport: ParsableCommand {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            Console.write(fd, String(decoding: buffer[0..<n], as: UTF8.self))
+            var done = 0
+            while done < n {
+                let w = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + done }, n - done) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw CLIError("write \(path): \(String(cString: strerror(errno)))")
+                }
+                done += w
+            }
+        }
+    }
+}
+
+struct ImageLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load", abstract: "Load an image from a tar archive (docker-archive or oci-archive) or STDIN")
+
+    @Option(name: [.short, .long], help: "Read from tar archive file, instead of STDIN")
+    var input: String?
+
+    @Flag(name: [.short, .long], help: "Suppress the load output")
+    var quiet = false
+
+    func run() throws {
+        let store = try StateRoot.images()
+        var path = input ?? ""
+        var temp: String?
+        if input == nil || input == "-" {
+            if isatty(0) != 0 {
+                throw CLIError("requested load from stdin, but stdin is empty")
+            }
+            let t = store.root + "/images/stdin-\(getpid()).tar"
+            try ImageImport.copyStandardInput(to: t)
+            path = t
+            temp = t
+        }
+        defer { if let temp { unlink(temp) } }
+        guard access(path, R_OK) == 0 else { throw CLIError("open \(path): no such file or directory") }
+        do {
+            for image in try store.load(archive: path) {
+                if let reference = image.reference {
+                    Console.out("Loaded image: \(reference)\n")
+                } else {
+                    Console.out("Loaded image ID: \(image.id)\n")
+                }
+            }
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+struct ImageSave: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "save", abstract: "Save one or more images to a tar archive (streamed to STDOUT by default)")
+
+    @Option(name: [.short, .long], help: "Write to a file, instead of STDOUT")
+    var output: String?
+
+    @Option(name: .long, help: "Archive format: docker (what docker load reads) or oci")
+    var format: String = "docker"
+
+    @Argument var images: [String]
+
+    func run() throws {
+        let store = try StateRoot.images()
+        guard let archiveFormat = ImageStore.ArchiveFormat(rawValue: format) else {
+            throw CLIError("unsupported format \"\(format)\": use docker or oci")
+        }
+        if output == nil && isatty(1) != 0 {
+            throw CLIError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        }
+        let target = output ?? store.root + "/images/save-\(getpid()).tar"
+        do {
+            try store.save(images, to: target, format: archiveFormat)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if output == nil {
+            defer { unlink(target) }
+            let fd = open(target, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CLIError("cannot read \(target)") }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                var done = 0
+                while done < n {
+                    let w = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress.map { $0 + done }, n - done) }
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        throw CLIError("write: \(String(cString: strerror(errno)))")
+                    }
+                    done += w
+                }
+            }
         }
     }
 }
@@ -218,7 +318,8 @@ struct ImageInspect: ParsableCommand {
         return .object([
             ("Id", .string(record.id.description)),
             ("RepoTags", .array(names.map { .string($0.familiar) })),
-            ("RepoDigests", .array(names.map { .string("\($0.familiarRepository)@\(record.manifest)") })),
+            // Only pulled images have registry digests.
+            ("RepoDigests", .array([])),
             ("Parent", .string("")), ("Comment", .string(config.history?.last?.comment ?? "")),
             ("Created", .string(config.created ?? record.created)), ("DockerVersion", .string("")),
             ("Author", .string(config.author ?? "")), ("Config", containerConfig),

@@ -216,7 +216,7 @@ enum FS {
 
     /// Writes a file atomically: temporary file, fsync, rename.
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(OCIError) {
-        let temp = path + ".tmp-\(getpid())"
+        let temp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io("open \(temp)", errno) }
         do {

@@ -137,12 +137,24 @@ public struct ImageStore: Sendable {
         throws(OCIError) -> ImageRecord
     {
         try locked { () throws(OCIError) -> ImageRecord in
+            try addLocked(manifest: manifest, config: config, created: created, size: size, reference: reference)
+        }
+    }
+
+    /// `add` for callers already holding the lock.
+    @discardableResult
+    func addLocked(manifest: Digest, config: Digest, created: String, size: Int64, reference: ImageReference?)
+        throws(OCIError) -> ImageRecord
+    {
+        do {
             var index = try readIndex()
             let name = reference?.description
             if let name {
                 for i in index.images.indices { index.images[i].names.removeAll { $0 == name } }
             }
-            if let i = index.images.firstIndex(where: { $0.manifest == manifest }) {
+            // One record per image ID, as Docker keys its images: the same config reached
+            // through another manifest (compressed layers, another archive) is the same image.
+            if let i = index.images.firstIndex(where: { $0.manifest == manifest || $0.id == config }) {
                 if let name, !index.images[i].names.contains(name) { index.images[i].names.append(name) }
             } else {
                 index.images.append(
@@ -150,8 +162,8 @@ public struct ImageStore: Sendable {
             }
             // An image left without names by a move stays, dangling, as Docker keeps it.
             try writeIndex(index)
-            guard let record = index.images.first(where: { $0.manifest == manifest }) else {
-                throw .notFound("image \(manifest) vanished")
+            guard let record = index.images.first(where: { $0.manifest == manifest || $0.id == config }) else {
+                throw OCIError.notFound("image \(manifest) vanished")
             }
             return record
         }
@@ -159,6 +171,15 @@ public struct ImageStore: Sendable {
 
     /// `docker import`: a root file system tarball (plain, gzip or zstd) becomes a one-layer image.
     public func importRootfs(
+        file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String
+    ) throws(OCIError) -> ImageRecord {
+        // Under the lock: a concurrent `rm` must not collect blobs not yet named.
+        try locked { () throws(OCIError) -> ImageRecord in
+            try importRootfsLocked(file: file, reference: reference, changes: changes, message: message, source: source)
+        }
+    }
+
+    func importRootfsLocked(
         file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String
     ) throws(OCIError) -> ImageRecord {
         let diffID = try LayerUnpacker.diffID(of: file)
@@ -191,7 +212,7 @@ public struct ImageStore: Sendable {
             config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
             layers: [Descriptor(mediaType: mediaType, digest: layerDigest, size: layerSize)])
         let manifestDigest = try content.ingest(try Self.encode(manifest))
-        return try add(
+        return try addLocked(
             manifest: manifestDigest, config: configDigest, created: created, size: snapshot.size, reference: reference)
     }
 
@@ -281,7 +302,7 @@ public struct ImageStore: Sendable {
             if let c = try? config(record) { for id in Digest.chainIDs(c.rootfs.diff_ids) { snapshots.insert(id.hex) } }
         }
         for blob in content.list() where !blobs.contains(blob) { content.delete(blob) }
-        for name in FS.list(snapshotsRoot) {
+        for name in FS.list(snapshotsRoot) where !name.contains(".partial-") && !name.contains(".tmp-") {
             let base = name.hasSuffix(".size") ? String(name.dropLast(5)) : name
             if !snapshots.contains(base) { FS.removeTree(snapshotsRoot + "/" + name) }
         }

@@ -71,12 +71,16 @@ public struct LayerUnpacker: Sendable {
     /// error nothing is left at `destination`.
     @discardableResult
     public func unpack(layer: String, into destination: String) throws(OCIError) -> Int64 {
-        let temp = destination + ".partial-\(getpid())"
+        let temp = destination + ".partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         FS.removeTree(temp)
         guard mkdir(temp, 0o755) == 0 else { throw .io("mkdir \(temp)", errno) }
         do throws(OCIError) {
             let size = try extract(layer, temp)
-            guard rename(temp, destination) == 0 else { throw OCIError.io("rename \(destination)", errno) }
+            if rename(temp, destination) != 0 {
+                // Another process unpacked the same layer first: theirs is as good as ours.
+                guard errno == EEXIST || errno == ENOTEMPTY else { throw OCIError.io("rename \(destination)", errno) }
+                FS.removeTree(temp)
+            }
             return size
         } catch {
             FS.removeTree(temp)
