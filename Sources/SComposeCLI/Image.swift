@@ -435,11 +435,11 @@ struct ImagePrune: ParsableCommand {
 
     func run() throws {
         let store = try StateRoot.images()
-        let lines = try store.prune(all: all, inUse: { _ in false })
+        let (lines, reclaimed) = try store.prune(all: all, inUse: { _ in false })
         if !lines.isEmpty {
             Console.out("Deleted Images:\n" + lines.map { $0 + "\n" }.joined() + "\n")
         }
-        Console.out("Total reclaimed space: 0B\n")
+        Console.out("Total reclaimed space: \(Human.size(reclaimed))\n")
     }
 }
 

@@ -14,11 +14,19 @@ public struct SCompose: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "scompose",
         abstract: "Define and run multi-container applications, without a daemon.",
+        discussion: """
+            Global options, before or after the command as with docker compose:
+              -f, --file FILE                 Compose configuration files (repeatable, - for stdin)
+              -p, --project-name NAME         Project name
+              --profile PROFILE               Enable a profile (repeatable)
+              --env-file FILE                 Alternate environment file (repeatable)
+              --project-directory DIR         Alternate working directory
+            """,
         version: scomposeVersion,
         subcommands: [Config.self, ImageCommand.self, Version.self]
     )
 
-    @OptionGroup public var global: GlobalOptions
+    // The global flags live in each compose verb (see GlobalOptions): `image` has its own `-f`.
 
     public init() {}
 
@@ -27,15 +35,46 @@ public struct SCompose: ParsableCommand {
     public static func configOutput(
         arguments: [String], environment: [String: String], currentDirectory: String
     ) throws -> String {
-        guard let command = try parseAsRoot(arguments) as? Config else {
+        guard let command = try parseAsRoot(movingGlobalFlags(arguments)) as? Config else {
             throw CLIError("not a config command: \(arguments)")
         }
         let options = command.global.projectOptions(environment: environment, currentDirectory: currentDirectory)
         return try command.output(options: options).text
     }
 
+    /// Global flags written before the verb (`scompose -f a.yaml -p x config`), moved after it,
+    /// where each compose verb declares them; other verbs keep their own `-f` (`image prune -f`).
+    public static func movingGlobalFlags(_ arguments: [String]) -> [String] {
+        let withValue: Set<String> = [
+            "-f", "--file", "-p", "--project-name", "--profile", "--env-file", "--project-directory", "--ansi",
+            "--progress", "--parallel",
+        ]
+        let flags: Set<String> = ["--compatibility", "--dry-run"]
+        var globals: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let arg = arguments[i]
+            let name = arg.split(separator: "=", maxSplits: 1).first.map(String.init) ?? arg
+            if withValue.contains(arg), i + 1 < arguments.count {
+                globals += [arg, arguments[i + 1]]
+                i += 2
+            } else if arg.hasPrefix("--"), arg.contains("="), withValue.contains(name) {
+                globals.append(arg)
+                i += 1
+            } else if flags.contains(arg) {
+                globals.append(arg)
+                i += 1
+            } else {
+                break
+            }
+        }
+        guard !globals.isEmpty, i < arguments.count else { return arguments }
+        return [arguments[i]] + globals + arguments[(i + 1)...]
+    }
+
     /// Parses `arguments` and runs the command, mapping errors to Compose's messages and exit codes.
     public static func run(arguments: [String]) -> Int32 {
+        let arguments = movingGlobalFlags(arguments)
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

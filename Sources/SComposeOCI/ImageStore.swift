@@ -309,12 +309,14 @@ public struct ImageStore: Sendable {
     }
 
     /// `docker image prune`: removes dangling images (all unused ones with `all`).
-    public func prune(all: Bool, inUse: (ImageRecord) -> Bool) throws(OCIError) -> [String] {
-        try locked { () throws(OCIError) -> [String] in
+    public func prune(all: Bool, inUse: (ImageRecord) -> Bool) throws(OCIError) -> (lines: [String], reclaimed: Int64) {
+        try locked { () throws(OCIError) -> (lines: [String], reclaimed: Int64) in
             var index = try readIndex()
             var lines: [String] = []
+            var reclaimed: Int64 = 0
             index.images.removeAll { record in
                 guard !inUse(record), record.names.isEmpty || all else { return false }
+                reclaimed += record.size
                 for name in record.names {
                     if let r = try? ImageReference(parsing: name) { lines.append("untagged: \(r.familiar)") }
                 }
@@ -323,7 +325,7 @@ public struct ImageStore: Sendable {
             }
             try writeIndex(index)
             try collectGarbage(index)
-            return lines
+            return (lines, reclaimed)
         }
     }
 }

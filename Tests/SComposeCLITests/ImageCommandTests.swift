@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import SComposeCLI
 import Testing
 
 /// `scompose image …` end to end, through the built binary, on a busybox image made from
@@ -124,6 +125,16 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.root + "/content/blobs/sha256") == [])
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.root + "/snapshots") == [])
         #expect(try s.run(["image", "inspect", "nope"]).status != 0)
+
+        // Prune: a dangling image goes, a named one stays unless -a.
+        #expect(try s.run(["image", "import", tarball]).status == 0)
+        #expect(try s.run(["image", "import", tarball, "busybox:keep"]).status == 0)
+        let prune = try s.run(["image", "prune", "-f"])
+        #expect(prune.out.contains("deleted: sha256:"))
+        #expect(prune.out.contains("Total reclaimed space: 1.98MB") || prune.out.contains("Total reclaimed space: 2"))
+        #expect(try s.run(["image", "ls", "-q"]).out.split(separator: "\n").count == 1)
+        #expect(try s.run(["image", "prune", "-a", "-f"]).out.contains("untagged: busybox:keep"))
+        #expect(try s.run(["image", "ls", "-q"]).out.isEmpty)
     }
 
     @Test(.enabled(if: haveBusybox)) func saveAndLoadRoundTrip() throws {
@@ -226,5 +237,16 @@ import Testing
         #expect(try s.run(["image", "ls", "-q"]).out.isEmpty)
         let bad = try s.run(["image", "import", s.dir + "/missing.tar"])
         #expect(bad.status != 0)
+    }
+}
+
+@Suite struct GlobalFlagTests {
+    @Test func globalFlagsMoveAfterTheVerb() {
+        #expect(
+            SCompose.movingGlobalFlags(["-f", "a.yaml", "-p", "x", "config", "--services"])
+                == ["config", "-f", "a.yaml", "-p", "x", "--services"])
+        #expect(SCompose.movingGlobalFlags(["--project-name=x", "config"]) == ["config", "--project-name=x"])
+        #expect(SCompose.movingGlobalFlags(["image", "prune", "-f"]) == ["image", "prune", "-f"])
+        #expect(SCompose.movingGlobalFlags(["--version"]) == ["--version"])
     }
 }
