@@ -371,37 +371,15 @@ struct TarWriter {
     mutating func addDecompressed(_ name: String, from source: String) throws(OCIError) {
         let temp = path + ".layer-\(getpid())"
         defer { unlink(temp) }
-        guard let a = archive_read_new() else { throw .invalid("cannot create an archive reader") }
-        defer { archive_read_free(a) }
-        archive_read_support_filter_all(a)
-        archive_read_support_format_raw(a)
-        guard archive_read_open_filename(a, source, 1 << 20) == ARCHIVE_OK else { throw .invalid("cannot read \(source)") }
-        var entry: OpaquePointer?
-        guard archive_read_next_header(a, &entry) == ARCHIVE_OK else { throw .invalid("cannot read \(source)") }
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io("open \(temp)", errno) }
-        var buffer: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
-        while true {
-            let r = archive_read_data_block(a, &buffer, &size, &offset)
-            if r == ARCHIVE_EOF { break }
-            guard r == ARCHIVE_OK || r == ARCHIVE_WARN else {
-                close(fd)
-                throw .invalid("corrupt blob \(source)")
+        do throws(OCIError) {
+            try LayerUnpacker.decompressed(source) { (block: UnsafeRawBufferPointer) throws(OCIError) in
+                try FS.writeAll(fd, Array(block), what: temp)
             }
-            if let buffer, size > 0 {
-                var done = 0
-                while done < size {
-                    let n = Glibc.write(fd, buffer + done, size - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        close(fd)
-                        throw .io("write \(temp)", errno)
-                    }
-                    done += n
-                }
-            }
+        } catch {
+            close(fd)
+            throw error
         }
         close(fd)
         try addFile(name, from: temp)

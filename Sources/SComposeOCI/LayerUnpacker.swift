@@ -37,30 +37,34 @@ public struct LayerUnpacker: Sendable {
 
     /// The SHA-256 of the uncompressed stream of a (possibly compressed) tar file.
     public static func diffID(of path: String) throws(OCIError) -> Digest {
+        var hasher = SHA256()
+        try decompressed(path) { hasher.update(bufferPointer: $0) }
+        return Digest(finalizing: hasher)
+    }
+
+    /// Feeds the uncompressed bytes of a plain, gzip or zstd file to `body`, block by block.
+    static func decompressed(_ path: String, _ body: (UnsafeRawBufferPointer) throws(OCIError) -> Void) throws(OCIError) {
         guard let a = archive_read_new() else { throw .invalid("cannot create an archive reader") }
         defer { archive_read_free(a) }
         archive_read_support_filter_all(a)
         archive_read_support_format_raw(a)
-        guard archive_read_open_filename(a, path, 1 << 20) == ARCHIVE_OK else {
-            throw .invalid("cannot read layer \(path): \(errorString(a))")
-        }
         var entry: OpaquePointer?
-        var hasher = SHA256()
-        guard archive_read_next_header(a, &entry) == ARCHIVE_OK else {
-            throw .invalid("cannot read layer \(path): \(errorString(a))")
+        guard archive_read_open_filename(a, path, 1 << 20) == ARCHIVE_OK,
+            archive_read_next_header(a, &entry) == ARCHIVE_OK
+        else {
+            throw .invalid("cannot read \(path): \(errorString(a))")
         }
         var buffer: UnsafeRawPointer?
         var size = 0
         var offset: Int64 = 0
         while true {
             let r = archive_read_data_block(a, &buffer, &size, &offset)
-            if r == ARCHIVE_EOF { break }
+            if r == ARCHIVE_EOF { return }
             guard r == ARCHIVE_OK || r == ARCHIVE_WARN else {
-                throw .invalid("corrupt layer \(path): \(errorString(a))")
+                throw .invalid("corrupt data in \(path): \(errorString(a))")
             }
-            if let buffer, size > 0 { hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: size)) }
+            if let buffer, size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
         }
-        return Digest(finalizing: hasher)
     }
 
     static func errorString(_ a: OpaquePointer) -> String {
