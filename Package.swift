@@ -23,6 +23,7 @@ let package = Package(
             providers: [.apt(["libarchive-dev"])]
         ),
         .target(name: "CLinux"),
+        .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
         .target(
             name: "SComposeOCI",
@@ -30,6 +31,7 @@ let package = Package(
         ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
+        .target(name: "SComposeRuntime", dependencies: ["CSpawn"]),
         .target(
             name: "SComposeCLI",
             dependencies: [
@@ -40,8 +42,11 @@ let package = Package(
         .executableTarget(name: "scompose", dependencies: ["SComposeCLI"]),
         .testTarget(name: "SComposeYAMLTests", dependencies: ["SComposeYAML"]),
         .testTarget(name: "SComposeLoaderTests", dependencies: ["SComposeLoader", "SComposeSpec", "SComposeYAML"]),
-        .testTarget(name: "SComposeCLITests", dependencies: ["SComposeCLI", "SComposeLoader"]),
+        .testTarget(
+            name: "SComposeCLITests", dependencies: ["SComposeCLI", "SComposeLoader"],
+            exclude: ["corpus-exclusions.txt"]),
         .testTarget(name: "SComposeOCITests", dependencies: ["SComposeOCI", "CLinux"]),
+        .testTarget(name: "SComposeRuntimeTests", dependencies: ["SComposeRuntime", "SComposeOCI"]),
     ],
     swiftLanguageModes: [.v6]
 )

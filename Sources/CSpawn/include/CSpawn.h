@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// The only code that runs between clone and execve. It interprets an init plan built by
+// Swift (SComposeRuntime.InitPlan): an array of steps whose strings live in one arena.
+// No allocation, no locks, no Swift; errors go back as {step, errno} over a pipe.
+#ifndef SCOMPOSE_CSPAWN_H
+#define SCOMPOSE_CSPAWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sc_step_kind {
+    SC_MOUNT = 1,         // s[0] source, s[1] target, s[2] fstype, s[3] data; n[0] flags
+    SC_MKDIR = 2,         // s[0] path; n[0] mode
+    SC_SYMLINK = 3,       // s[0] target, s[1] link path
+    SC_MKNOD = 4,         // s[0] path; n[0] mode, n[1] major, n[2] minor
+    SC_PIVOT_ROOT = 5,    // s[0] new root
+    SC_SETHOSTNAME = 6,   // s[0] name
+    SC_SETRLIMIT = 7,     // n[0] resource, n[1] soft, n[2] hard
+    SC_MASK = 8,          // s[0] path (after pivot): /dev/null over files, read-only tmpfs over directories
+    SC_READONLY = 9,      // s[0] path (after pivot): remount a bind of itself read-only
+    SC_SETGROUPS = 10,    // s[0] comma-separated gids ("" for none)
+    SC_SETGID = 11,       // n[0] gid
+    SC_SETUID = 12,       // n[0] uid
+    SC_NO_NEW_PRIVS = 13,
+    SC_CHDIR = 14,        // s[0] path
+    SC_WRITE_FILE = 15,   // s[0] path, s[1] content
+    SC_EXEC = 16,         // s[0] path, s[1] argv (NUL-separated, ends with an empty string), s[2] envp (same)
+    SC_BIND_DEVICE = 17,  // s[0] host device, s[1] target (before pivot): when mknod is not allowed
+    SC_CAPS = 18,         // n[0] bounding mask (-1: leave), n[1] effective/permitted mask (-1: leave), n[2] ambient mask
+};
+
+struct sc_step {
+    int32_t kind;
+    int32_t s[4];   // arena offsets, -1 for none
+    int64_t n[3];
+};
+
+struct sc_plan {
+    const struct sc_step *steps;
+    int32_t count;
+    const char *arena;
+    int64_t clone_flags;   // CLONE_NEW* flags
+    int stdin_fd, stdout_fd, stderr_fd;   // -1: inherit
+};
+
+/// What the child reports when a step fails (never sent on success: EOF means execve worked).
+struct sc_failure {
+    int32_t step;
+    int32_t err;
+};
+
+/// Clones a child in new namespaces that runs the plan. Returns the child's pid, or -1 with
+/// errno set. `report_fd` (close-on-exec, write end) receives a `struct sc_failure` if a step fails.
+pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd);
+
+/// pipe2(fds, O_CLOEXEC), a GNU extension.
+int sc_pipe_cloexec(int fds[2]);
+
+#endif

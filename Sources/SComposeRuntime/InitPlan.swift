@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a container is, for the runtime: no compose knowledge, only what the kernel needs.
+public struct ContainerConfig: Sendable, Equatable {
+    /// The image's unpacked layers, lowest first.
+    public var layers: [String]
+    /// Per-container overlay directories.
+    public var upperDir: String
+    public var workDir: String
+    /// Where the root file system is assembled before `pivot_root`.
+    public var rootDir: String
+    /// The program and its arguments.
+    public var args: [String]
+    public var env: [String]
+    public var workingDir: String = "/"
+    public var uid: UInt32 = 0
+    public var gid: UInt32 = 0
+    public var additionalGids: [UInt32] = []
+    public var hostname: String?
+    /// Host files bind-mounted at these paths in the container (`/etc/hosts`, …).
+    public var fileBinds: [(source: String, target: String)] = []
+    public var readOnlyRootfs = false
+    public var privileged = false
+    /// Capabilities by number; nil means Docker's default set.
+    public var capabilities: Set<Int>?
+    public var noNewPrivileges = false
+    public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+    /// Namespaces to create.
+    public var namespaces: Namespaces = .default
+
+    public init(layers: [String], upperDir: String, workDir: String, rootDir: String, args: [String], env: [String]) {
+        self.layers = layers
+        self.upperDir = upperDir
+        self.workDir = workDir
+        self.rootDir = rootDir
+        self.args = args
+        self.env = env
+    }
+
+    public static func == (lhs: ContainerConfig, rhs: ContainerConfig) -> Bool {
+        lhs.layers == rhs.layers && lhs.upperDir == rhs.upperDir && lhs.workDir == rhs.workDir
+            && lhs.rootDir == rhs.rootDir && lhs.args == rhs.args && lhs.env == rhs.env && lhs.workingDir == rhs.workingDir
+            && lhs.uid == rhs.uid && lhs.gid == rhs.gid && lhs.additionalGids == rhs.additionalGids
+            && lhs.hostname == rhs.hostname && lhs.fileBinds.map(\.source) == rhs.fileBinds.map(\.source)
+            && lhs.fileBinds.map(\.target) == rhs.fileBinds.map(\.target) && lhs.readOnlyRootfs == rhs.readOnlyRootfs
+            && lhs.privileged == rhs.privileged && lhs.capabilities == rhs.capabilities
+            && lhs.noNewPrivileges == rhs.noNewPrivileges && lhs.namespaces == rhs.namespaces
+    }
+
+    /// The namespaces a container gets.
+    public struct Namespaces: OptionSet, Sendable, Hashable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let mount = Namespaces(rawValue: 0x0002_0000)  // CLONE_NEWNS
+        public static let uts = Namespaces(rawValue: 0x0400_0000)  // CLONE_NEWUTS
+        public static let ipc = Namespaces(rawValue: 0x0800_0000)  // CLONE_NEWIPC
+        public static let pid = Namespaces(rawValue: 0x2000_0000)  // CLONE_NEWPID
+        public static let net = Namespaces(rawValue: 0x4000_0000)  // CLONE_NEWNET
+        /// Docker's: mount, uts, ipc, pid, net.
+        public static let `default`: Namespaces = [.mount, .uts, .ipc, .pid, .net]
+    }
+}
+
+/// Docker's default security profile values.
+public enum SecurityDefaults {
+    /// CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP,
+    /// NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE (`CapEff 00000000a80425fb`).
+    public static let capabilities: Set<Int> = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]
+    public static let maskedPaths = [
+        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+        "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    ]
+    public static let readOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    /// Character devices every container gets: name, major, minor.
+    public static let devices: [(String, Int64, Int64)] = [
+        ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+    ]
+}
+
+/// One step of the code that runs between clone and execve.
+public enum InitStep: Sendable, Equatable, CustomStringConvertible {
+    case mount(source: String?, target: String, type: String?, flags: UInt, data: String?)
+    case mkdir(String, mode: UInt32)
+    case symlink(target: String, link: String)
+    case mknod(String, mode: UInt32, major: Int64, minor: Int64)
+    case bindDevice(host: String, target: String)
+    case pivotRoot(String)
+    case sethostname(String)
+    case setrlimit(resource: Int32, soft: UInt64, hard: UInt64)
+    case mask(String)
+    case readOnly(String)
+    case setgroups([UInt32])
+    case setgid(UInt32)
+    case setuid(UInt32)
+    case noNewPrivileges
+    case chdir(String)
+    case writeFile(String, String)
+    /// Drops what is outside `bounding` from the bounding set and keeps the permitted set across setuid.
+    case boundingSet(UInt64)
+    /// Sets the effective and permitted sets (inheritable stays empty, as Docker since 20.10.14).
+    case capabilities(main: UInt64, ambient: UInt64)
+    case exec(path: String, args: [String], env: [String])
+
+    public var description: String {
+        switch self {
+        case .mount(let s, let t, let ty, let f, let d):
+            return "mount \(s ?? "-") \(t) \(ty ?? "-") flags=0x\(String(f, radix: 16)) \(d ?? "")".trimmingTrailingSpace()
+        case .mkdir(let p, let m): return "mkdir \(p) 0\(String(m, radix: 8))"
+        case .symlink(let t, let l): return "symlink \(l) -> \(t)"
+        case .mknod(let p, let m, let ma, let mi): return "mknod \(p) 0\(String(m, radix: 8)) \(ma):\(mi)"
+        case .bindDevice(let h, let t): return "bind-device \(h) \(t)"
+        case .pivotRoot(let p): return "pivot_root \(p)"
+        case .sethostname(let h): return "sethostname \(h)"
+        case .setrlimit(let r, let s, let h): return "setrlimit \(r) \(s) \(h)"
+        case .mask(let p): return "mask \(p)"
+        case .readOnly(let p): return "readonly \(p)"
+        case .setgroups(let g): return "setgroups \(g.map(String.init).joined(separator: ","))"
+        case .setgid(let g): return "setgid \(g)"
+        case .setuid(let u): return "setuid \(u)"
+        case .noNewPrivileges: return "no_new_privs"
+        case .chdir(let p): return "chdir \(p)"
+        case .writeFile(let p, let c): return "write \(p) \(c)"
+        case .boundingSet(let b): return "bounding \(String(b, radix: 16))"
+        case .capabilities(let m, let a): return "caps \(String(m, radix: 16)) ambient=\(String(a, radix: 16))"
+        case .exec(let p, let a, let e): return "exec \(p) \(a) env=\(e.count)"
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpace() -> String {
+        var s = self
+        while s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+}
+
+/// The ordered steps that turn a cloned child into the container's first process, compiled
+/// from a `ContainerConfig`. The order (runc's and crun's) lives here, tested as text; the C
+/// side only interprets.
+public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
+    public var steps: [InitStep]
+    public var namespaces: ContainerConfig.Namespaces
+
+    public var description: String { steps.map(\.description).joined(separator: "\n") }
+
+    // Mount flags (linux/mount.h).
+    static let MS_RDONLY: UInt = 1
+    static let MS_NOSUID: UInt = 2
+    static let MS_NODEV: UInt = 4
+    static let MS_NOEXEC: UInt = 8
+    static let MS_BIND: UInt = 4096
+    static let MS_REC: UInt = 16384
+    static let MS_PRIVATE: UInt = 1 << 18
+    static let MS_SLAVE: UInt = 1 << 19
+    static let MS_STRICTATIME: UInt = 1 << 24
+
+    /// Compiles the plan.
+    public static func compile(_ c: ContainerConfig) -> InitPlan {
+        var s: [InitStep] = []
+        let root = c.rootDir
+        // Nothing we mount may propagate back to the host.
+        s.append(.mount(source: nil, target: "/", type: nil, flags: MS_REC | MS_SLAVE, data: nil))
+        // overlayfs wants the top layer first.
+        let lower = c.layers.reversed().joined(separator: ":")
+        s.append(
+            .mount(
+                source: "overlay", target: root, type: "overlay", flags: 0,
+                data: "lowerdir=\(lower),upperdir=\(c.upperDir),workdir=\(c.workDir)"))
+        s.append(.mkdir(root + "/proc", mode: 0o555))
+        s.append(.mount(source: "proc", target: root + "/proc", type: "proc", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: nil))
+        s.append(.mkdir(root + "/dev", mode: 0o755))
+        s.append(
+            .mount(
+                source: "tmpfs", target: root + "/dev", type: "tmpfs", flags: MS_NOSUID | MS_STRICTATIME,
+                data: "mode=755,size=65536k"))
+        s.append(.mkdir(root + "/dev/pts", mode: 0o755))
+        s.append(
+            .mount(
+                source: "devpts", target: root + "/dev/pts", type: "devpts", flags: MS_NOSUID | MS_NOEXEC,
+                data: "newinstance,ptmxmode=0666,mode=0620,gid=5"))
+        s.append(.mkdir(root + "/dev/shm", mode: 0o1777))
+        s.append(
+            .mount(
+                source: "shm", target: root + "/dev/shm", type: "tmpfs", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                data: "mode=1777,size=65536k"))
+        s.append(.mkdir(root + "/dev/mqueue", mode: 0o755))
+        s.append(
+            .mount(source: "mqueue", target: root + "/dev/mqueue", type: "mqueue", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: nil))
+        s.append(.mkdir(root + "/sys", mode: 0o555))
+        if c.namespaces.contains(.net) {
+            s.append(
+                .mount(
+                    source: "sysfs", target: root + "/sys", type: "sysfs",
+                    flags: MS_NOSUID | MS_NOEXEC | MS_NODEV | (c.privileged ? 0 : MS_RDONLY), data: nil))
+        } else {
+            s.append(.mount(source: "/sys", target: root + "/sys", type: nil, flags: MS_BIND | MS_REC, data: nil))
+        }
+        for (name, major, minor) in SecurityDefaults.devices {
+            s.append(.mknod(root + "/dev/" + name, mode: 0o020666, major: major, minor: minor))
+        }
+        for (link, target) in [
+            ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"),
+        ] {
+            s.append(.symlink(target: target, link: root + "/dev/" + link))
+        }
+        for bind in c.fileBinds {
+            s.append(.bindDevice(host: bind.source, target: root + bind.target))
+        }
+        s.append(.pivotRoot(root))
+        if !c.privileged {
+            for p in SecurityDefaults.maskedPaths { s.append(.mask(p)) }
+            for p in SecurityDefaults.readOnlyPaths { s.append(.readOnly(p)) }
+        }
+        if let h = c.hostname { s.append(.sethostname(h)) }
+        if c.readOnlyRootfs {
+            s.append(.mount(source: nil, target: "/", type: nil, flags: MS_BIND | MS_REC | 32 /* MS_REMOUNT */ | MS_RDONLY, data: nil))
+        }
+        for r in c.rlimits { s.append(.setrlimit(resource: r.resource, soft: r.soft, hard: r.hard)) }
+        let caps = c.privileged ? Set(0...40) : (c.capabilities ?? SecurityDefaults.capabilities)
+        let mask = caps.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
+        // Bounding set first (it needs CAP_SETPCAP), ids next (they need CAP_SETUID/SETGID,
+        // whatever the user dropped), the working sets last: a non-root user keeps only the
+        // bounding set, as Docker does.
+        s.append(.boundingSet(mask))
+        s.append(.setgroups(c.additionalGids))
+        s.append(.setgid(c.gid))
+        s.append(.setuid(c.uid))
+        s.append(.capabilities(main: c.uid == 0 ? mask : 0, ambient: 0))
+        if c.noNewPrivileges { s.append(.noNewPrivileges) }
+        s.append(.chdir(c.workingDir))
+        let path = c.args.first ?? "/bin/sh"
+        s.append(.exec(path: resolve(path, env: c.env, layers: c.layers), args: c.args, env: c.env))
+        return InitPlan(steps: s, namespaces: c.namespaces)
+    }
+
+    /// A command name resolved through the container's PATH, looked up in the image's layers
+    /// (top first) before the clone: nothing may be looked up on the host afterwards.
+    static func resolve(_ command: String, env: [String], layers: [String]) -> String {
+        if command.contains("/") { return command }
+        let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let dirs = path.split(separator: ":").map(String.init)
+        for dir in dirs {
+            for layer in layers.reversed() where access(layer + dir + "/" + command, F_OK) == 0 || isLink(layer + dir + "/" + command) {
+                return dir + "/" + command
+            }
+        }
+        return (dirs.first ?? "/bin") + "/" + command
+    }
+
+    static func isLink(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+    }
+}

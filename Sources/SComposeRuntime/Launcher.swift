@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+import CSpawn
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a container's first process did not start.
+public struct SpawnError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The plan step that failed (its text), or the clone itself.
+    public var step: String
+    public var errno: Int32
+
+    public var description: String { "\(step): \(String(cString: strerror(errno)))" }
+}
+
+/// Starts a container's first process from an init plan.
+public enum Launcher {
+    /// Standard streams for the container (descriptors stay open in the caller).
+    public struct Stdio: Sendable {
+        public var stdin: Int32 = -1
+        public var stdout: Int32 = -1
+        public var stderr: Int32 = -1
+        public init(stdin: Int32 = -1, stdout: Int32 = -1, stderr: Int32 = -1) {
+            self.stdin = stdin
+            self.stdout = stdout
+            self.stderr = stderr
+        }
+    }
+
+    /// Clones the container's init in new namespaces, runs the plan, and returns its pid once
+    /// `execve` has succeeded (or the failing step). The caller reaps it.
+    public static func spawn(_ plan: InitPlan, stdio: Stdio) throws(SpawnError) -> pid_t {
+        var arena: [CChar] = []
+        func add(_ s: String?) -> Int32 {
+            guard let s else { return -1 }
+            let offset = Int32(arena.count)
+            arena.append(contentsOf: s.utf8CString)
+            return offset
+        }
+        func addList(_ items: [String]) -> Int32 {
+            let offset = Int32(arena.count)
+            for item in items { arena.append(contentsOf: item.utf8CString) }
+            arena.append(0)
+            return offset
+        }
+        var steps: [sc_step] = []
+        for step in plan.steps {
+            var c = sc_step()
+            c.s = (-1, -1, -1, -1)
+            c.n = (0, 0, 0)
+            switch step {
+            case .mount(let source, let target, let type, let flags, let data):
+                c.kind = Int32(SC_MOUNT.rawValue)
+                c.s = (add(source), add(target), add(type), add(data))
+                c.n.0 = Int64(flags)
+            case .mkdir(let p, let mode):
+                c.kind = Int32(SC_MKDIR.rawValue)
+                c.s.0 = add(p)
+                c.n.0 = Int64(mode)
+            case .symlink(let target, let link):
+                c.kind = Int32(SC_SYMLINK.rawValue)
+                c.s.0 = add(target)
+                c.s.1 = add(link)
+            case .mknod(let p, let mode, let major, let minor):
+                c.kind = Int32(SC_MKNOD.rawValue)
+                c.s.0 = add(p)
+                c.n = (Int64(mode), major, minor)
+            case .bindDevice(let host, let target):
+                c.kind = Int32(SC_BIND_DEVICE.rawValue)
+                c.s.0 = add(host)
+                c.s.1 = add(target)
+            case .pivotRoot(let p):
+                c.kind = Int32(SC_PIVOT_ROOT.rawValue)
+                c.s.0 = add(p)
+            case .sethostname(let h):
+                c.kind = Int32(SC_SETHOSTNAME.rawValue)
+                c.s.0 = add(h)
+            case .setrlimit(let r, let soft, let hard):
+                c.kind = Int32(SC_SETRLIMIT.rawValue)
+                c.n = (Int64(r), Int64(bitPattern: soft), Int64(bitPattern: hard))
+            case .mask(let p):
+                c.kind = Int32(SC_MASK.rawValue)
+                c.s.0 = add(p)
+            case .readOnly(let p):
+                c.kind = Int32(SC_READONLY.rawValue)
+                c.s.0 = add(p)
+            case .setgroups(let gids):
+                c.kind = Int32(SC_SETGROUPS.rawValue)
+                c.s.0 = add(gids.map(String.init).joined(separator: ","))
+            case .setgid(let g):
+                c.kind = Int32(SC_SETGID.rawValue)
+                c.n.0 = Int64(g)
+            case .setuid(let u):
+                c.kind = Int32(SC_SETUID.rawValue)
+                c.n.0 = Int64(u)
+            case .noNewPrivileges:
+                c.kind = Int32(SC_NO_NEW_PRIVS.rawValue)
+            case .chdir(let p):
+                c.kind = Int32(SC_CHDIR.rawValue)
+                c.s.0 = add(p)
+            case .writeFile(let p, let content):
+                c.kind = Int32(SC_WRITE_FILE.rawValue)
+                c.s.0 = add(p)
+                c.s.1 = add(content)
+            case .boundingSet(let bounding):
+                c.kind = Int32(SC_CAPS.rawValue)
+                c.n = (Int64(bitPattern: bounding), -1, 0)
+            case .capabilities(let main, let ambient):
+                c.kind = Int32(SC_CAPS.rawValue)
+                c.n = (-1, Int64(bitPattern: main), Int64(bitPattern: ambient))
+            case .exec(let path, let args, let env):
+                c.kind = Int32(SC_EXEC.rawValue)
+                c.s.0 = add(path)
+                c.s.1 = addList(args)
+                c.s.2 = addList(env)
+            }
+            steps.append(c)
+        }
+        var fds: [Int32] = [-1, -1]
+        guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+        let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
+            steps.withUnsafeBufferPointer { stepBuffer in
+                var cPlan = sc_plan(
+                    steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
+                    clone_flags: Int64(plan.namespaces.rawValue), stdin_fd: stdio.stdin, stdout_fd: stdio.stdout,
+                    stderr_fd: stdio.stderr)
+                return sc_container_spawn(&cPlan, fds[1])
+            }
+        }
+        let cloneErrno = errno
+        close(fds[1])
+        defer { close(fds[0]) }
+        guard pid > 0 else { throw SpawnError(step: "clone", errno: cloneErrno) }
+        var failure = sc_failure()
+        let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
+        if n == MemoryLayout<sc_failure>.size {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            let index = Int(failure.step)
+            let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : "stdio setup"
+            throw SpawnError(step: step, errno: failure.err)
+        }
+        return pid
+    }
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import SComposeOCI
+import Testing
+
+@testable import SComposeRuntime
+
+@Suite struct InitPlanTests {
+    func config() -> ContainerConfig {
+        var c = ContainerConfig(
+            layers: ["/s/l1", "/s/l2"], upperDir: "/c/upper", workDir: "/c/work", rootDir: "/c/root",
+            args: ["/bin/sh", "-c", "true"], env: ["PATH=/bin"])
+        c.hostname = "web"
+        c.fileBinds = [(source: "/c/hosts", target: "/etc/hosts")]
+        return c
+    }
+
+    @Test func order() {
+        let text = InitPlan.compile(config()).description
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "mount - / - flags=0x84000")
+        #expect(lines[1] == "mount overlay /c/root overlay flags=0x0 lowerdir=/s/l2:/s/l1,upperdir=/c/upper,workdir=/c/work")
+        func index(_ prefix: String) -> Int { lines.firstIndex { $0.hasPrefix(prefix) } ?? -1 }
+        #expect(index("mount proc") < index("pivot_root"))
+        #expect(index("bind-device /c/hosts /c/root/etc/hosts") < index("pivot_root"))
+        #expect(index("pivot_root") < index("mask /proc/kcore"))
+        #expect(index("mask /proc/kcore") < index("readonly /proc/sys"))
+        #expect(index("bounding") < index("setgroups"))
+        #expect(index("setuid") < index("caps"))
+        #expect(index("setgid") < index("setuid"))
+        #expect(index("caps") < index("chdir"))
+        #expect(lines.last?.hasPrefix("exec /bin/sh") == true)
+        #expect(text.contains("mount sysfs /c/root/sys sysfs flags=0xf"))
+        #expect(text.contains("mknod /c/root/dev/null 020666 1:3"))
+        #expect(text.contains("bounding a80425fb"))
+        #expect(text.contains("caps a80425fb ambient=0"))
+    }
+
+    @Test func nonRootKeepsOnlyTheBoundingSet() {
+        var c = config()
+        c.uid = 1000
+        c.gid = 1000
+        let text = InitPlan.compile(c).description
+        #expect(text.contains("bounding a80425fb"))
+        #expect(text.contains("caps 0 ambient=0"))
+    }
+
+    @Test func privilegedIsNotMaskedAndSysIsWritable() {
+        var c = config()
+        c.privileged = true
+        let text = InitPlan.compile(c).description
+        #expect(!text.contains("mask /proc"))
+        #expect(text.contains("mount sysfs /c/root/sys sysfs flags=0xe"))
+    }
+}
+
+/// Runs real containers: root, namespaces, overlayfs. Each test makes its own image store and
+/// directories under a temporary root and removes them; the container's mounts live in its own
+/// mount namespace and vanish with it.
+@Suite(.serialized) struct ContainerRunTests {
+    static var canRun: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
+    }
+
+    final class Box {
+        let dir: String
+        let layers: [String]
+
+        init() throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("scompose-rt-\(UUID().uuidString)").path
+            let rootfs = dir + "/rootfs"
+            for d in ["bin", "etc", "tmp"] {
+                try FileManager.default.createDirectory(atPath: rootfs + "/" + d, withIntermediateDirectories: true)
+            }
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+            for tool in ["sh", "cat", "echo", "hostname", "grep", "ls", "id", "mount", "touch"] {
+                try FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + tool, withDestinationPath: "busybox")
+            }
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+            tar.arguments = ["-C", rootfs, "-cf", dir + "/rootfs.tar", "."]
+            try tar.run()
+            tar.waitUntilExit()
+            let store = try ImageStore(root: dir + "/state")
+            let record = try store.importRootfs(
+                file: dir + "/rootfs.tar", reference: try ImageReference(parsing: "busybox:rt"), changes: ImageChanges(),
+                message: nil, source: "test")
+            layers = try store.snapshots(record)
+            for d in ["upper", "work", "root"] {
+                try FileManager.default.createDirectory(atPath: dir + "/c/" + d, withIntermediateDirectories: true)
+            }
+        }
+
+        deinit {
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+
+        func config(_ script: String) -> ContainerConfig {
+            var c = ContainerConfig(
+                layers: layers, upperDir: dir + "/c/upper", workDir: dir + "/c/work", rootDir: dir + "/c/root",
+                args: ["sh", "-c", script], env: ["PATH=/bin", "HOME=/root"])
+            c.hostname = "box"
+            return c
+        }
+
+        /// Runs the container to the end; returns its exit status and output.
+        func run(_ c: ContainerConfig) throws -> (Int32, String) {
+            var fds: [Int32] = [-1, -1]
+            pipe(&fds)
+            let pid = try Launcher.spawn(InitPlan.compile(c), stdio: .init(stdout: fds[1], stderr: fds[1]))
+            close(fds[1])
+            var out = Data()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fds[0], &buffer, buffer.count)
+                if n <= 0 { break }
+                out.append(contentsOf: buffer[0..<n])
+            }
+            close(fds[0])
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            return ((status >> 8) & 0xff, String(decoding: out, as: UTF8.self))
+        }
+    }
+
+    @Test(.enabled(if: canRun)) func runsIsolated() throws {
+        let box = try Box()
+        let (status, out) = try box.run(
+            box.config(
+                "echo hello; hostname; echo pid=$$; grep CapEff /proc/self/status; ls /proc | grep -c '^[0-9]'; "
+                    + "cat /proc/kcore 2>&1 | head -c 0; touch /sys/x 2>/dev/null || echo sys-ro; "
+                    + "grep -c overlay /proc/mounts; id -u; exit 3"))
+        #expect(status == 3)
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.first == "hello")
+        #expect(lines.contains("box"))
+        #expect(lines.contains("pid=1"))
+        #expect(lines.contains { $0.hasPrefix("CapEff:") && $0.hasSuffix("00000000a80425fb") })
+        #expect(lines.contains("sys-ro"))
+        #expect(lines.last == "0")
+        // Only the container's own processes are visible (sh, and the pipeline it runs).
+        if let count = lines.dropFirst(4).first.flatMap({ Int($0) }) { #expect(count <= 4) }
+    }
+
+    @Test(.enabled(if: canRun)) func nonRootUserHasNoEffectiveCapabilities() throws {
+        let box = try Box()
+        var c = box.config("id -u; grep -E 'CapEff|CapBnd' /proc/self/status")
+        c.uid = 1000
+        c.gid = 1000
+        let (status, out) = try box.run(c)
+        #expect(status == 0)
+        #expect(out.contains("1000"))
+        #expect(out.contains("CapEff:\t0000000000000000"))
+        #expect(out.contains("CapBnd:\t00000000a80425fb"))
+    }
+
+    @Test(.enabled(if: canRun)) func writesGoToTheUpperDirectory() throws {
+        let box = try Box()
+        let (status, _) = try box.run(box.config("echo data > /tmp/file"))
+        #expect(status == 0)
+        #expect(try String(contentsOfFile: box.dir + "/c/upper/tmp/file", encoding: .utf8) == "data\n")
+        #expect(!FileManager.default.fileExists(atPath: box.layers[0] + "/tmp/file"))
+    }
+
+    @Test(.enabled(if: canRun)) func failingStepIsReported() throws {
+        let box = try Box()
+        var c = box.config("true")
+        c.args = ["/bin/does-not-exist"]
+        do {
+            _ = try box.run(c)
+            Issue.record("expected a spawn error")
+        } catch let error as SpawnError {
+            #expect(error.step.hasPrefix("exec /bin/does-not-exist"))
+            #expect(error.errno == ENOENT)
+        }
+    }
+}
