@@ -95,9 +95,7 @@ struct Config: ParsableCommand {
         } else if networks {
             text = (model["networks"]?.map?.keys ?? []).map { $0 + "\n" }.joined()
         } else if profiles {
-            var all = Set<String>()
-            for (_, s) in services { for p in s["profiles"]?.seq ?? [] { if let n = p.string { all.insert(n) } } }
-            text = all.sorted().map { $0 + "\n" }.joined()
+            text = project.profiles.map { $0 + "\n" }.joined()
         } else if images {
             text = services.map { name, s in
                 (s["image"]?.string ?? "\(project.name)-\(name)") + "\n"

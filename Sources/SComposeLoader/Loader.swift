@@ -18,6 +18,8 @@ public struct LoadedProject: Sendable {
     public var rendered: JSONValue = .null
     /// The typed model.
     public var project: ComposeProject
+    /// Every profile some service declares (enabled or not), sorted.
+    public var profiles: [String] = []
     /// Warnings for standard error.
     public var warnings: [String]
 }
@@ -65,6 +67,11 @@ public struct Loader {
             name: name, workingDirectory: details.workingDirectory, files: details.files.map(\.path),
             environment: env, model: dict,
             project: ComposeProject(name: name, workingDirectory: details.workingDirectory), warnings: [])
+        var declared = Set<String>()
+        for (_, service) in project.model["services"]?.map ?? OrderedMap() {
+            for p in service["profiles"]?.seq ?? [] { if let name = p.scalarText { declared.insert(name) } }
+        }
+        project.profiles = declared.sorted()
         let disabled = Profiles.apply(&project, profiles: activeProfiles(env), services: options.services)
         if options.consistency { try Consistency.check(project.model, disabledServices: disabled) }
         try Environment.resolveServices(&project.model, environment: env, workingDir: details.workingDirectory)

@@ -165,6 +165,26 @@ import Testing
         #expect(fromGzip.out == "Loaded image: busybox:rt\n", "\(fromGzip.err)")
     }
 
+    @Test(.enabled(if: haveBusybox)) func severalImagesInOneArchive() throws {
+        let s = try Sandbox()
+        let tarball = try s.busyboxRootfs()
+        #expect(try s.run(["image", "import", "-c", "CMD [\"sh\"]", tarball, "one:1"]).status == 0)
+        #expect(try s.run(["image", "import", "-c", "CMD [\"ls\"]", tarball, "two:2"]).status == 0)
+        let digests = try s.run(["image", "ls", "--digests"]).out
+        #expect(digests.hasPrefix("REPOSITORY   TAG   DIGEST"))
+        #expect(digests.contains("sha256:"))
+        for format in ["docker", "oci"] {
+            let archive = s.dir + "/two-\(format).tar"
+            #expect(try s.run(["image", "save", "--format", format, "-o", archive, "one:1", "two:2"]).status == 0)
+            let fresh = try Sandbox()
+            let loaded = try fresh.run(["image", "load", "-i", archive])
+            #expect(loaded.out.split(separator: "\n").sorted() == ["Loaded image: one:1", "Loaded image: two:2"], "\(format)")
+            // Both images share their only layer: one blob and one snapshot for it.
+            let snapshots = try FileManager.default.contentsOfDirectory(atPath: fresh.root + "/snapshots")
+            #expect(snapshots.filter { !$0.hasSuffix(".size") }.count == 1)
+        }
+    }
+
     static func layers(_ inspect: String) -> [String] {
         guard let json = try? JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [[String: Any]],
             let rootfs = json.first?["RootFS"] as? [String: Any]

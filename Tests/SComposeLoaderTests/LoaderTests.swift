@@ -86,6 +86,7 @@ import SComposeSpec
         #expect(json.at("services.db.environment.POSTGRES_PASSWORD") as? String == "secret")
         json = try p.json(profiles: ["debug"])
         #expect(json.at("services.debug.image") as? String == "busybox")
+        #expect(try p.load().profiles == ["debug"])
     }
 
     @Test func mergesSeveralFiles() throws {
