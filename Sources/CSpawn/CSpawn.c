@@ -115,6 +115,16 @@ static int child_main(void *raw) {
         sa.sa_handler = SIG_DFL;
         sigaction(sig, &sa, NULL);
     }
+    if (plan->start_fd >= 0) {
+        // The parent places us in our cgroup first; EOF means it gave up on us.
+        char go;
+        ssize_t n;
+        do {
+            n = read(plan->start_fd, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(126);
+        close(plan->start_fd);
+    }
     if (plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) fail(report, -1, errno);
     if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) fail(report, -1, errno);
     if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report, -1, errno);

@@ -30,7 +30,12 @@ public enum Launcher {
 
     /// Clones the container's init in new namespaces, runs the plan, and returns its pid once
     /// `execve` has succeeded (or the failing step). The caller reaps it.
-    public static func spawn(_ plan: InitPlan, stdio: Stdio) throws(SpawnError) -> pid_t {
+    ///
+    /// `beforeStart` runs after the clone and before the child does anything (to put it in its
+    /// cgroup, for one); if it throws, the child is killed and reaped.
+    public static func spawn(
+        _ plan: InitPlan, stdio: Stdio, beforeStart: ((pid_t) throws -> Void)? = nil
+    ) throws(SpawnError) -> pid_t {
         var arena: [CChar] = []
         func add(_ s: String?) -> Int32 {
             guard let s else { return -1 }
@@ -119,19 +124,45 @@ public enum Launcher {
         }
         var fds: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+        var gate: [Int32] = [-1, -1]
+        if beforeStart != nil {
+            guard sc_pipe_cloexec(&gate) == 0 else {
+                close(fds[0])
+                close(fds[1])
+                throw SpawnError(step: "pipe", errno: errno)
+            }
+        }
         let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
             steps.withUnsafeBufferPointer { stepBuffer in
                 var cPlan = sc_plan(
                     steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
                     clone_flags: Int64(plan.namespaces.rawValue), stdin_fd: stdio.stdin, stdout_fd: stdio.stdout,
-                    stderr_fd: stdio.stderr)
+                    stderr_fd: stdio.stderr, start_fd: gate[0])
                 return sc_container_spawn(&cPlan, fds[1])
             }
         }
         let cloneErrno = errno
         close(fds[1])
         defer { close(fds[0]) }
-        guard pid > 0 else { throw SpawnError(step: "clone", errno: cloneErrno) }
+        if gate[0] >= 0 { close(gate[0]) }
+        guard pid > 0 else {
+            if gate[1] >= 0 { close(gate[1]) }
+            throw SpawnError(step: "clone", errno: cloneErrno)
+        }
+        if let beforeStart {
+            do {
+                try beforeStart(pid)
+            } catch {
+                close(gate[1])
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                throw SpawnError(step: "before start: \(error)", errno: EIO)
+            }
+            var go: UInt8 = 1
+            _ = write(gate[1], &go, 1)
+            close(gate[1])
+        }
         var failure = sc_failure()
         let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
         if n == MemoryLayout<sc_failure>.size {

@@ -41,6 +41,7 @@ struct sc_plan {
     const char *arena;
     int64_t clone_flags;   // CLONE_NEW* flags
     int stdin_fd, stdout_fd, stderr_fd;   // -1: inherit
+    int start_fd;   // -1, or a pipe's read end: the child waits for one byte before any step (EOF: it exits)
 };
 
 /// What the child reports when a step fails (never sent on success: EOF means execve worked).

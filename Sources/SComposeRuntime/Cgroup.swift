@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the cgroup hierarchies are, read from `/proc/self/mountinfo`: pure cgroup v2 (most
+/// hosts), or v1 controllers with an optional v2 "unified" mount (hybrid, like this machine).
+public enum CgroupLayout: Sendable, Equatable {
+    /// cgroup2 mounted at this path (`/sys/fs/cgroup`).
+    case v2(String)
+    /// v1 controllers by name (`memory` → `/sys/fs/cgroup/memory`), plus the unified mount if any.
+    case v1(controllers: [String: String], unified: String?)
+
+    /// Parses mountinfo text.
+    public static func detect(mountinfo: String) -> CgroupLayout? {
+        var controllers: [String: String] = [:]
+        var unified: String?
+        for line in mountinfo.split(separator: "\n") {
+            // "<id> <parent> <dev> <root> <mount point> <options> [optional…] - <type> <source> <super options>"
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " ")
+            let right = halves[1].split(separator: " ")
+            guard left.count >= 5, right.count >= 3 else { continue }
+            let mountPoint = unescape(String(left[4]))
+            switch right[0] {
+            case "cgroup2":
+                if unified == nil { unified = mountPoint }
+            case "cgroup":
+                for option in right[2].split(separator: ",") {
+                    let name = String(option)
+                    if ["rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec"].contains(name) { continue }
+                    if controllers[name] == nil { controllers[name] = mountPoint }
+                }
+            default:
+                continue
+            }
+        }
+        if controllers.isEmpty, let unified { return .v2(unified) }
+        if controllers.isEmpty { return nil }
+        return .v1(controllers: controllers, unified: unified)
+    }
+
+    /// This machine's layout.
+    public static func current() -> CgroupLayout? {
+        guard let text = try? readText("/proc/self/mountinfo") else { return nil }
+        return detect(mountinfo: text)
+    }
+
+    static func unescape(_ s: String) -> String {
+        // mountinfo escapes space, tab, newline and backslash as \040 etc.
+        guard s.contains("\\") else { return s }
+        var out = ""
+        var chars = Array(s)[...]
+        while let c = chars.first {
+            chars = chars.dropFirst()
+            if c == "\\", chars.count >= 3, let v = UInt8(String(chars.prefix(3)), radix: 8) {
+                out.append(Character(Unicode.Scalar(v)))
+                chars = chars.dropFirst(3)
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+}
+
+extension Substring {
+    fileprivate func components(separatedBy separator: String) -> [Substring] {
+        var out: [Substring] = []
+        var rest = self
+        while let r = rest.firstRange(of: separator) {
+            out.append(rest[..<r.lowerBound])
+            rest = rest[r.upperBound...]
+        }
+        out.append(rest)
+        return out
+    }
+}
+
+/// Resource limits of a container.
+public struct Resources: Sendable, Equatable {
+    /// Bytes.
+    public var memory: Int64?
+    /// Memory plus swap, bytes; -1 for unlimited swap.
+    public var memorySwap: Int64?
+    public var cpus: Double?
+    public var cpuShares: Int64?
+    public var pids: Int64?
+
+    public init(memory: Int64? = nil, memorySwap: Int64? = nil, cpus: Double? = nil, cpuShares: Int64? = nil, pids: Int64? = nil) {
+        self.memory = memory
+        self.memorySwap = memorySwap
+        self.cpus = cpus
+        self.cpuShares = cpuShares
+        self.pids = pids
+    }
+}
+
+/// A container's cgroup (`scompose/<id>` in every hierarchy): created before the container
+/// starts, limits written, processes added, OOM kills read back, removed when it ends.
+public struct Cgroup: Sendable {
+    public let layout: CgroupLayout
+    /// Relative path below each hierarchy's root.
+    public let path: String
+
+    /// Errors of cgroup files.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var file: String
+        public var errno: Int32
+        public var description: String { "\(file): \(String(cString: strerror(errno)))" }
+    }
+
+    static let v1Controllers = ["memory", "cpu", "pids", "freezer", "cpuacct", "blkio", "devices", "cpuset"]
+
+    public init(layout: CgroupLayout, path: String) {
+        self.layout = layout
+        self.path = path
+    }
+
+    /// The directories of this cgroup, by controller (`""` for v2).
+    public var directories: [(controller: String, dir: String)] {
+        switch layout {
+        case .v2(let root): return [("", root + "/" + path)]
+        case .v1(let controllers, _):
+            return Self.v1Controllers.compactMap { c in controllers[c].map { (c, $0 + "/" + path) } }
+        }
+    }
+
+    func dir(_ controller: String) -> String? {
+        switch layout {
+        case .v2(let root): return root + "/" + path
+        case .v1(let controllers, _): return controllers[controller].map { $0 + "/" + path }
+        }
+    }
+
+    /// Creates the cgroup (and its parents).
+    public func create() throws(Failure) {
+        for (controller, dir) in directories {
+            var current = ""
+            for part in dir.split(separator: "/") {
+                current += "/" + part
+                if mkdir(current, 0o755) != 0 && errno != EEXIST { throw Failure(file: current, errno: errno) }
+            }
+            // cpuset needs its parents' cpus and mems copied down before a process can join.
+            if controller == "cpuset" { copyCpusetDown(dir) }
+        }
+        if case .v2(let root) = layout {
+            // Enable the controllers we write for the children of every ancestor.
+            var current = root
+            for part in path.split(separator: "/").dropLast() {
+                try? write(current + "/cgroup.subtree_control", "+memory +pids +cpu")
+                current += "/" + part
+            }
+            try? write(current + "/cgroup.subtree_control", "+memory +pids +cpu")
+        }
+    }
+
+    private func copyCpusetDown(_ dir: String) {
+        var ancestors: [String] = []
+        var d = dir
+        while let slash = d.lastIndex(of: "/"), d.count > 1 {
+            ancestors.append(d)
+            d = String(d[..<slash])
+            if d.hasSuffix("/cpuset") { break }
+        }
+        for a in ancestors.reversed() {
+            let parent = String(a[..<(a.lastIndex(of: "/") ?? a.endIndex)])
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let mine = (try? readText(a + "/" + file))?.trimmingNewlines() ?? ""
+                if mine.isEmpty, let theirs = try? readText(parent + "/" + file) { try? write(a + "/" + file, theirs) }
+            }
+        }
+    }
+
+    /// Writes the limits.
+    public func apply(_ r: Resources) throws(Failure) {
+        switch layout {
+        case .v2:
+            guard let d = dir("") else { return }
+            if let m = r.memory { try write(d + "/memory.max", String(m)) }
+            if let s = r.memorySwap, let m = r.memory {
+                try write(d + "/memory.swap.max", s < 0 ? "max" : String(max(0, s - m)))
+            }
+            if let c = r.cpus { try write(d + "/cpu.max", "\(Int64((c * 100_000).rounded())) 100000") }
+            if let shares = r.cpuShares { try write(d + "/cpu.weight", String(Self.weight(fromShares: shares))) }
+            if let p = r.pids { try write(d + "/pids.max", p <= 0 ? "max" : String(p)) }
+        case .v1:
+            if let d = dir("memory") {
+                if let m = r.memory { try write(d + "/memory.limit_in_bytes", String(m)) }
+                if let s = r.memorySwap, access(d + "/memory.memsw.limit_in_bytes", F_OK) == 0 {
+                    try write(d + "/memory.memsw.limit_in_bytes", String(s))
+                }
+            }
+            if let d = dir("cpu") {
+                if let c = r.cpus {
+                    try write(d + "/cpu.cfs_period_us", "100000")
+                    try write(d + "/cpu.cfs_quota_us", String(Int64((c * 100_000).rounded())))
+                }
+                if let shares = r.cpuShares { try write(d + "/cpu.shares", String(shares)) }
+            }
+            if let d = dir("pids"), let p = r.pids { try write(d + "/pids.max", p <= 0 ? "max" : String(p)) }
+        }
+    }
+
+    /// cgroup v2's weight for v1 shares (the formula runc and crun use).
+    public static func weight(fromShares shares: Int64) -> Int64 {
+        guard shares > 0 else { return 100 }
+        return 1 + ((max(2, min(shares, 262_144)) - 2) * 9999) / 262_142
+    }
+
+    /// Moves a process into the cgroup.
+    public func add(_ pid: pid_t) throws(Failure) {
+        for (_, dir) in directories { try write(dir + "/cgroup.procs", String(pid)) }
+    }
+
+    /// The processes in the cgroup.
+    public func processes() -> [pid_t] {
+        guard let first = directories.first?.dir, let text = try? readText(first + "/cgroup.procs") else { return [] }
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// Whether the kernel's OOM killer killed a process of the cgroup.
+    public func oomKilled() -> Bool {
+        switch layout {
+        case .v2:
+            guard let d = dir(""), let text = try? readText(d + "/memory.events") else { return false }
+            return Self.counter("oom_kill", in: text) > 0
+        case .v1:
+            guard let d = dir("memory"), let text = try? readText(d + "/memory.oom_control") else { return false }
+            return Self.counter("oom_kill", in: text) > 0
+        }
+    }
+
+    static func counter(_ name: String, in text: String) -> Int64 {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == name { return Int64(parts[1]) ?? 0 }
+        }
+        return 0
+    }
+
+    /// Freezes (`pause`) or thaws (`unpause`) every process of the cgroup.
+    public func setFrozen(_ frozen: Bool) throws(Failure) {
+        switch layout {
+        case .v2: if let d = dir("") { try write(d + "/cgroup.freeze", frozen ? "1" : "0") }
+        case .v1: if let d = dir("freezer") { try write(d + "/freezer.state", frozen ? "FROZEN" : "THAWED") }
+        }
+    }
+
+    /// Removes the cgroup (it must have no processes left).
+    public func remove() throws(Failure) {
+        for (_, dir) in directories where rmdir(dir) != 0 && errno != ENOENT {
+            throw Failure(file: dir, errno: errno)
+        }
+    }
+
+    func write(_ file: String, _ value: String) throws(Failure) {
+        let fd = open(file, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(file: file, errno: errno) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw Failure(file: file, errno: n < 0 ? errno : EIO) }
+    }
+}
+
+/// Reads a whole file, including /proc and /sys files that report size 0.
+func readText(_ path: String) throws(Cgroup.Failure) -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw Cgroup.Failure(file: path, errno: errno) }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 8192)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw Cgroup.Failure(file: path, errno: errno)
+        }
+        if n == 0 { break }
+        out.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+extension String {
+    fileprivate func trimmingNewlines() -> String {
+        var s = self
+        while s.hasSuffix("\n") || s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+}
