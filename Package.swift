@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "scompose", targets: ["scompose"]),
+        .executable(name: "scompose-shim", targets: ["scompose-shim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,17 +26,24 @@ let package = Package(
         .target(name: "CLinux"),
         .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
+        .target(name: "SComposeTime"),
         .target(
             name: "SComposeOCI",
-            dependencies: ["CArchive", "CLinux", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CArchive", "CLinux", "SComposeTime", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
-        .target(name: "SComposeRuntime", dependencies: ["CSpawn"]),
+        .target(name: "SComposeRuntime", dependencies: ["CSpawn", "SComposeTime"]),
+        .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "CSpawn"]),
+        .target(
+            name: "SComposeEngine",
+            dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime"]
+        ),
+        .executableTarget(name: "scompose-shim", dependencies: ["SComposeShim"]),
         .target(
             name: "SComposeCLI",
             dependencies: [
-                "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI",
+                "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI", "SComposeRuntime", "SComposeEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

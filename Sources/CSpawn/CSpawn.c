@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -199,6 +202,23 @@ static int child_main(void *raw) {
         case SC_NO_NEW_PRIVS: r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); break;
         case SC_CHDIR: r = chdir(str(plan, s->s[0])); break;
         case SC_CAPS: r = apply_caps(s->n[0], s->n[1], s->n[2]); break;
+        case SC_LOOPBACK_UP: {
+            int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (sock < 0) {
+                r = -1;
+                break;
+            }
+            struct ifreq ifr;
+            memset(&ifr, 0, sizeof ifr);
+            memcpy(ifr.ifr_name, "lo", 3);
+            r = ioctl(sock, SIOCGIFFLAGS, &ifr);
+            if (r == 0) {
+                ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+                r = ioctl(sock, SIOCSIFFLAGS, &ifr);
+            }
+            close(sock);
+            break;
+        }
         case SC_WRITE_FILE: {
             int fd = open(str(plan, s->s[0]), O_WRONLY | O_CLOEXEC);
             if (fd < 0) {
@@ -236,3 +256,12 @@ pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd) {
 }
 
 int sc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int sc_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+void sc_close_from(int first) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return;
+#endif
+    for (int fd = first; fd < 65536; fd++) close(fd);
+}

@@ -23,7 +23,7 @@ public struct SCompose: ParsableCommand {
               --project-directory DIR         Alternate working directory
             """,
         version: scomposeVersion,
-        subcommands: [Config.self, ImageCommand.self, Version.self]
+        subcommands: [Up.self, Ps.self, Logs.self, Stop.self, Down.self, Config.self, ImageCommand.self, Version.self]
     )
 
     // The global flags live in each compose verb (see GlobalOptions): `image` has its own `-f`.
@@ -56,7 +56,7 @@ public struct SCompose: ParsableCommand {
             let arg = arguments[i]
             let name = arg.split(separator: "=", maxSplits: 1).first.map(String.init) ?? arg
             if withValue.contains(arg), i + 1 < arguments.count {
-                globals += [arg, arguments[i + 1]]
+                globals += [arg == "-f" ? "--file" : arg, arguments[i + 1]]
                 i += 2
             } else if arg.hasPrefix("--"), arg.contains("="), withValue.contains(name) {
                 globals.append(arg)
@@ -111,7 +111,9 @@ public struct CLIError: Error {
 
 /// The global flags of `docker compose` (`-f`, `-p`, `--profile`, `--env-file`, `--project-directory`).
 public struct GlobalOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("file")], help: "Compose configuration files")
+    // Long form only inside the verbs: `-f` before the verb is rewritten to `--file`, and after
+    // it belongs to the verb (`logs -f` follows, `image prune -f` forces), as with docker compose.
+    @Option(name: .customLong("file"), help: "Compose configuration files")
     public var file: [String] = []
 
     @Option(name: [.short, .customLong("project-name")], help: "Project name")

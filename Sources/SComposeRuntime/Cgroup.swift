@@ -79,7 +79,7 @@ extension Substring {
 }
 
 /// Resource limits of a container.
-public struct Resources: Sendable, Equatable {
+public struct Resources: Sendable, Equatable, Codable {
     /// Bytes.
     public var memory: Int64?
     /// Memory plus swap, bytes; -1 for unlimited swap.

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// What a container is, for the runtime: no compose knowledge, only what the kernel needs.
-public struct ContainerConfig: Sendable, Equatable {
+public struct ContainerConfig: Sendable, Equatable, Codable {
     /// The image's unpacked layers, lowest first.
     public var layers: [String]
     /// Per-container overlay directories.
@@ -21,13 +21,13 @@ public struct ContainerConfig: Sendable, Equatable {
     public var additionalGids: [UInt32] = []
     public var hostname: String?
     /// Host files bind-mounted at these paths in the container (`/etc/hosts`, …).
-    public var fileBinds: [(source: String, target: String)] = []
+    public var fileBinds: [FileBind] = []
     public var readOnlyRootfs = false
     public var privileged = false
     /// Capabilities by number; nil means Docker's default set.
     public var capabilities: Set<Int>?
     public var noNewPrivileges = false
-    public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+    public var rlimits: [Rlimit] = []
     /// Namespaces to create.
     public var namespaces: Namespaces = .default
 
@@ -40,18 +40,30 @@ public struct ContainerConfig: Sendable, Equatable {
         self.env = env
     }
 
-    public static func == (lhs: ContainerConfig, rhs: ContainerConfig) -> Bool {
-        lhs.layers == rhs.layers && lhs.upperDir == rhs.upperDir && lhs.workDir == rhs.workDir
-            && lhs.rootDir == rhs.rootDir && lhs.args == rhs.args && lhs.env == rhs.env && lhs.workingDir == rhs.workingDir
-            && lhs.uid == rhs.uid && lhs.gid == rhs.gid && lhs.additionalGids == rhs.additionalGids
-            && lhs.hostname == rhs.hostname && lhs.fileBinds.map(\.source) == rhs.fileBinds.map(\.source)
-            && lhs.fileBinds.map(\.target) == rhs.fileBinds.map(\.target) && lhs.readOnlyRootfs == rhs.readOnlyRootfs
-            && lhs.privileged == rhs.privileged && lhs.capabilities == rhs.capabilities
-            && lhs.noNewPrivileges == rhs.noNewPrivileges && lhs.namespaces == rhs.namespaces
+    /// A host file bind-mounted into the container.
+    public struct FileBind: Sendable, Equatable, Codable {
+        public var source: String
+        public var target: String
+        public init(source: String, target: String) {
+            self.source = source
+            self.target = target
+        }
+    }
+
+    /// A resource limit (`RLIMIT_*` number).
+    public struct Rlimit: Sendable, Equatable, Codable {
+        public var resource: Int32
+        public var soft: UInt64
+        public var hard: UInt64
+        public init(resource: Int32, soft: UInt64, hard: UInt64) {
+            self.resource = resource
+            self.soft = soft
+            self.hard = hard
+        }
     }
 
     /// The namespaces a container gets.
-    public struct Namespaces: OptionSet, Sendable, Hashable {
+    public struct Namespaces: OptionSet, Sendable, Hashable, Codable {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
         public static let mount = Namespaces(rawValue: 0x0002_0000)  // CLONE_NEWNS
@@ -103,6 +115,8 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     /// Sets the effective and permitted sets (inheritable stays empty, as Docker since 20.10.14).
     case capabilities(main: UInt64, ambient: UInt64)
     case exec(path: String, args: [String], env: [String])
+    /// Brings up the loopback interface of a new network namespace.
+    case loopbackUp
 
     public var description: String {
         switch self {
@@ -126,6 +140,7 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .boundingSet(let b): return "bounding \(String(b, radix: 16))"
         case .capabilities(let m, let a): return "caps \(String(m, radix: 16)) ambient=\(String(a, radix: 16))"
         case .exec(let p, let a, let e): return "exec \(p) \(a) env=\(e.count)"
+        case .loopbackUp: return "loopback up"
         }
     }
 }
@@ -217,6 +232,7 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
             for p in SecurityDefaults.readOnlyPaths { s.append(.readOnly(p)) }
         }
         if let h = c.hostname { s.append(.sethostname(h)) }
+        if c.namespaces.contains(.net) { s.append(.loopbackUp) }
         if c.readOnlyRootfs {
             s.append(.mount(source: nil, target: "/", type: nil, flags: MS_BIND | MS_REC | 32 /* MS_REMOUNT */ | MS_RDONLY, data: nil))
         }

@@ -114,6 +114,8 @@ public enum Launcher {
             case .capabilities(let main, let ambient):
                 c.kind = Int32(SC_CAPS.rawValue)
                 c.n = (-1, Int64(bitPattern: main), Int64(bitPattern: ambient))
+            case .loopbackUp:
+                c.kind = Int32(SC_LOOPBACK_UP.rawValue)
             case .exec(let path, let args, let env):
                 c.kind = Int32(SC_EXEC.rawValue)
                 c.s.0 = add(path)

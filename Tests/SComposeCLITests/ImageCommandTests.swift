@@ -264,7 +264,7 @@ import Testing
     @Test func globalFlagsMoveAfterTheVerb() {
         #expect(
             SCompose.movingGlobalFlags(["-f", "a.yaml", "-p", "x", "config", "--services"])
-                == ["config", "-f", "a.yaml", "-p", "x", "--services"])
+                == ["config", "--file", "a.yaml", "-p", "x", "--services"])
         #expect(SCompose.movingGlobalFlags(["--project-name=x", "config"]) == ["config", "--project-name=x"])
         #expect(SCompose.movingGlobalFlags(["image", "prune", "-f"]) == ["image", "prune", "-f"])
         #expect(SCompose.movingGlobalFlags(["--version"]) == ["--version"])

@@ -11,7 +11,7 @@ import Testing
             layers: ["/s/l1", "/s/l2"], upperDir: "/c/upper", workDir: "/c/work", rootDir: "/c/root",
             args: ["/bin/sh", "-c", "true"], env: ["PATH=/bin"])
         c.hostname = "web"
-        c.fileBinds = [(source: "/c/hosts", target: "/etc/hosts")]
+        c.fileBinds = [.init(source: "/c/hosts", target: "/etc/hosts")]
         return c
     }
 

@@ -26,6 +26,7 @@ enum sc_step_kind {
     SC_WRITE_FILE = 15,   // s[0] path, s[1] content
     SC_EXEC = 16,         // s[0] path, s[1] argv (NUL-separated, ends with an empty string), s[2] envp (same)
     SC_BIND_DEVICE = 17,  // s[0] host device, s[1] target (before pivot): when mknod is not allowed
+    SC_LOOPBACK_UP = 19,  // brings up `lo` in the new network namespace
     SC_CAPS = 18,         // n[0] bounding mask (-1: leave), n[1] effective/permitted mask (-1: leave), n[2] ambient mask
 };
 
@@ -53,6 +54,12 @@ struct sc_failure {
 /// Clones a child in new namespaces that runs the plan. Returns the child's pid, or -1 with
 /// errno set. `report_fd` (close-on-exec, write end) receives a `struct sc_failure` if a step fails.
 pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of the container are reparented to the caller.
+int sc_set_child_subreaper(void);
+
+/// Closes every descriptor from `first` up (close_range, with a loop where the kernel lacks it).
+void sc_close_from(int first);
 
 /// pipe2(fds, O_CLOEXEC), a GNU extension.
 int sc_pipe_cloexec(int fds[2]);

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import FoundationEssentials
+import SComposeEngine
+import SComposeLoader
+import SComposeOCI
+import SComposeRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared by the verbs that act on a project's containers.
+enum ProjectContext {
+    static func engine() -> Engine {
+        Engine(root: StateRoot.path, shimPath: shimPath) { line in Console.error(" " + line) }
+    }
+
+    /// `scompose-shim` next to this executable, unless SCOMPOSE_SHIM says otherwise.
+    static var shimPath: String {
+        if let p = Console.environment()["SCOMPOSE_SHIM"], !p.isEmpty { return p }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "/usr/local/bin/scompose-shim" }
+        let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Path.dirname(exe) + "/scompose-shim"
+    }
+
+    static func load(_ global: GlobalOptions, services: [String] = []) throws -> LoadedProject {
+        var options = global.projectOptions()
+        options.services = services
+        let project = try Loader.load(options)
+        for warning in project.warnings { Console.warn(warning) }
+        return project
+    }
+
+    /// The project name without loading containers' files: from the compose files.
+    static func name(_ global: GlobalOptions) throws -> String {
+        try load(global).name
+    }
+
+    static func guardRoot() throws {
+        if getuid() != 0 { throw CLIError("scompose needs root to create containers (namespaces, mounts, cgroups)") }
+    }
+}
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create and start containers")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: [.short, .long], help: "Detached mode: run containers in the background")
+    var detach = false
+
+    @Argument(help: "Services to start (with what they depend on)")
+    var services: [String] = []
+
+    func run() throws {
+        guard detach else {
+            throw CLIError("attached `up` is not available yet: use `up -d`, then `logs -f`")
+        }
+        try ProjectContext.guardRoot()
+        let project = try ProjectContext.load(global, services: services)
+        do {
+            try ProjectContext.engine().up(project, services: services)
+        } catch let error as EngineError {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+struct Ps: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List containers")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: [.short, .long], help: "Show all stopped containers")
+    var all = false
+
+    @Flag(name: [.short, .long], help: "Only display IDs")
+    var quiet = false
+
+    @Flag(name: .long, help: "Display services")
+    var services = false
+
+    @Option(name: .long, help: "Format the output: table or json")
+    var format: String = "table"
+
+    func run() throws {
+        let name = try ProjectContext.name(global)
+        let containers = ProjectContext.engine().containers(project: name).filter { all || $0.running }
+        if quiet {
+            for c in containers { Console.out(c.record.id + "\n") }
+            return
+        }
+        if services {
+            var seen = Set<String>()
+            for c in containers where seen.insert(c.record.service).inserted { Console.out(c.record.service + "\n") }
+            return
+        }
+        let now = Int(time(nil))
+        func status(_ c: ContainerStatus) -> (String, String) {
+            if c.running {
+                let started = c.startedAt.flatMap(Clock.parseRFC3339) ?? now
+                return ("running", "Up " + Human.since(now - started).replacingOccurrences(" ago", ""))
+            }
+            if let exit = c.exit {
+                let finished = Clock.parseRFC3339(exit.finishedAt) ?? now
+                return ("exited", "Exited (\(exit.exitCode)) \(Human.since(now - finished))")
+            }
+            return ("exited", "Exited (137)")
+        }
+        if format == "json" {
+            for c in containers {
+                let (state, text) = status(c)
+                let created = Clock.parseRFC3339(c.record.created) ?? now
+                let row: [(String, JSONValue)] = [
+                    ("Command", .string(Self.command(c.record.command, truncate: false))),
+                    ("CreatedAt", .string(c.record.created)), ("ExitCode", .int(Int64(c.exit?.exitCode ?? 0))),
+                    ("Health", .string("")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
+                    ("Labels", .string(c.record.labels.keys.sorted().map { "\($0)=\(c.record.labels[$0] ?? "")" }.joined(separator: ","))),
+                    ("Name", .string(c.record.name)), ("Names", .string(c.record.name)), ("Project", .string(c.record.project)),
+                    ("Publishers", .array([])), ("RunningFor", .string(Human.since(now - created))),
+                    ("Service", .string(c.record.service)), ("State", .string(state)), ("Status", .string(text)),
+                ]
+                Console.out(JSONValue.object(row).compactText() + "\n")
+            }
+            return
+        }
+        guard format == "table" else { throw CLIError("unsupported format \"\(format)\"") }
+        let rows = containers.map { c -> [String] in
+            let created = Clock.parseRFC3339(c.record.created) ?? now
+            return [
+                c.record.name, c.record.image, Self.command(c.record.command, truncate: true), c.record.service,
+                Human.since(now - created), status(c).1, "",
+            ]
+        }
+        Console.out(Table.render(header: ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows: rows))
+    }
+
+    /// `"sh -c 'while tr…"` as docker shows commands.
+    static func command(_ args: [String], truncate: Bool) -> String {
+        let text = args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        if truncate && text.count > 20 { return "\"" + text.prefix(20) + "…\"" }
+        return "\"" + text + "\""
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "View output from containers")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: [.short, .long], help: "Follow log output")
+    var follow = false
+
+    @Option(name: [.customShort("n"), .customLong("tail")], help: "Number of lines to show from the end of the logs for each container")
+    var tail: String = "all"
+
+    @Flag(name: [.short, .long], help: "Show timestamps")
+    var timestamps = false
+
+    @Flag(name: .customLong("no-log-prefix"), help: "Don't print prefix in logs")
+    var noLogPrefix = false
+
+    @Flag(name: .customLong("no-color"), help: "Produce monochrome output")
+    var noColor = false
+
+    @Argument var services: [String] = []
+
+    struct Entry: Decodable {
+        var log: String
+        var stream: String
+        var time: String
+    }
+
+    func run() throws {
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        let containers = engine.containers(project: name).filter { services.isEmpty || services.contains($0.record.service) }
+        let width = containers.map(\.record.name.count).max() ?? 0
+        var offsets: [String: Int] = [:]
+        func printNew(_ c: ContainerStatus, limit: Int?) {
+            let path = StateRoot.path + "/containers/\(c.record.id)/container.log"
+            guard let bytes = try? FileSystem.readBytes(path) else { return }
+            let start = offsets[c.record.id] ?? 0
+            guard bytes.count > start else { return }
+            var end = bytes.count
+            while end > start && bytes[end - 1] != UInt8(ascii: "\n") { end -= 1 }
+            offsets[c.record.id] = end
+            var lines = bytes[start..<end].split(separator: UInt8(ascii: "\n"))
+            if let limit { lines = lines.suffix(limit) }
+            let prefix = noLogPrefix ? "" : c.record.name.padding(width) + "  | "
+            var out = ""
+            for line in lines {
+                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { continue }
+                var text = entry.log
+                if text.hasSuffix("\n") { text.removeLast() }
+                out += prefix + (timestamps ? entry.time + " " : "") + text + "\n"
+            }
+            Console.out(out)
+        }
+        let limit = tail == "all" ? nil : Int(tail)
+        for c in containers { printNew(c, limit: limit) }
+        guard follow else { return }
+        while true {
+            usleep(100_000)
+            let current = engine.containers(project: name).filter { services.isEmpty || services.contains($0.record.service) }
+            for c in current { printNew(c, limit: nil) }
+            if current.allSatisfy({ !$0.running }) {
+                for c in current { printNew(c, limit: nil) }
+                return
+            }
+        }
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop services")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .long], help: "Specify a shutdown timeout in seconds")
+    var timeout: Int = 10
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        for c in engine.containers(project: name).reversed() where c.running && (services.isEmpty || services.contains(c.record.service)) {
+            Console.error(" Container \(c.record.name)  Stopping")
+            try engine.stop(c, timeout: timeout)
+            Console.error(" Container \(c.record.name)  Stopped")
+        }
+    }
+}
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop and remove containers, networks")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .long], help: "Specify a shutdown timeout in seconds")
+    var timeout: Int = 10
+
+    @Flag(name: [.short, .long], help: "Remove named volumes declared in the volumes section of the Compose file")
+    var volumes = false
+
+    @Flag(name: .customLong("remove-orphans"), help: "Remove containers for services not defined in the Compose file")
+    var removeOrphans = false
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        for c in engine.containers(project: name).reversed() {
+            if c.running || c.shimPid != nil {
+                Console.error(" Container \(c.record.name)  Stopping")
+                try engine.stop(c, timeout: timeout)
+                Console.error(" Container \(c.record.name)  Stopped")
+            }
+            Console.error(" Container \(c.record.name)  Removing")
+            try engine.remove(c)
+            Console.error(" Container \(c.record.name)  Removed")
+        }
+    }
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+
+    fileprivate func replacingOccurrences(_ what: String, _ with: String) -> String {
+        guard let r = firstRange(of: what) else { return self }
+        return String(self[..<r.lowerBound]) + with + String(self[r.upperBound...])
+    }
+}
