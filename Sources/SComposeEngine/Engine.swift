@@ -162,6 +162,19 @@ public struct Engine {
             throw EngineError(
                 "Error response from daemon: No such image: \(imageName) (load it with `scompose image load` or `image import`)")
         }
+        // Say what this first cut does not do yet, rather than let it pass unnoticed.
+        var missing: [String] = []
+        if !service.ports.isEmpty { missing.append("ports are not published") }
+        if !service.volumes.isEmpty || !service.tmpfs.isEmpty { missing.append("volumes, bind mounts and tmpfs are not mounted") }
+        if !service.secrets.isEmpty || !service.configs.isEmpty { missing.append("secrets and configs are not mounted") }
+        if service.networks.keys.contains(where: { $0 != "default" }) || !service.extraHosts.isEmpty {
+            missing.append("networks are loopback-only")
+        }
+        if service.healthcheck != nil { missing.append("healthchecks do not run") }
+        if let restart = service.restart, restart != "no" { missing.append("restart: \(restart) is not applied") }
+        if !missing.isEmpty {
+            progress("WARN service \(service.name): not supported yet: " + missing.joined(separator: "; "))
+        }
         let imageConfig = try store.config(image)
         let layers = try store.snapshots(image)
         let id = Digest(of: (0..<32).map { _ in UInt8.random(in: 0...255) }).hex
