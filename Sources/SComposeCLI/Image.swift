@@ -151,7 +151,7 @@ struct ImageSave: ParsableCommand {
     var output: String?
 
     @Option(name: .long, help: "Archive format: docker (what docker load reads) or oci")
-    var format: String = "docker"
+    var format: String = ImageStore.ArchiveFormat.docker.rawValue
 
     @Argument var images: [String]
 
