@@ -102,12 +102,8 @@ static int apply_caps(int64_t bounding, int64_t main_set, int64_t ambient) {
     return 0;
 }
 
-static int child_main(void *raw) {
-    struct child_args *args = raw;
-    const struct sc_plan *plan = args->plan;
-    int report = args->report_fd;
-
-    // Signals: back to defaults, nothing blocked, before anything else runs.
+// Signals back to defaults, nothing blocked: the parent's dispositions must not leak in.
+static void reset_signals(void) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -118,20 +114,9 @@ static int child_main(void *raw) {
         sa.sa_handler = SIG_DFL;
         sigaction(sig, &sa, NULL);
     }
-    if (plan->start_fd >= 0) {
-        // The parent places us in our cgroup first; EOF means it gave up on us.
-        char go;
-        ssize_t n;
-        do {
-            n = read(plan->start_fd, &go, 1);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1) _exit(126);
-        close(plan->start_fd);
-    }
-    if (plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) fail(report, -1, errno);
-    if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) fail(report, -1, errno);
-    if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report, -1, errno);
+}
 
+static void run_steps(const struct sc_plan *plan, int report) {
     for (int i = 0; i < plan->count; i++) {
         const struct sc_step *s = &plan->steps[i];
         int r = 0;
@@ -244,6 +229,30 @@ static int child_main(void *raw) {
         if (r < 0) fail(report, i, errno);
     }
     fail(report, plan->count, ENOEXEC);
+}
+
+static int child_main(void *raw) {
+    struct child_args *args = raw;
+    const struct sc_plan *plan = args->plan;
+    int report = args->report_fd;
+
+    reset_signals();
+    if (plan->start_fd >= 0) {
+        // The parent places us in our cgroup first; EOF means it gave up on us.
+        char go;
+        ssize_t n;
+        do {
+            n = read(plan->start_fd, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(126);
+        close(plan->start_fd);
+    }
+    if (plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) fail(report, -1, errno);
+    if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) fail(report, -1, errno);
+    if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report, -1, errno);
+
+    run_steps(plan, report);
+    fail(report, plan->count, ENOEXEC);
     return 127;
 }
 
@@ -264,4 +273,59 @@ void sc_close_from(int first) {
     if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return;
 #endif
     for (int fd = first; fd < 65536; fd++) close(fd);
+}
+
+
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd) {
+    // Namespace files are opened before fork: only raw calls happen in the child.
+    static const char *names[] = {"ipc", "uts", "net", "pid", "mnt"};
+    int fds[5];
+    char path[64];
+    for (int i = 0; i < 5; i++) {
+        int n = 0;
+        const char *prefix = "/proc/";
+        for (const char *c = prefix; *c; c++) path[n++] = *c;
+        char digits[16];
+        int d = 0;
+        pid_t v = target;
+        do {
+            digits[d++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v > 0);
+        while (d > 0) path[n++] = digits[--d];
+        const char *ns = "/ns/";
+        for (const char *c = ns; *c; c++) path[n++] = *c;
+        for (const char *c = names[i]; *c; c++) path[n++] = *c;
+        path[n] = 0;
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            int err = errno;
+            for (int j = 0; j < i; j++) close(fds[j]);
+            errno = err;
+            return -1;
+        }
+    }
+    pid_t pid = fork();
+    if (pid != 0) {
+        for (int i = 0; i < 5; i++) close(fds[i]);
+        return pid;
+    }
+    // Child (of a multithreaded parent): raw system calls only.
+    reset_signals();
+    for (int i = 0; i < 5; i++) {
+        if (setns(fds[i], 0) < 0) fail(report_fd, -2 - i, errno);
+        close(fds[i]);
+    }
+    // setns into a pid namespace applies to children: fork once more.
+    pid_t inner = fork();
+    if (inner < 0) fail(report_fd, -7, errno);
+    if (inner > 0) {
+        int status = 0;
+        while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+        _exit(128 + WTERMSIG(status));
+    }
+    run_steps(plan, report_fd);
+    _exit(127);
 }

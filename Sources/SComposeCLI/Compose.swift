@@ -215,6 +215,55 @@ struct Logs: ParsableCommand {
     }
 }
 
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Execute a command in a running container")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: [.customShort("T"), .customLong("no-TTY")], help: "Disable pseudo-TTY allocation (no TTY yet either way)")
+    var noTTY = false
+
+    @Flag(name: [.short, .long], help: "Detached mode: run the command in the background")
+    var detach = false
+
+    @Option(name: [.short, .long], help: "Run the command as this user")
+    var user: String?
+
+    @Option(name: [.short, .long], help: "Path to workdir directory for this command")
+    var workdir: String?
+
+    @Option(name: [.short, .customLong("env")], help: "Set environment variables")
+    var env: [String] = []
+
+    @Option(name: .long, help: "Index of the container if the service has multiple replicas")
+    var index: Int = 1
+
+    @Flag(name: .long, help: "Give extended privileges to the process")
+    var privileged = false
+
+    @Argument(help: "The service")
+    var service: String
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments")
+    var command: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        guard !command.isEmpty else { throw CLIError("exec requires at least 2 arguments") }
+        if detach { throw CLIError("exec -d is not available yet") }
+        let name = try ProjectContext.name(global)
+        let code: Int32
+        do {
+            code = try ProjectContext.engine().exec(
+                project: name, service: service, index: index, command: command, user: user, workingDir: workdir,
+                env: env)
+        } catch let error as EngineError {
+            throw CLIError(error.description, code: error.exitCode)
+        }
+        if code != 0 { throw CLIError("", code: code) }
+    }
+}
+
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop services")
 

@@ -23,7 +23,7 @@ public struct SCompose: ParsableCommand {
               --project-directory DIR         Alternate working directory
             """,
         version: scomposeVersion,
-        subcommands: [Up.self, Ps.self, Logs.self, Stop.self, Down.self, Config.self, ImageCommand.self, Version.self]
+        subcommands: [Up.self, Ps.self, Logs.self, Exec.self, Stop.self, Down.self, Config.self, ImageCommand.self, Version.self]
     )
 
     // The global flags live in each compose verb (see GlobalOptions): `image` has its own `-f`.
@@ -83,7 +83,7 @@ public struct SCompose: ParsableCommand {
             Console.error(error.description)
             return 1
         } catch let error as CLIError {
-            Console.error(error.message)
+            if !error.message.isEmpty { Console.error(error.message) }
             return error.code
         } catch {
             let code = exitCode(for: error).rawValue

@@ -38,7 +38,12 @@ public struct ContainerStatus: Sendable {
 /// Errors of the engine, with Compose's wording.
 public struct EngineError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The exit status the CLI returns for it.
+    public var exitCode: Int32
+    public init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
 }
 
 /// The first cut of the engine: project containers created, started, listed, stopped and
@@ -272,6 +277,43 @@ public struct Engine {
             let message = (try? JSONDecoder().decode([String: String].self, from: Data(reply)))?["error"]
                 ?? (text.isEmpty ? "the shim exited without starting the container" : text)
             throw EngineError("Error response from daemon: failed to create task for container: \(message)")
+        }
+    }
+
+    // MARK: - exec
+
+    /// Runs a command in a service's running container and returns its exit status.
+    public func exec(
+        project: String, service: String, index: Int, command: [String], user: String?, workingDir: String?,
+        env: [String]
+    ) throws -> Int32 {
+        let candidates = containers(project: project).filter { $0.record.service == service }
+        guard let c = candidates.first(where: { $0.record.number == index }) ?? (index == 1 ? candidates.first : nil),
+            c.running, let pid = c.pid
+        else {
+            throw EngineError("service \"\(service)\" is not running")
+        }
+        let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
+        guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
+            throw EngineError("container \(c.record.name) has no spec")
+        }
+        var config = spec.container
+        config.args = command
+        for e in env {
+            let key = e.split(separator: "=", maxSplits: 1).first.map(String.init) ?? e
+            config.env.removeAll { $0.hasPrefix(key + "=") }
+            if e.contains("=") { config.env.append(e) }
+        }
+        if let workingDir { config.workingDir = workingDir }
+        if let user {
+            (config.uid, config.gid, config.additionalGids) = try Users.resolve(
+                user, groupAdd: [], layers: ["/proc/\(pid)/root"])
+        }
+        do {
+            return try Launcher.exec(into: pid, InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root"))
+        } catch {
+            // As docker: 127 when the command is not found, 126 when it cannot run.
+            throw EngineError("OCI runtime exec failed: \(error)", exitCode: error.errno == ENOENT ? 127 : 126)
         }
     }
 

@@ -254,6 +254,24 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         return InitPlan(steps: s, namespaces: c.namespaces)
     }
 
+    /// The steps of a process started in a running container (`exec`): ids, capabilities,
+    /// working directory and the program; the namespaces are joined, not made.
+    public static func compileExec(_ c: ContainerConfig, containerRoot: String) -> InitPlan {
+        var s: [InitStep] = []
+        let caps = c.privileged ? Set(0...40) : (c.capabilities ?? SecurityDefaults.capabilities)
+        let mask = caps.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
+        s.append(.boundingSet(mask))
+        s.append(.setgroups(c.additionalGids))
+        s.append(.setgid(c.gid))
+        s.append(.setuid(c.uid))
+        s.append(.capabilities(main: c.uid == 0 ? mask : 0, ambient: 0))
+        if c.noNewPrivileges { s.append(.noNewPrivileges) }
+        s.append(.chdir(c.workingDir))
+        let path = c.args.first ?? "/bin/sh"
+        s.append(.exec(path: resolve(path, env: c.env, layers: [containerRoot]), args: c.args, env: c.env))
+        return InitPlan(steps: s, namespaces: [])
+    }
+
     /// A command name resolved through the container's PATH, looked up in the image's layers
     /// (top first) before the clone: nothing may be looked up on the host afterwards.
     static func resolve(_ command: String, env: [String], layers: [String]) -> String {

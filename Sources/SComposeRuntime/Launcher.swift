@@ -36,6 +36,62 @@ public enum Launcher {
     public static func spawn(
         _ plan: InitPlan, stdio: Stdio, beforeStart: ((pid_t) throws -> Void)? = nil
     ) throws(SpawnError) -> pid_t {
+        let (arena, steps) = encode(plan)
+        var fds: [Int32] = [-1, -1]
+        guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+        var gate: [Int32] = [-1, -1]
+        if beforeStart != nil {
+            guard sc_pipe_cloexec(&gate) == 0 else {
+                close(fds[0])
+                close(fds[1])
+                throw SpawnError(step: "pipe", errno: errno)
+            }
+        }
+        let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
+            steps.withUnsafeBufferPointer { stepBuffer in
+                var cPlan = sc_plan(
+                    steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
+                    clone_flags: Int64(plan.namespaces.rawValue), stdin_fd: stdio.stdin, stdout_fd: stdio.stdout,
+                    stderr_fd: stdio.stderr, start_fd: gate[0])
+                return sc_container_spawn(&cPlan, fds[1])
+            }
+        }
+        let cloneErrno = errno
+        close(fds[1])
+        defer { close(fds[0]) }
+        if gate[0] >= 0 { close(gate[0]) }
+        guard pid > 0 else {
+            if gate[1] >= 0 { close(gate[1]) }
+            throw SpawnError(step: "clone", errno: cloneErrno)
+        }
+        if let beforeStart {
+            do {
+                try beforeStart(pid)
+            } catch {
+                close(gate[1])
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                throw SpawnError(step: "before start: \(error)", errno: EIO)
+            }
+            var go: UInt8 = 1
+            _ = write(gate[1], &go, 1)
+            close(gate[1])
+        }
+        var failure = sc_failure()
+        let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
+        if n == MemoryLayout<sc_failure>.size {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            let index = Int(failure.step)
+            let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : "stdio setup"
+            throw SpawnError(step: step, errno: failure.err)
+        }
+        return pid
+    }
+
+    /// The plan as C steps and one string arena.
+    static func encode(_ plan: InitPlan) -> ([CChar], [sc_step]) {
         var arena: [CChar] = []
         func add(_ s: String?) -> Int32 {
             guard let s else { return -1 }
@@ -124,56 +180,36 @@ public enum Launcher {
             }
             steps.append(c)
         }
+        return (arena, steps)
+    }
+
+    /// Runs a process in the namespaces of the running container whose init is `target`,
+    /// with the caller's standard streams, and returns its exit status.
+    public static func exec(into target: pid_t, _ plan: InitPlan) throws(SpawnError) -> Int32 {
+        let (arena, steps) = encode(plan)
         var fds: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
-        var gate: [Int32] = [-1, -1]
-        if beforeStart != nil {
-            guard sc_pipe_cloexec(&gate) == 0 else {
-                close(fds[0])
-                close(fds[1])
-                throw SpawnError(step: "pipe", errno: errno)
-            }
-        }
         let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
             steps.withUnsafeBufferPointer { stepBuffer in
                 var cPlan = sc_plan(
                     steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
-                    clone_flags: Int64(plan.namespaces.rawValue), stdin_fd: stdio.stdin, stdout_fd: stdio.stdout,
-                    stderr_fd: stdio.stderr, start_fd: gate[0])
-                return sc_container_spawn(&cPlan, fds[1])
+                    clone_flags: 0, stdin_fd: -1, stdout_fd: -1, stderr_fd: -1, start_fd: -1)
+                return sc_exec_spawn(target, &cPlan, fds[1])
             }
         }
-        let cloneErrno = errno
+        let forkErrno = errno
         close(fds[1])
         defer { close(fds[0]) }
-        if gate[0] >= 0 { close(gate[0]) }
-        guard pid > 0 else {
-            if gate[1] >= 0 { close(gate[1]) }
-            throw SpawnError(step: "clone", errno: cloneErrno)
-        }
-        if let beforeStart {
-            do {
-                try beforeStart(pid)
-            } catch {
-                close(gate[1])
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                waitpid(pid, &status, 0)
-                throw SpawnError(step: "before start: \(error)", errno: EIO)
-            }
-            var go: UInt8 = 1
-            _ = write(gate[1], &go, 1)
-            close(gate[1])
-        }
+        guard pid > 0 else { throw SpawnError(step: "join the container's namespaces", errno: forkErrno) }
         var failure = sc_failure()
         let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         if n == MemoryLayout<sc_failure>.size {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
             let index = Int(failure.step)
-            let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : "stdio setup"
+            let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : "setns"
             throw SpawnError(step: step, errno: failure.err)
         }
-        return pid
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

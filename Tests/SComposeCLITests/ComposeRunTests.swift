@@ -52,6 +52,15 @@ import Testing
         let once = try s.run(["-f", file, "logs", "--no-log-prefix", "once"]).out
         #expect(once == "once ran\n")
 
+        // exec joins the container: its pid namespace, its hostname, the command's exit code.
+        let exec = try s.run(["-f", file, "exec", "-T", "web", "sh", "-c", "ls /proc | grep -c '^[0-9]'; exit 7"])
+        #expect(exec.status == 7)
+        #expect((Int(exec.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99) <= 6)
+        let asUser = try s.run(["-f", file, "exec", "-u", "1000", "-w", "/tmp", "-e", "X=1", "web", "sh", "-c", "id -u; pwd; echo $X"])
+        #expect(asUser.out == "1000\n/tmp\n1\n")
+        #expect(try s.run(["-f", file, "exec", "web", "no-such-command"]).status == 127)
+        #expect(try s.run(["-f", file, "exec", "once", "true"]).status == 1)
+
         let records = try FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")
         #expect(records.count == 2)
 

@@ -58,6 +58,12 @@ pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of the container are reparented to the caller.
 int sc_set_child_subreaper(void);
 
+/// Runs a process inside the namespaces of `target` (a container's init): setns into its
+/// ipc, uts, net, pid and mount namespaces, fork into the pid namespace, then the plan's
+/// steps (ids, caps, chdir, exec). Returns the pid of the intermediate child, whose exit
+/// status is the process's; `report_fd` receives a `struct sc_failure` if a step fails.
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd);
+
 /// Closes every descriptor from `first` up (close_range, with a loop where the kernel lacks it).
 void sc_close_from(int first);
 
