@@ -19,6 +19,8 @@ public enum Shim {
             _ = usage.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             return 2
         }
+        // A reader that went away (the CLI killed mid-`up`) must cost an EPIPE, not the shim.
+        signal(SIGPIPE, SIG_IGN)
         // Keep only stdio and the sync pipe: whatever else the caller leaked (Foundation's
         // Process waits on a socketpair its grandchildren inherit) must not live on in us.
         if givenSyncFD != 3 {

@@ -24,6 +24,8 @@ import Testing
         var root: String { dir + "/state" }
 
         init() throws {
+            // Writing to a pipe whose reader is gone must fail, not kill the test runner.
+            signal(SIGPIPE, SIG_IGN)
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("scompose-img-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }

@@ -84,6 +84,7 @@ final class TempDir {
 
 /// gzip through the system tool (a fixture, not project code).
 func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    signal(SIGPIPE, SIG_IGN)
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/gzip")
     p.arguments = ["-c", "-n"]

@@ -67,6 +67,8 @@ import Testing
         let layers: [String]
 
         init() throws {
+            // Writing to a pipe whose reader is gone must fail, not kill the test runner.
+            signal(SIGPIPE, SIG_IGN)
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("scompose-rt-\(UUID().uuidString)").path
             let rootfs = dir + "/rootfs"
             for d in ["bin", "etc", "tmp"] {
