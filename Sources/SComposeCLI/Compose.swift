@@ -286,6 +286,124 @@ struct Stop: ParsableCommand {
     }
 }
 
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start services")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        for c in engine.containers(project: name) where !c.running && (services.isEmpty || services.contains(c.record.service)) {
+            Console.error(" Container \(c.record.name)  Starting")
+            do {
+                try engine.start(c)
+            } catch let error as EngineError {
+                throw CLIError(error.description)
+            }
+            Console.error(" Container \(c.record.name)  Started")
+        }
+    }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restart service containers")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .long], help: "Specify a shutdown timeout in seconds")
+    var timeout: Int = 10
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        for c in engine.containers(project: name) where services.isEmpty || services.contains(c.record.service) {
+            Console.error(" Container \(c.record.name)  Restarting")
+            try engine.stop(c, timeout: timeout)
+            let stopped = engine.containers(project: name).first { $0.record.id == c.record.id } ?? c
+            do {
+                try engine.start(stopped)
+            } catch let error as EngineError {
+                throw CLIError(error.description)
+            }
+            Console.error(" Container \(c.record.name)  Started")
+        }
+    }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Force stop service containers")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .long], help: "SIGNAL to send to the container")
+    var signal: String = "SIGKILL"
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let names: [String: Int32] = [
+            "KILL": SIGKILL, "TERM": SIGTERM, "INT": SIGINT, "HUP": SIGHUP, "QUIT": SIGQUIT, "USR1": SIGUSR1,
+            "USR2": SIGUSR2, "STOP": SIGSTOP, "CONT": SIGCONT,
+        ]
+        var text = signal.uppercased()
+        if text.hasPrefix("SIG") { text.removeFirst(3) }
+        guard let number = names[text] ?? Int32(signal) else { throw CLIError("invalid signal: \(signal)") }
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        for c in engine.containers(project: name) where c.running && (services.isEmpty || services.contains(c.record.service)) {
+            do {
+                try engine.signal(c, number)
+            } catch let error as EngineError {
+                throw CLIError(error.description)
+            }
+            Console.error(" Container \(c.record.name)  Killed")
+        }
+    }
+}
+
+struct Rm: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Removes stopped service containers")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: [.short, .long], help: "Don't ask to confirm removal")
+    var force = false
+
+    @Flag(name: [.short, .long], help: "Stop the containers, if required, before removing")
+    var stop = false
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let name = try ProjectContext.name(global)
+        let engine = ProjectContext.engine()
+        let selected = engine.containers(project: name).filter { services.isEmpty || services.contains($0.record.service) }
+        if !stop, selected.contains(where: \.running) {
+            // As Compose: running containers are left alone unless --stop.
+            for c in selected where c.running { Console.error(" Container \(c.record.name)  Running (use --stop)") }
+        }
+        let removable = selected.filter { !$0.running || stop }
+        if removable.isEmpty {
+            Console.error("No stopped containers")
+            return
+        }
+        for c in removable {
+            if c.running { try engine.stop(c, timeout: 10) }
+            try engine.remove(c)
+            Console.error(" Container \(c.record.name)  Removed")
+        }
+    }
+}
+
 struct Down: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop and remove containers, networks")
 

@@ -242,6 +242,18 @@ public struct Engine {
         return files
     }
 
+    /// Starts an existing, stopped container again (its writable layer is kept).
+    public func start(_ c: ContainerStatus) throws {
+        guard !c.running else { return }
+        try start(ContainerFiles(dir: containersDir + "/" + c.record.id))
+    }
+
+    /// Sends a signal to a running container's init.
+    public func signal(_ c: ContainerStatus, _ signal: Int32) throws {
+        guard c.running, let pid = c.pid else { return }
+        if kill(pid, signal) != 0 { throw EngineError("cannot signal \(c.record.name): \(String(cString: strerror(errno)))") }
+    }
+
     /// Starts the container's shim and waits until the container runs (or failed to).
     func start(_ files: ContainerFiles) throws {
         unlink(files.exit)

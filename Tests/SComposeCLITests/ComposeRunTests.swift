@@ -61,6 +61,20 @@ import Testing
         #expect(try s.run(["-f", file, "exec", "web", "no-such-command"]).status == 127)
         #expect(try s.run(["-f", file, "exec", "once", "true"]).status == 1)
 
+        // kill, start, restart keep the same container.
+        #expect(try s.run(["-f", file, "kill", "web"]).status == 0)
+        var killed = ""
+        for _ in 0..<50 {
+            killed = try s.run(["-f", file, "ps", "-a"]).out
+            if killed.contains("Exited (137)") { break }
+            usleep(100_000)
+        }
+        #expect(killed.contains("Exited (137)"))
+        #expect(try s.run(["-f", file, "start", "web"]).status == 0)
+        #expect(try s.run(["-f", file, "ps"]).out.contains("web-1"))
+        #expect(try s.run(["-f", file, "restart", "-t", "1", "web"]).status == 0)
+        #expect(try s.run(["-f", file, "ps"]).out.contains("web-1"))
+
         let records = try FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")
         #expect(records.count == 2)
 
