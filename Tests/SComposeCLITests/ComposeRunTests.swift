@@ -32,7 +32,11 @@ import Testing
         // The one-shot's order: started before web, as web depends on it.
         let onceIndex = up.err.range(of: "once-1  Started")?.lowerBound
         let webIndex = up.err.range(of: "web-1  Started")?.lowerBound
-        #expect(onceIndex != nil && webIndex != nil && onceIndex! < webIndex!)
+        if let onceIndex, let webIndex {
+            #expect(onceIndex < webIndex)
+        } else {
+            Issue.record("both containers should report Started:\n\(up.err)")
+        }
 
         let ps = try s.run(["-f", file, "ps"])
         #expect(ps.out.contains("rt\(getpid())-web-1"))
