@@ -26,18 +26,18 @@ let package = Package(
         .target(name: "CLinux"),
         .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
-        .target(name: "SComposeTime"),
+        .target(name: "SComposeOS"),
         .target(
             name: "SComposeOCI",
-            dependencies: ["CArchive", "CLinux", "SComposeTime", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CArchive", "CLinux", "SComposeOS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
-        .target(name: "SComposeRuntime", dependencies: ["CSpawn", "SComposeTime"]),
+        .target(name: "SComposeRuntime", dependencies: ["CSpawn", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "CSpawn"]),
         .target(
             name: "SComposeEngine",
-            dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime"]
+            dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS"]
         ),
         .executableTarget(name: "scompose-shim", dependencies: ["SComposeShim"]),
         .target(

@@ -39,6 +39,14 @@ enum ProjectContext {
         try load(global).name
     }
 
+    /// The engine, and the project's containers of `services` (all when empty).
+    static func containers(_ global: GlobalOptions, services: [String]) throws -> (Engine, [ContainerStatus]) {
+        let name = try self.name(global)
+        let engine = self.engine()
+        let all = engine.containers(project: name)
+        return (engine, services.isEmpty ? all : all.filter { services.contains($0.record.service) })
+    }
+
     static func guardRoot() throws {
         if getuid() != 0 { throw CLIError("scompose needs root to create containers (namespaces, mounts, cgroups)") }
     }
@@ -61,11 +69,7 @@ struct Up: ParsableCommand {
         }
         try ProjectContext.guardRoot()
         let project = try ProjectContext.load(global, services: services)
-        do {
-            try ProjectContext.engine().up(project, services: services)
-        } catch let error as EngineError {
-            throw CLIError(error.description)
-        }
+        try ProjectContext.engine().up(project, services: services)
     }
 }
 
@@ -252,14 +256,9 @@ struct Exec: ParsableCommand {
         guard !command.isEmpty else { throw CLIError("exec requires at least 2 arguments") }
         if detach { throw CLIError("exec -d is not available yet") }
         let name = try ProjectContext.name(global)
-        let code: Int32
-        do {
-            code = try ProjectContext.engine().exec(
-                project: name, service: service, index: index, command: command, user: user, workingDir: workdir,
-                env: env)
-        } catch let error as EngineError {
-            throw CLIError(error.description, code: error.exitCode)
-        }
+        let code = try ProjectContext.engine().exec(
+            project: name, service: service, index: index, command: command, user: user, workingDir: workdir,
+            env: env)
         if code != 0 { throw CLIError("", code: code) }
     }
 }
@@ -276,9 +275,8 @@ struct Stop: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let name = try ProjectContext.name(global)
-        let engine = ProjectContext.engine()
-        for c in engine.containers(project: name).reversed() where c.running && (services.isEmpty || services.contains(c.record.service)) {
+        let (engine, containers) = try ProjectContext.containers(global, services: services)
+        for c in containers.reversed() where c.running {
             Console.error(" Container \(c.record.name)  Stopping")
             try engine.stop(c, timeout: timeout)
             Console.error(" Container \(c.record.name)  Stopped")
@@ -295,15 +293,10 @@ struct Start: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let name = try ProjectContext.name(global)
-        let engine = ProjectContext.engine()
-        for c in engine.containers(project: name) where !c.running && (services.isEmpty || services.contains(c.record.service)) {
+        let (engine, containers) = try ProjectContext.containers(global, services: services)
+        for c in containers where !c.running {
             Console.error(" Container \(c.record.name)  Starting")
-            do {
-                try engine.start(c)
-            } catch let error as EngineError {
-                throw CLIError(error.description)
-            }
+            try engine.start(c)
             Console.error(" Container \(c.record.name)  Started")
         }
     }
@@ -321,17 +314,12 @@ struct Restart: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let name = try ProjectContext.name(global)
-        let engine = ProjectContext.engine()
-        for c in engine.containers(project: name) where services.isEmpty || services.contains(c.record.service) {
+        let (engine, containers) = try ProjectContext.containers(global, services: services)
+        for c in containers {
             Console.error(" Container \(c.record.name)  Restarting")
             try engine.stop(c, timeout: timeout)
-            let stopped = engine.containers(project: name).first { $0.record.id == c.record.id } ?? c
-            do {
-                try engine.start(stopped)
-            } catch let error as EngineError {
-                throw CLIError(error.description)
-            }
+            let stopped = engine.containers(project: c.record.project).first { $0.record.id == c.record.id } ?? c
+            try engine.start(stopped)
             Console.error(" Container \(c.record.name)  Started")
         }
     }
@@ -356,14 +344,9 @@ struct Kill: ParsableCommand {
         var text = signal.uppercased()
         if text.hasPrefix("SIG") { text.removeFirst(3) }
         guard let number = names[text] ?? Int32(signal) else { throw CLIError("invalid signal: \(signal)") }
-        let name = try ProjectContext.name(global)
-        let engine = ProjectContext.engine()
-        for c in engine.containers(project: name) where c.running && (services.isEmpty || services.contains(c.record.service)) {
-            do {
-                try engine.signal(c, number)
-            } catch let error as EngineError {
-                throw CLIError(error.description)
-            }
+        let (engine, containers) = try ProjectContext.containers(global, services: services)
+        for c in containers where c.running {
+            try engine.signal(c, number)
             Console.error(" Container \(c.record.name)  Killed")
         }
     }
@@ -384,9 +367,7 @@ struct Rm: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let name = try ProjectContext.name(global)
-        let engine = ProjectContext.engine()
-        let selected = engine.containers(project: name).filter { services.isEmpty || services.contains($0.record.service) }
+        let (engine, selected) = try ProjectContext.containers(global, services: services)
         if !stop, selected.contains(where: \.running) {
             // As Compose: running containers are left alone unless --stop.
             for c in selected where c.running { Console.error(" Container \(c.record.name)  Running (use --stop)") }
@@ -420,9 +401,8 @@ struct Down: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let name = try ProjectContext.name(global)
-        let engine = ProjectContext.engine()
-        for c in engine.containers(project: name).reversed() {
+        let (engine, containers) = try ProjectContext.containers(global, services: [])
+        for c in containers.reversed() {
             if c.running || c.shimPid != nil {
                 Console.error(" Container \(c.record.name)  Stopping")
                 try engine.stop(c, timeout: timeout)

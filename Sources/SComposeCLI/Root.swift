@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import SComposeEngine
 import SComposeLoader
 
 #if canImport(Glibc)
@@ -82,6 +83,9 @@ public struct SCompose: ParsableCommand {
         } catch let error as LoaderError {
             Console.error(error.description)
             return 1
+        } catch let error as EngineError {
+            Console.error(error.description)
+            return error.exitCode
         } catch let error as CLIError {
             if !error.message.isEmpty { Console.error(error.message) }
             return error.code

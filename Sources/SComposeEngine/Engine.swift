@@ -2,6 +2,7 @@
 import FoundationEssentials
 import SComposeLoader
 import SComposeOCI
+import SComposeOS
 import SComposeRuntime
 import SComposeSpec
 
@@ -67,15 +68,7 @@ public struct Engine {
     /// The containers of a project (all projects with nil).
     public func containers(project: String?) -> [ContainerStatus] {
         var out: [ContainerStatus] = []
-        guard let dir = opendir(containersDir) else { return [] }
-        defer { closedir(dir) }
-        var ids: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name.count == 64 { ids.append(name) }
-        }
+        let ids = Files.list(containersDir).filter { $0.count == 64 }
         for id in ids {
             let files = ContainerFiles(dir: containersDir + "/" + id)
             guard let record = StateFile.read(ContainerRecord.self, from: files.dir + "/container.json") else { continue }
@@ -352,7 +345,7 @@ public struct Engine {
 
     /// Removes a stopped container's directory.
     public func remove(_ c: ContainerStatus) throws {
-        removeTree(containersDir + "/" + c.record.id)
+        Files.removeTree(containersDir + "/" + c.record.id)
     }
 
     // MARK: - Helpers
@@ -369,53 +362,18 @@ public struct Engine {
     }
 
     func mkdirs(_ path: String) throws {
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw EngineError("mkdir \(current): \(String(cString: strerror(errno)))")
-            }
+        do {
+            try Files.makeDirectories(path)
+        } catch {
+            throw EngineError(error.description)
         }
     }
 
     func writeText(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineError("open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    }
-
-    func removeTree(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0 {
-            unlink(path)
-            return
-        }
-        removeContents(fd)
-        close(fd)
-        rmdir(path)
-    }
-
-    func removeContents(_ dirfd: Int32) {
-        let copy = dup(dirfd)
-        guard copy >= 0, let dir = fdopendir(copy) else { return }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(dir)
-        for name in names {
-            if unlinkat(dirfd, name, 0) == 0 { continue }
-            let child = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if child >= 0 {
-                removeContents(child)
-                close(child)
-            }
-            unlinkat(dirfd, name, AT_REMOVEDIR)
+        do {
+            try Files.writeAtomically(path, Array(text.utf8))
+        } catch {
+            throw EngineError(error.description)
         }
     }
 }

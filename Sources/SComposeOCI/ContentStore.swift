@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CLinux
 import Crypto
+import SComposeOS
 
 #if canImport(Glibc)
 import Glibc
@@ -170,16 +171,10 @@ public struct ContentStore: Sendable {
     }
 }
 
-/// File-system helpers for the store (no Foundation).
+/// File-system helpers for the store: `SComposeOS.Files` with the store's error type.
 enum FS {
-    static func mkdirs(_ path: String, mode: mode_t = 0o755) throws(OCIError) {
-        var current = ""
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            current += "/" + part
-            if mkdir(current, mode) != 0 && errno != EEXIST {
-                throw .io("mkdir \(current)", errno)
-            }
-        }
+    static func mkdirs(_ path: String) throws(OCIError) {
+        do { try Files.makeDirectories(path) } catch { throw .io(error.what, error.errno) }
     }
 
     static func read(_ path: String) throws(OCIError) -> [UInt8] {
@@ -200,39 +195,11 @@ enum FS {
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(OCIError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return Glibc.write(fd, base + offset, raw.count - offset)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io("write \(what)", errno)
-            }
-            offset += n
-        }
+        do { try Files.writeAll(fd, bytes, what: what) } catch { throw .io(error.what, error.errno) }
     }
 
-    /// Writes a file atomically: temporary file, fsync, rename.
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(OCIError) {
-        let temp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io("open \(temp)", errno) }
-        do {
-            try writeAll(fd, bytes, what: temp)
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(temp, path) == 0 else {
-            let err = errno
-            unlink(temp)
-            throw .io("rename \(path)", err)
-        }
+        do { try Files.writeAtomically(path, bytes) } catch { throw .io(error.what, error.errno) }
     }
 
     static func syncDirectory(_ path: String) {
@@ -243,50 +210,9 @@ enum FS {
         }
     }
 
-    static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var out: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        return out
-    }
+    static func list(_ path: String) -> [String] { Files.list(path) }
 
-    /// Removes a tree without following symlinks.
-    static func removeTree(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0 {
-            unlink(path)
-            return
-        }
-        removeContents(fd)
-        close(fd)
-        rmdir(path)
-    }
+    static func removeTree(_ path: String) { Files.removeTree(path) }
 
-    static func removeContents(_ dirfd: Int32) {
-        let dup = dup(dirfd)
-        guard dup >= 0, let dir = fdopendir(dup) else { return }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        for name in names {
-            if unlinkat(dirfd, name, 0) == 0 { continue }
-            let child = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if child >= 0 {
-                removeContents(child)
-                close(child)
-            }
-            unlinkat(dirfd, name, AT_REMOVEDIR)
-        }
-    }
+    static func removeContents(_ dirfd: Int32) { Files.removeContents(dirfd) }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CLinux
 import FoundationEssentials
-@_exported import SComposeTime
+@_exported import SComposeOS
 
 #if canImport(Glibc)
 import Glibc

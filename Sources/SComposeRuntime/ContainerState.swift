@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import FoundationEssentials
-import SComposeTime
+import SComposeOS
 
 #if canImport(Glibc)
 import Glibc
@@ -75,32 +75,7 @@ public enum StateFile {
     public static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = Array(try encoder.encode(value))
-        let temp = path + ".tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Cgroup.Failure(file: temp, errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return Glibc.write(fd, base + offset, raw.count - offset)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let err = errno
-                close(fd)
-                unlink(temp)
-                throw Cgroup.Failure(file: temp, errno: err)
-            }
-            offset += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(temp, path) == 0 else {
-            let err = errno
-            unlink(temp)
-            throw Cgroup.Failure(file: path, errno: err)
-        }
+        try Files.writeAtomically(path, Array(try encoder.encode(value)))
     }
 
     public static func read<T: Decodable>(_ type: T.Type, from path: String) -> T? {

@@ -237,39 +237,32 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
             s.append(.mount(source: nil, target: "/", type: nil, flags: MS_BIND | MS_REC | 32 /* MS_REMOUNT */ | MS_RDONLY, data: nil))
         }
         for r in c.rlimits { s.append(.setrlimit(resource: r.resource, soft: r.soft, hard: r.hard)) }
-        let caps = c.privileged ? Set(0...40) : (c.capabilities ?? SecurityDefaults.capabilities)
-        let mask = caps.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
-        // Bounding set first (it needs CAP_SETPCAP), ids next (they need CAP_SETUID/SETGID,
-        // whatever the user dropped), the working sets last: a non-root user keeps only the
-        // bounding set, as Docker does.
-        s.append(.boundingSet(mask))
-        s.append(.setgroups(c.additionalGids))
-        s.append(.setgid(c.gid))
-        s.append(.setuid(c.uid))
-        s.append(.capabilities(main: c.uid == 0 ? mask : 0, ambient: 0))
-        if c.noNewPrivileges { s.append(.noNewPrivileges) }
-        s.append(.chdir(c.workingDir))
-        let path = c.args.first ?? "/bin/sh"
-        s.append(.exec(path: resolve(path, env: c.env, layers: c.layers), args: c.args, env: c.env))
+        s += processSteps(c, lookupRoots: c.layers)
         return InitPlan(steps: s, namespaces: c.namespaces)
     }
 
     /// The steps of a process started in a running container (`exec`): ids, capabilities,
     /// working directory and the program; the namespaces are joined, not made.
     public static func compileExec(_ c: ContainerConfig, containerRoot: String) -> InitPlan {
-        var s: [InitStep] = []
+        InitPlan(steps: processSteps(c, lookupRoots: [containerRoot]), namespaces: [])
+    }
+
+    /// What the first process and an `exec`'d one share: capabilities, ids, working directory,
+    /// program. Bounding set first (it needs CAP_SETPCAP), ids next (they need CAP_SETUID/SETGID,
+    /// whatever the user dropped), the working sets last: a non-root user keeps only the
+    /// bounding set, as Docker does. The program is looked up in `lookupRoots` (top last).
+    static func processSteps(_ c: ContainerConfig, lookupRoots: [String]) -> [InitStep] {
         let caps = c.privileged ? Set(0...40) : (c.capabilities ?? SecurityDefaults.capabilities)
         let mask = caps.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
-        s.append(.boundingSet(mask))
-        s.append(.setgroups(c.additionalGids))
-        s.append(.setgid(c.gid))
-        s.append(.setuid(c.uid))
-        s.append(.capabilities(main: c.uid == 0 ? mask : 0, ambient: 0))
+        var s: [InitStep] = [
+            .boundingSet(mask), .setgroups(c.additionalGids), .setgid(c.gid), .setuid(c.uid),
+            .capabilities(main: c.uid == 0 ? mask : 0, ambient: 0),
+        ]
         if c.noNewPrivileges { s.append(.noNewPrivileges) }
         s.append(.chdir(c.workingDir))
         let path = c.args.first ?? "/bin/sh"
-        s.append(.exec(path: resolve(path, env: c.env, layers: [containerRoot]), args: c.args, env: c.env))
-        return InitPlan(steps: s, namespaces: [])
+        s.append(.exec(path: resolve(path, env: c.env, layers: lookupRoots), args: c.args, env: c.env))
+        return s
     }
 
     /// A command name resolved through the container's PATH, looked up in the image's layers

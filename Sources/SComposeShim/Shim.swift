@@ -2,7 +2,7 @@
 import CSpawn
 import FoundationEssentials
 import SComposeRuntime
-import SComposeTime
+import SComposeOS
 
 #if canImport(Glibc)
 import Glibc

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call on a file: what, and the errno.
+public struct FileError: Error, Sendable, CustomStringConvertible {
+    public var what: String
+    public var errno: Int32
+
+    public init(_ what: String, errno: Int32) {
+        self.what = what
+        self.errno = errno
+    }
+
+    public var description: String { "\(what): \(String(cString: strerror(errno)))" }
+}
+
+/// File operations shared by the image store, the runtime and the engine.
+public enum Files {
+    /// `mkdir -p`.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(FileError) {
+        var current = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST { throw FileError("mkdir \(current)", errno: errno) }
+        }
+    }
+
+    /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(FileError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return write(fd, base + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError("write \(what)", errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Replaces a file atomically: a temporary file next to it, fsync, rename. Readers see the
+    /// old content or the new, never a part.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(FileError) {
+        let temp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError("open \(temp)", errno: errno) }
+        do {
+            try writeAll(fd, bytes, what: temp)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(temp, path) == 0 else {
+            let err = errno
+            unlink(temp)
+            throw FileError("rename \(path)", errno: err)
+        }
+    }
+
+    /// Removes a tree without following symlinks.
+    public static func removeTree(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            unlink(path)
+            return
+        }
+        removeContents(fd)
+        close(fd)
+        rmdir(path)
+    }
+
+    /// Empties the directory open as `dirfd`, without following symlinks.
+    public static func removeContents(_ dirfd: Int32) {
+        let copy = dup(dirfd)
+        guard copy >= 0, let dir = fdopendir(copy) else { return }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(dir)
+        for name in names {
+            if unlinkat(dirfd, name, 0) == 0 { continue }
+            let child = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child >= 0 {
+                removeContents(child)
+                close(child)
+            }
+            unlinkat(dirfd, name, AT_REMOVEDIR)
+        }
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    public static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
+    }
+}
