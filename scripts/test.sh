@@ -7,4 +7,5 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 cd "$root"
 swift build --build-tests
-swift test --skip-build
+# Serially: the container tests share cgroups, mounts and the machine's memory.
+swift test --skip-build --no-parallel

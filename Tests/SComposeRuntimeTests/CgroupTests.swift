@@ -47,7 +47,7 @@ import Testing
         try cgroup.apply(Resources(memory: 32 << 20, memorySwap: 32 << 20, cpus: 0.5, pids: 64))
         let box = try ContainerRunTests.Box()
         // A shell variable of 48 MB: more than the limit allows.
-        var c = box.config("x=$(busybox head -c 48000000 /dev/zero | busybox tr '\\0' a); echo survived")
+        var c = box.config("sleep 0.3; x=$(busybox head -c 48000000 /dev/zero | busybox tr '\\0' a); echo survived")
         c.hostname = "oom"
         var fds: [Int32] = [-1, -1]
         pipe(&fds)
