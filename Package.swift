@@ -23,6 +23,11 @@ let package = Package(
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
         ),
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
         .target(name: "CLinux"),
         .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
@@ -33,7 +38,7 @@ let package = Package(
         ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
-        .target(name: "SComposeRuntime", dependencies: ["CSpawn", "SComposeOS"]),
+        .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "CSpawn"]),
         .target(
             name: "SComposeEngine",
@@ -44,7 +49,7 @@ let package = Package(
             name: "SComposeCLI",
             dependencies: [
                 "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI", "SComposeRuntime", "SComposeEngine",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SComposeOS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "scompose", dependencies: ["SComposeCLI"]),

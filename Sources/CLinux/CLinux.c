@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include "CLinux.h"
@@ -18,3 +20,93 @@ long sc_lgetxattr(const char *path, const char *name, void *value, size_t size) 
 }
 
 int sc_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
+
+#include <sys/mman.h>
+int sc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+#include <string.h>
+
+// eBPF instructions by hand (the uapi headers carry no builder macros).
+static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+    struct bpf_insn i;
+    memset(&i, 0, sizeof i);
+    i.code = code;
+    i.dst_reg = dst;
+    i.src_reg = src;
+    i.off = off;
+    i.imm = imm;
+    return i;
+}
+
+#define MAX_DEVICE_INSNS 1024
+
+int sc_attach_device_filter(int cgroup_fd, const struct sc_device_rule *rules, int count) {
+    struct bpf_insn prog[MAX_DEVICE_INSNS];
+    int n = 0;
+    if (count * 8 + 8 > MAX_DEVICE_INSNS) {
+        errno = E2BIG;
+        return -1;
+    }
+    // struct bpf_cgroup_dev_ctx { u32 access_type (access << 16 | type); u32 major; u32 minor; }
+    prog[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0);
+    prog[n++] = insn(BPF_ALU | BPF_MOV | BPF_X, 3, 2, 0, 0);
+    prog[n++] = insn(BPF_ALU | BPF_AND | BPF_K, 2, 0, 0, 0xFFFF);
+    prog[n++] = insn(BPF_ALU | BPF_RSH | BPF_K, 3, 0, 0, 16);
+    prog[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 4, 0);
+    prog[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 8, 0);
+    for (int r = 0; r < count; r++) {
+        const struct sc_device_rule *rule = &rules[r];
+        struct bpf_insn block[8];
+        int b = 0;
+        int jumps[4];
+        int j = 0;
+        if (rule->type == 'b' || rule->type == 'c') {
+            jumps[j++] = b;
+            block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 0, rule->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
+        }
+        if ((rule->access & 7) != 7) {
+            // Every requested access bit must be among the rule's.
+            block[b++] = insn(BPF_ALU | BPF_MOV | BPF_X, 1, 3, 0, 0);
+            block[b++] = insn(BPF_ALU | BPF_AND | BPF_K, 1, 0, 0, rule->access & 7);
+            jumps[j++] = b;
+            block[b++] = insn(BPF_JMP | BPF_JNE | BPF_X, 1, 3, 0, 0);
+        }
+        if (rule->major >= 0) {
+            jumps[j++] = b;
+            block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 0, (int32_t)rule->major);
+        }
+        if (rule->minor >= 0) {
+            jumps[j++] = b;
+            block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, (int32_t)rule->minor);
+        }
+        block[b++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1);
+        block[b++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        // A failed test skips to the next rule's first instruction.
+        for (int k = 0; k < j; k++) block[jumps[k]].off = (int16_t)(b - jumps[k] - 1);
+        for (int k = 0; k < b; k++) prog[n++] = block[k];
+    }
+    prog[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+    prog[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+
+    union bpf_attr load;
+    memset(&load, 0, sizeof load);
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insn_cnt = (uint32_t)n;
+    load.insns = (uint64_t)(uintptr_t)prog;
+    load.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    int prog_fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+    if (prog_fd < 0) return -1;
+    union bpf_attr attach;
+    memset(&attach, 0, sizeof attach);
+    attach.target_fd = (uint32_t)cgroup_fd;
+    attach.attach_bpf_fd = (uint32_t)prog_fd;
+    attach.attach_type = BPF_CGROUP_DEVICE;
+    attach.attach_flags = BPF_F_ALLOW_MULTI;
+    int r = (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach);
+    int err = errno;
+    close(prog_fd);
+    errno = err;
+    return r;
+}

@@ -5,16 +5,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/socket.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -116,6 +121,155 @@ static void reset_signals(void) {
     }
 }
 
+// A program at most BPF_MAXINSNS long, copied to aligned memory before it is installed.
+static struct sock_filter seccomp_buf[BPF_MAXINSNS];
+
+static int load_seccomp(const char *bytes, int64_t len) {
+    if (len <= 0 || len % (int64_t)sizeof(struct sock_filter) != 0 || len > (int64_t)sizeof seccomp_buf) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(seccomp_buf, bytes, (size_t)len);
+    struct sock_fprog prog = {(unsigned short)(len / (int64_t)sizeof(struct sock_filter)), seccomp_buf};
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+static void init_on_signal(int sig) { (void)sig; }
+
+// The init is a fork of the shim: blank the shim's arguments and environment so that
+// /proc/1/cmdline reads "init" and /proc/1/environ shows nothing of the host.
+static char stat_buf[4096];
+static void hide_arguments(void) {
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, stat_buf, sizeof stat_buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    stat_buf[n] = 0;
+    char *p = strrchr(stat_buf, ')');
+    if (!p) return;
+    // Fields after the command: state is field 3; arg_start..env_end are fields 48..51.
+    unsigned long values[52];
+    int field = 2;
+    p++;
+    while (*p && field < 51) {
+        while (*p == ' ') p++;
+        field++;
+        unsigned long v = 0;
+        while (*p >= '0' && *p <= '9') v = v * 10 + (unsigned long)(*p++ - '0');
+        while (*p && *p != ' ') p++;
+        values[field] = v;
+    }
+    if (field < 51) return;
+    unsigned long arg_start = values[48], arg_end = values[49], env_start = values[50], env_end = values[51];
+    if (arg_end > arg_start) {
+        memset((void *)arg_start, 0, arg_end - arg_start);
+        if (arg_end - arg_start > 5) memcpy((void *)arg_start, "init", 5);
+    }
+    if (env_end > env_start) memset((void *)env_start, 0, env_end - env_start);
+}
+
+// `init: true`: this process stays pid 1, reaps every orphan, forwards the signals it gets to
+// the child, and exits with the child's status (as tini does). Returns 0 in the child.
+static int become_init(void) {
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t child = fork();
+    if (child < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return 0;
+    }
+    // Without a handler, pid 1 of a namespace never sees SIGTERM and friends, even from outside.
+    for (int sig = 1; sig < 65; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = init_on_signal;
+        sigaction(sig, &sa, NULL);
+    }
+    prctl(PR_SET_NAME, "init", 0, 0, 0);
+    hide_arguments();
+    // Holds nothing open: not the container's streams, not the parent's report pipe.
+    sc_close_from(0);
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&all, &info);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            kill(child, sig);
+            continue;
+        }
+        for (;;) {
+            int status = 0;
+            pid_t r = waitpid(-1, &status, WNOHANG);
+            if (r <= 0) break;
+            if (r == child) {
+                if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+                _exit(128 + WTERMSIG(status));
+            }
+        }
+    }
+}
+
+static char pts_path[4096];
+
+// A pty from the container's own devpts instance (so ttyname works inside), as runc's
+// console socket: the slave becomes the standard streams, the master goes to the parent.
+static int open_console(const char *ptmx, const char *pts_dir, int sock) {
+    int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -1;
+    int unlock = 0, number = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &number) < 0) return -1;
+    size_t n = strlen(pts_dir);
+    if (n + 16 > sizeof pts_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(pts_path, pts_dir, n);
+    pts_path[n++] = '/';
+    char digits[16];
+    int d = 0;
+    do {
+        digits[d++] = (char)('0' + number % 10);
+        number /= 10;
+    } while (number > 0);
+    while (d > 0) pts_path[n++] = digits[--d];
+    pts_path[n] = 0;
+    int slave = open(pts_path, O_RDWR | O_NOCTTY);
+    if (slave < 0) return -1;
+    for (int fd = 0; fd < 3; fd++) {
+        if (dup2(slave, fd) < 0) return -1;
+    }
+    if (slave > 2) close(slave);
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+    if (sendmsg(sock, &msg, 0) < 0) return -1;
+    close(master);
+    close(sock);
+    return 0;
+}
+
 static void run_steps(const struct sc_plan *plan, int report) {
     for (int i = 0; i < plan->count; i++) {
         const struct sc_step *s = &plan->steps[i];
@@ -187,6 +341,12 @@ static void run_steps(const struct sc_plan *plan, int report) {
         case SC_NO_NEW_PRIVS: r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); break;
         case SC_CHDIR: r = chdir(str(plan, s->s[0])); break;
         case SC_CAPS: r = apply_caps(s->n[0], s->n[1], s->n[2]); break;
+        case SC_SECCOMP: r = load_seccomp(str(plan, s->s[0]), s->n[0]); break;
+        case SC_SETSID_TTY:
+            r = (setsid() < 0) ? -1 : ioctl(0, TIOCSCTTY, 0);
+            break;
+        case SC_INIT: r = become_init(); break;
+        case SC_CONSOLE: r = open_console(str(plan, s->s[0]), str(plan, s->s[1]), (int)s->n[0]); break;
         case SC_LOOPBACK_UP: {
             int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
             if (sock < 0) {
@@ -266,6 +426,72 @@ pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd) {
 
 int sc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+int sc_open_pty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -1;
+    char name[128];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
+        int err = errno;
+        close(m);
+        errno = err;
+        return -1;
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int err = errno;
+        close(m);
+        errno = err;
+        return -1;
+    }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int sc_accept_root(int listener) {
+    int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0) return -1;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+        close(conn);
+        errno = EPERM;
+        return -1;
+    }
+    return conn;
+}
+
+int sc_receive_fd(int sock) {
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0) return -1;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+}
+
+int sc_socketpair_cloexec(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
+
+int sc_signalfd_sigchld(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
 int sc_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 void sc_close_from(int first) {
@@ -326,6 +552,9 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd) {
         if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
         _exit(128 + WTERMSIG(status));
     }
+    if (plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) fail(report_fd, -1, errno);
+    if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) fail(report_fd, -1, errno);
+    if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report_fd, -1, errno);
     run_steps(plan, report_fd);
     _exit(127);
 }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import SComposeEngine
 import SComposeLoader
 import SComposeOCI
+import SComposeOS
 import SComposeRuntime
 
 #if canImport(Glibc)
@@ -90,9 +91,20 @@ struct Ps: ParsableCommand {
     @Option(name: .long, help: "Format the output: table or json")
     var format: String = "table"
 
+    @Option(name: .long, help: "Filter services by status: paused, restarting, removing, running, dead, created, exited")
+    var status: [String] = []
+
+    @Argument var selectedServices: [String] = []
+
     func run() throws {
         let name = try ProjectContext.name(global)
-        let containers = ProjectContext.engine().containers(project: name).filter { all || $0.running }
+        let known = ["paused", "restarting", "removing", "running", "dead", "created", "exited"]
+        for s in status where !known.contains(s) { throw CLIError("invalid filter 'status=\(s)'") }
+        let containers = ProjectContext.engine().containers(project: name).filter {
+            (all || !status.isEmpty || $0.state == "running" || $0.state == "paused" || $0.state == "restarting")
+                && (status.isEmpty || status.contains($0.state))
+                && (selectedServices.isEmpty || selectedServices.contains($0.record.service))
+        }
         if quiet {
             for c in containers { Console.out(c.record.id + "\n") }
             return
@@ -103,24 +115,14 @@ struct Ps: ParsableCommand {
             return
         }
         let now = Int(time(nil))
-        func status(_ c: ContainerStatus) -> (String, String) {
-            if c.running {
-                let started = c.startedAt.flatMap(Clock.parseRFC3339) ?? now
-                return ("running", "Up " + Human.since(now - started).replacingOccurrences(" ago", ""))
-            }
-            if let exit = c.exit {
-                let finished = Clock.parseRFC3339(exit.finishedAt) ?? now
-                return ("exited", "Exited (\(exit.exitCode)) \(Human.since(now - finished))")
-            }
-            return ("exited", "Exited (137)")
-        }
+        func describe(_ c: ContainerStatus) -> (String, String) { (c.state, StatusText.of(c, now: now)) }
         if format == "json" {
             for c in containers {
-                let (state, text) = status(c)
+                let (state, text) = describe(c)
                 let created = Clock.parseRFC3339(c.record.created) ?? now
                 let row: [(String, JSONValue)] = [
                     ("Command", .string(Self.command(c.record.command, truncate: false))),
-                    ("CreatedAt", .string(c.record.created)), ("ExitCode", .int(Int64(c.exit?.exitCode ?? 0))),
+                    ("CreatedAt", .string(c.record.created)), ("ExitCode", .int(Int64(c.exit?.exitCode ?? c.lastExitCode ?? 0))),
                     ("Health", .string("")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
                     ("Labels", .string(c.record.labels.keys.sorted().map { "\($0)=\(c.record.labels[$0] ?? "")" }.joined(separator: ","))),
                     ("Name", .string(c.record.name)), ("Names", .string(c.record.name)), ("Project", .string(c.record.project)),
@@ -136,13 +138,13 @@ struct Ps: ParsableCommand {
             let created = Clock.parseRFC3339(c.record.created) ?? now
             return [
                 c.record.name, c.record.image, Self.command(c.record.command, truncate: true), c.record.service,
-                Human.since(now - created), status(c).1, "",
+                Human.since(now - created), describe(c).1, "",
             ]
         }
         Console.out(Table.render(header: ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows: rows))
     }
 
-    /// `"sh -c 'while tr…"` as docker shows commands.
+    /// `"sh -c 'while tr…"` as docker shows commands (truncated to 20 characters).
     static func command(_ args: [String], truncate: Bool) -> String {
         let text = args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
         if truncate && text.count > 20 { return "\"" + text.prefix(20) + "…\"" }
@@ -164,11 +166,20 @@ struct Logs: ParsableCommand {
     @Flag(name: [.short, .long], help: "Show timestamps")
     var timestamps = false
 
+    @Option(name: .long, help: "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+    var since: String?
+
+    @Option(name: .long, help: "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+    var until: String?
+
     @Flag(name: .customLong("no-log-prefix"), help: "Don't print prefix in logs")
     var noLogPrefix = false
 
     @Flag(name: .customLong("no-color"), help: "Produce monochrome output")
     var noColor = false
+
+    @Option(name: .long, help: "index of the container if service has multiple replicas")
+    var index: Int?
 
     @Argument var services: [String] = []
 
@@ -181,41 +192,175 @@ struct Logs: ParsableCommand {
     func run() throws {
         let name = try ProjectContext.name(global)
         let engine = ProjectContext.engine()
-        let containers = engine.containers(project: name).filter { services.isEmpty || services.contains($0.record.service) }
-        let width = containers.map(\.record.name.count).max() ?? 0
-        var offsets: [String: Int] = [:]
-        func printNew(_ c: ContainerStatus, limit: Int?) {
-            let path = StateRoot.path + "/containers/\(c.record.id)/container.log"
-            guard let bytes = try? FileSystem.readBytes(path) else { return }
-            let start = offsets[c.record.id] ?? 0
-            guard bytes.count > start else { return }
-            var end = bytes.count
-            while end > start && bytes[end - 1] != UInt8(ascii: "\n") { end -= 1 }
-            offsets[c.record.id] = end
-            var lines = bytes[start..<end].split(separator: UInt8(ascii: "\n"))
-            if let limit { lines = lines.suffix(limit) }
-            let prefix = noLogPrefix ? "" : c.record.name.padding(width) + "  | "
-            var out = ""
+        func selected() -> [ContainerStatus] {
+            engine.containers(project: name).filter {
+                (services.isEmpty || services.contains($0.record.service)) && (index == nil || $0.record.number == index)
+            }
+        }
+        let now = Clock.nowNanoseconds()
+        let sinceTime = try since.map { try LogTime.parse($0, now: now, flag: "since") }
+        let untilTime = try until.map { try LogTime.parse($0, now: now, flag: "until") }
+        let limit: Int?
+        if tail == "all" || tail == "-1" {
+            limit = nil
+        } else {
+            guard let n = Int(tail), n >= 0 else { throw CLIError("invalid value for --tail: \(tail)") }
+            limit = n
+        }
+        let color = !noColor && isatty(1) == 1
+        var presenters = LogPresenters(color: color, prefix: !noLogPrefix)
+        var readers: [String: JSONLogReader] = [:]
+        let out = BufferedOutput()
+        func show(_ c: ContainerStatus, _ lines: [[UInt8]]) {
+            let prefix = presenters.prefix(for: c)
             for line in lines {
                 guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { continue }
+                if sinceTime != nil || untilTime != nil {
+                    let t = LogTime.parseRFC3339Nano(entry.time) ?? 0
+                    if let sinceTime, t < sinceTime { continue }
+                    if let untilTime, t > untilTime { continue }
+                }
                 var text = entry.log
                 if text.hasSuffix("\n") { text.removeLast() }
-                out += prefix + (timestamps ? entry.time + " " : "") + text + "\n"
+                out.write(prefix + (timestamps ? entry.time + " " : "") + text + "\n")
             }
-            Console.out(out)
+            out.flush()
         }
-        let limit = tail == "all" ? nil : Int(tail)
-        for c in containers { printNew(c, limit: limit) }
+        let initial = selected()
+        presenters.register(initial)
+        for c in initial {
+            var reader = JSONLogReader(path: StateRoot.path + "/containers/\(c.record.id)/container.log")
+            var lines = reader.readAll()
+            if let limit { lines = Array(lines.suffix(limit)) }
+            readers[c.record.id] = reader
+            show(c, lines)
+        }
         guard follow else { return }
         while true {
-            usleep(100_000)
-            let current = engine.containers(project: name).filter { services.isEmpty || services.contains($0.record.service) }
-            for c in current { printNew(c, limit: nil) }
-            if current.allSatisfy({ !$0.running }) {
-                for c in current { printNew(c, limit: nil) }
+            usleep(50_000)
+            let current = selected()
+            presenters.register(current)
+            for c in current {
+                var reader = readers[c.record.id] ?? JSONLogReader(path: StateRoot.path + "/containers/\(c.record.id)/container.log")
+                let lines = readers[c.record.id] == nil ? reader.readAll() : reader.readNew()
+                readers[c.record.id] = reader
+                show(c, lines)
+            }
+            // As Compose: follow ends once every container has stopped (and is not restarting).
+            if current.allSatisfy({ !$0.running && !$0.restarting }) {
+                for c in current {
+                    if var reader = readers[c.record.id] {
+                        show(c, reader.readNew())
+                        readers[c.record.id] = reader
+                    }
+                }
                 return
             }
         }
+    }
+}
+
+/// Log prefixes as Compose prints them: `name  | `, padded to the longest name plus one,
+/// coloured in Compose's rainbow order when the output is a terminal.
+struct LogPresenters {
+    let color: Bool
+    let prefix: Bool
+    var names: [String: String] = [:]
+    var colors: [String: String] = [:]
+    var order: [String] = []
+    static let rainbow = ["36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"]
+
+    init(color: Bool, prefix: Bool) {
+        self.color = color
+        self.prefix = prefix
+    }
+
+    /// Compose's name for a container in logs: without the project for default names.
+    static func displayName(_ c: ContainerStatus) -> String {
+        let defaultName = "\(c.record.project)-\(c.record.service)-\(c.record.number)"
+        return c.record.name == defaultName ? String(c.record.name.dropFirst(c.record.project.count + 1)) : c.record.name
+    }
+
+    mutating func register(_ containers: [ContainerStatus]) {
+        for c in containers where names[c.record.id] == nil {
+            names[c.record.id] = Self.displayName(c)
+            colors[c.record.id] = Self.rainbow[order.count % Self.rainbow.count]
+            order.append(c.record.id)
+        }
+    }
+
+    func prefix(for c: ContainerStatus) -> String {
+        guard prefix else { return "" }
+        let width = (names.values.map(\.count).max() ?? 0) + 1
+        let name = names[c.record.id] ?? Self.displayName(c)
+        let text = name + String(repeating: " ", count: max(0, width - name.count)) + " | "
+        guard color, let code = colors[c.record.id] else { return text }
+        return "\u{1B}[\(code)m" + text + "\u{1B}[0m"
+    }
+}
+
+/// `--since` / `--until` values: RFC 3339 times, Unix seconds, or Go durations before now.
+enum LogTime {
+    /// Nanoseconds since the epoch.
+    static func parse(_ text: String, now: Int64, flag: String) throws -> Int64 {
+        if let t = parseRFC3339Nano(text) { return t }
+        if let seconds = Double(text) { return Int64(seconds * 1e9) }
+        if let d = GoDuration.nanoseconds(text) { return now - d }
+        throw CLIError("invalid value for \"--\(flag)\": \(text)")
+    }
+
+    static func parseRFC3339Nano(_ text: String) -> Int64? {
+        guard text.count >= 19, text.contains("T") || text.contains("-"), let seconds = Clock.parseRFC3339(text) else { return nil }
+        var nanos: Int64 = 0
+        if let dot = text.firstIndex(of: ".") {
+            var digits = text[text.index(after: dot)...].prefix { $0.isNumber }
+            digits = digits.prefix(9)
+            nanos = (Int64(digits) ?? 0) * Int64(pow10(9 - digits.count))
+        }
+        // A "+hh:mm" offset, as RFC 3339 allows.
+        var offset = 0
+        if let sign = text.dropFirst(19).lastIndex(where: { $0 == "+" || $0 == "-" }) {
+            let parts = text[text.index(after: sign)...].split(separator: ":").compactMap { Int($0) }
+            if parts.count == 2 { offset = (parts[0] * 3600 + parts[1] * 60) * (text[sign] == "+" ? 1 : -1) }
+        }
+        return Int64(seconds - offset) * 1_000_000_000 + nanos
+    }
+
+    static func pow10(_ n: Int) -> Int { (0..<max(0, n)).reduce(1) { r, _ in r * 10 } }
+}
+
+/// Go's time.ParseDuration, for the units logs accept.
+enum GoDuration {
+    static func nanoseconds(_ text: String) -> Int64? {
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.filter({ rest.hasPrefix($0.0) }).max(by: { $0.0.count < $1.0.count }) else { return nil }
+            rest = rest.dropFirst(unit.0.count)
+            total += value * unit.1
+        }
+        return Int64(total)
+    }
+}
+
+/// Output gathered and written in large pieces: `logs` of many lines stays fast.
+final class BufferedOutput {
+    var buffer: [UInt8] = []
+
+    func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count > 1 << 16 { flush() }
+    }
+
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        try? Files.writeAll(1, buffer, what: "stdout")
+        buffer.removeAll(keepingCapacity: true)
     }
 }
 
@@ -224,8 +369,14 @@ struct Exec: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(name: [.customShort("T"), .customLong("no-TTY")], help: "Disable pseudo-TTY allocation (no TTY yet either way)")
+    @Flag(name: [.customShort("T"), .customLong("no-TTY")], help: "Disable pseudo-TTY allocation. By default `exec` allocates a TTY when its input is one")
     var noTTY = false
+
+    @Flag(name: [.customShort("i"), .customLong("interactive")], help: "Keep STDIN open (always on, as in Compose)")
+    var interactive = false
+
+    @Flag(name: [.customShort("t"), .customLong("tty")], help: "Allocate a pseudo-TTY (the default on a terminal)")
+    var tty = false
 
     @Flag(name: [.short, .long], help: "Detached mode: run the command in the background")
     var detach = false
@@ -254,11 +405,29 @@ struct Exec: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         guard !command.isEmpty else { throw CLIError("exec requires at least 2 arguments") }
-        if detach { throw CLIError("exec -d is not available yet") }
         let name = try ProjectContext.name(global)
-        let code = try ProjectContext.engine().exec(
-            project: name, service: service, index: index, command: command, user: user, workingDir: workdir,
-            env: env)
+        let engine = ProjectContext.engine()
+        func exec(stdio: Launcher.Stdio, terminal: ((Int32) -> Void)?) throws -> Int32 {
+            try engine.exec(
+                project: name, service: service, index: index, command: command, user: user, workingDir: workdir,
+                env: env, privileged: privileged, stdio: stdio, terminal: terminal)
+        }
+        if detach {
+            // The command runs on with /dev/null for its streams; we do not wait for it.
+            let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+            defer { close(null) }
+            let child = fork()
+            if child == 0 {
+                setsid()
+                let code = (try? exec(stdio: .init(stdin: null, stdout: null, stderr: null), terminal: nil)) ?? 126
+                _exit(code)
+            }
+            guard child > 0 else { throw CLIError("fork: \(String(cString: strerror(errno)))") }
+            return
+        }
+        let useTTY = !noTTY && isatty(0) == 1 && isatty(1) == 1
+        let relay: ((Int32) -> Void)? = useTTY ? { master in Terminal.relay(master) } : nil
+        let code = try exec(stdio: .init(), terminal: relay)
         if code != 0 { throw CLIError("", code: code) }
     }
 }
@@ -269,17 +438,15 @@ struct Stop: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: [.short, .long], help: "Specify a shutdown timeout in seconds")
-    var timeout: Int = 10
+    var timeout: Int?
 
     @Argument var services: [String] = []
 
     func run() throws {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
-        for c in containers.reversed() where c.running {
-            Console.error(" Container \(c.record.name)  Stopping")
-            try engine.stop(c, timeout: timeout)
-            Console.error(" Container \(c.record.name)  Stopped")
+        try engine.stop(containers.filter { $0.running || $0.restarting || $0.shimPid != nil }, timeout: timeout) { c, done in
+            Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
         }
     }
 }
@@ -308,18 +475,18 @@ struct Restart: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: [.short, .long], help: "Specify a shutdown timeout in seconds")
-    var timeout: Int = 10
+    var timeout: Int?
 
     @Argument var services: [String] = []
 
     func run() throws {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
-        for c in containers {
-            Console.error(" Container \(c.record.name)  Restarting")
-            try engine.stop(c, timeout: timeout)
-            let stopped = engine.containers(project: c.record.project).first { $0.record.id == c.record.id } ?? c
-            try engine.start(stopped)
+        try engine.stop(containers, timeout: timeout) { c, done in
+            if !done { Console.error(" Container \(c.record.name)  Restarting") }
+        }
+        for c in engine.containers(project: containers.first?.record.project) where containers.contains(where: { $0.record.id == c.record.id }) {
+            try engine.start(c)
             Console.error(" Container \(c.record.name)  Started")
         }
     }
@@ -337,13 +504,7 @@ struct Kill: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let names: [String: Int32] = [
-            "KILL": SIGKILL, "TERM": SIGTERM, "INT": SIGINT, "HUP": SIGHUP, "QUIT": SIGQUIT, "USR1": SIGUSR1,
-            "USR2": SIGUSR2, "STOP": SIGSTOP, "CONT": SIGCONT,
-        ]
-        var text = signal.uppercased()
-        if text.hasPrefix("SIG") { text.removeFirst(3) }
-        guard let number = names[text] ?? Int32(signal) else { throw CLIError("invalid signal: \(signal)") }
+        let number = try Signals.number(signal)
         let (engine, containers) = try ProjectContext.containers(global, services: services)
         for c in containers where c.running {
             try engine.signal(c, number)
@@ -377,8 +538,10 @@ struct Rm: ParsableCommand {
             Console.error("No stopped containers")
             return
         }
+        try engine.stop(removable, timeout: nil) { c, done in
+            Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
+        }
         for c in removable {
-            if c.running { try engine.stop(c, timeout: 10) }
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")
         }
@@ -391,7 +554,7 @@ struct Down: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: [.short, .long], help: "Specify a shutdown timeout in seconds")
-    var timeout: Int = 10
+    var timeout: Int?
 
     @Flag(name: [.short, .long], help: "Remove named volumes declared in the volumes section of the Compose file")
     var volumes = false
@@ -402,12 +565,10 @@ struct Down: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: [])
-        for c in containers.reversed() {
-            if c.running || c.shimPid != nil {
-                Console.error(" Container \(c.record.name)  Stopping")
-                try engine.stop(c, timeout: timeout)
-                Console.error(" Container \(c.record.name)  Stopped")
-            }
+        try engine.stop(containers, timeout: timeout) { c, done in
+            Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
+        }
+        for c in containers {
             Console.error(" Container \(c.record.name)  Removing")
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")

@@ -518,7 +518,8 @@ enum Human {
 
 /// Columns padded like Go's tabwriter as docker uses it (three spaces between columns).
 enum Table {
-    static func render(header: [String], rows: [[String]]) -> String {
+    /// Columns padded as Go's tabwriter does (`padding` spaces after the widest cell).
+    static func render(header: [String], rows: [[String]], padding: Int = 3) -> String {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
         for row in all {
@@ -531,7 +532,7 @@ enum Table {
                 if i == row.count - 1 {
                     line += cell
                 } else {
-                    line += cell + String(repeating: " ", count: widths[i] - cell.count + 3)
+                    line += cell + String(repeating: " ", count: widths[i] - cell.count + padding)
                 }
             }
             out += line + "\n"

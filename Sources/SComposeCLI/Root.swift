@@ -24,7 +24,10 @@ public struct SCompose: ParsableCommand {
               --project-directory DIR         Alternate working directory
             """,
         version: scomposeVersion,
-        subcommands: [Up.self, Ps.self, Logs.self, Exec.self, Start.self, Stop.self, Restart.self, Kill.self, Rm.self, Down.self, Config.self, ImageCommand.self, Version.self]
+        subcommands: [
+            Up.self, Create.self, Ps.self, Logs.self, Exec.self, Start.self, Stop.self, Restart.self, Kill.self, Pause.self,
+            Unpause.self, Top.self, Wait.self, Images.self, Rm.self, Down.self, Config.self, ImageCommand.self, Version.self,
+        ]
     )
 
     // The global flags live in each compose verb (see GlobalOptions): `image` has its own `-f`.

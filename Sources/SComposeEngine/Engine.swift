@@ -23,6 +23,10 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var created: String
     public var configHash: String
     public var labels: [String: String]
+    /// `stop_signal` (number), nil for SIGTERM.
+    public var stopSignal: Int32?
+    /// `stop_grace_period` in seconds, nil for the default.
+    public var stopTimeout: Int?
 }
 
 /// A container as `ps` shows it.
@@ -34,6 +38,22 @@ public struct ContainerStatus: Sendable {
     public var shimPid: Int32?
     public var startedAt: String?
     public var exit: ExitRecord?
+    /// Waiting to be started again by its restart policy.
+    public var restarting = false
+    public var restartCount = 0
+    public var lastExitCode: Int32?
+    /// Frozen by `pause`.
+    public var paused = false
+
+    /// Docker's state: created, running, paused, restarting, exited or dead (the shim died
+    /// without recording an exit).
+    public var state: String {
+        if restarting && shimPid != nil { return "restarting" }
+        if running { return paused ? "paused" : "running" }
+        if exit != nil { return "exited" }
+        if startedAt == nil { return "created" }
+        return "dead"
+    }
 }
 
 /// Errors of the engine, with Compose's wording.
@@ -76,11 +96,16 @@ public struct Engine {
             let state = StateFile.read(RunningState.self, from: files.state)
             let exit = StateFile.read(ExitRecord.self, from: files.exit)
             let running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
-            let shimAlive = state.map { kill($0.shimPid, 0) == 0 } ?? false
-            out.append(
-                ContainerStatus(
-                    record: record, running: running, pid: state?.pid, shimPid: shimAlive ? state?.shimPid : nil,
-                    startedAt: state?.startedAt, exit: exit))
+            // A killed shim may linger as a zombie of whatever adopted it: that is dead too.
+            let shimAlive = state.map { ProcessCheck.isAlive($0.shimPid, startTicks: $0.shimStartTicks) } ?? false
+            var status = ContainerStatus(
+                record: record, running: running, pid: state?.pid, shimPid: shimAlive ? state?.shimPid : nil,
+                startedAt: state?.startedAt, exit: exit)
+            status.restarting = exit == nil && !running && state?.restarting == true
+            status.restartCount = exit?.restartCount ?? state?.restartCount ?? 0
+            status.lastExitCode = state?.lastExitCode
+            status.paused = running && cgroup(of: record.id).map(\.isFrozen) == true
+            out.append(status)
         }
         return out.sorted { ($0.record.service, $0.record.number) < ($1.record.service, $1.record.number) }
     }
@@ -89,10 +114,12 @@ public struct Engine {
 
     /// Creates and starts every service's containers (dependencies first); a running container
     /// whose configuration did not change is left alone, one that changed is recreated.
-    public func up(_ loaded: LoadedProject, services selected: [String]) throws {
+    /// With `start: false` (`create`), containers are created and left stopped.
+    public func up(_ loaded: LoadedProject, services selected: [String], start: Bool = true) throws {
         let project = loaded.project
         let store = try ImageStore(root: root)
         try mkdirs(containersDir)
+        removeStaleStaging()
         let existing = containers(project: project.name)
         for name in try order(project, selected: selected) {
             guard let service = project.services[name] else { continue }
@@ -100,12 +127,21 @@ public struct Engine {
             for number in 1...max(1, service.replicas) {
                 let containerName = service.containerName ?? "\(project.name)-\(name)-\(number)"
                 if let current = existing.first(where: { $0.record.name == containerName }) {
-                    if current.record.configHash == hash && current.running {
+                    if current.record.configHash == hash && (current.running || current.restarting) {
                         progress("Container \(containerName)  Running")
                         continue
                     }
+                    if current.record.configHash == hash && current.state != "dead" {
+                        // Same configuration, stopped: start it again (as Compose does).
+                        if start {
+                            progress("Container \(containerName)  Starting")
+                            try self.start(current)
+                            progress("Container \(containerName)  Started")
+                        }
+                        continue
+                    }
                     progress("Container \(containerName)  Recreate")
-                    try stop(current, timeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) } ?? 10)
+                    try stop(current, timeout: nil)
                     try remove(current)
                     progress("Container \(containerName)  Recreated")
                 } else {
@@ -114,10 +150,21 @@ public struct Engine {
                 let files = try create(
                     project: project, service: service, number: number, name: containerName, hash: hash, store: store)
                 progress("Container \(containerName)  Created")
+                guard start else { continue }
                 progress("Container \(containerName)  Starting")
-                try start(files)
+                try self.start(files)
                 progress("Container \(containerName)  Started")
             }
+        }
+    }
+
+    /// Directories of creations that a crash interrupted (older than a minute, so that a
+    /// concurrent `up` still writing its own is left alone).
+    func removeStaleStaging() {
+        for name in Files.list(containersDir) where name.hasPrefix(".creating-") {
+            var st = stat()
+            let path = containersDir + "/" + name
+            if stat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 { Files.removeTree(path) }
         }
     }
 
@@ -168,8 +215,7 @@ public struct Engine {
         if service.networks.keys.contains(where: { $0 != "default" }) || !service.extraHosts.isEmpty {
             missing.append("networks are loopback-only")
         }
-        if service.healthcheck != nil { missing.append("healthchecks do not run") }
-        if let restart = service.restart, restart != "no" { missing.append("restart: \(restart) is not applied") }
+        if let hc = service.healthcheck, !hc.disable, hc.test.first != "NONE" { missing.append("healthchecks do not run") }
         if !missing.isEmpty {
             progress("WARN service \(service.name): not supported yet: " + missing.joined(separator: "; "))
         }
@@ -177,7 +223,14 @@ public struct Engine {
         let layers = try store.snapshots(image)
         let id = Digest(of: (0..<32).map { _ in UInt8.random(in: 0...255) }).hex
         let files = ContainerFiles(dir: containersDir + "/" + id)
-        for d in [files.dir, files.upper, files.work, files.root] { try mkdirs(d) }
+        // Everything is written under a staging name and renamed into place last: a crash
+        // half-way leaves a `.creating-` directory that the next `up` removes, never a
+        // container that is half there. Paths inside the files are the final ones.
+        let stage = containersDir + "/.creating-" + id
+        func staged(_ path: String) -> String { stage + path.dropFirst(files.dir.count) }
+        var created = false
+        defer { if !created { Files.removeTree(stage) } }
+        for d in [files.upper, files.work, files.root] { try mkdirs(staged(d)) }
         let defaults = imageConfig.config ?? ImageConfig.ContainerDefaults()
         let entrypoint = service.entrypoint ?? defaults.Entrypoint ?? []
         let cmd = service.command ?? (service.entrypoint != nil ? [] : defaults.Cmd ?? [])
@@ -201,11 +254,19 @@ public struct Engine {
         config.hostname = hostname
         config.privileged = service.privileged
         config.readOnlyRootfs = service.readOnly
-        config.noNewPrivileges = service.securityOpt.contains { $0.hasPrefix("no-new-privileges") && !$0.hasSuffix("false") }
+        try Security.apply(service, to: &config)
+        config.tty = service.tty
+        config.initProcess = service.initProcess ?? false
         if service.networkMode == "host" { config.namespaces.remove(.net) }
-        try writeText(files.hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t\(hostname)\n")
-        try writeText(files.hostname, hostname + "\n")
-        try writeText(files.resolvConf, Self.resolvConf())
+        if config.namespaces.contains(.net) {
+            // Docker's defaults for a private network namespace.
+            config.sysctls = ["net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"]
+        }
+        for (key, value) in service.sysctls { config.sysctls[key] = value }
+        try Security.checkSysctls(config.sysctls, hostNetwork: !config.namespaces.contains(.net))
+        try writeText(staged(files.hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t\(hostname)\n")
+        try writeText(staged(files.hostname), hostname + "\n")
+        try writeText(staged(files.resolvConf), Self.resolvConf())
         config.fileBinds = [
             .init(source: files.hosts, target: "/etc/hosts"), .init(source: files.hostname, target: "/etc/hostname"),
             .init(source: files.resolvConf, target: "/etc/resolv.conf"),
@@ -214,8 +275,11 @@ public struct Engine {
             memory: service.memLimit ?? service.deploy?.memoryLimit, memorySwap: service.memswapLimit,
             cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
             pids: service.pidsLimit ?? service.deploy?.pidsLimit)
-        let spec = ShimSpec(id: id, container: config, cgroup: "scompose/\(id)", resources: resources)
-        try StateFile.write(spec, to: files.spec)
+        var spec = ShimSpec(id: id, container: config, cgroup: "scompose/\(id)", resources: resources)
+        spec.restart = try Self.restartPolicy(service)
+        spec.stdinOpen = service.stdinOpen
+        (spec.logMaxSize, spec.logMaxFiles) = try Self.logRotation(service)
+        try StateFile.write(spec, to: staged(files.spec))
         var labels = service.labels
         labels["com.docker.compose.project"] = project.name
         labels["com.docker.compose.service"] = service.name
@@ -230,8 +294,14 @@ public struct Engine {
         }.joined(separator: ",")
         let record = ContainerRecord(
             id: id, name: name, project: project.name, service: service.name, number: number, image: imageName,
-            imageID: image.id.description, command: args, created: Clock.rfc3339Now(), configHash: hash, labels: labels)
-        try StateFile.write(record, to: files.dir + "/container.json")
+            imageID: image.id.description, command: args, created: Clock.rfc3339Now(), configHash: hash, labels: labels,
+            stopSignal: try service.stopSignal.map { try Signals.number($0) },
+            stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) })
+        try StateFile.write(record, to: staged(files.dir + "/container.json"))
+        guard rename(stage, files.dir) == 0 else {
+            throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
+        }
+        created = true
         return files
     }
 
@@ -241,9 +311,12 @@ public struct Engine {
         try start(ContainerFiles(dir: containersDir + "/" + c.record.id))
     }
 
-    /// Sends a signal to a running container's init.
+    /// Sends a signal to a running container's init (through its shim, so that its restart
+    /// policy knows the user did it).
     public func signal(_ c: ContainerStatus, _ signal: Int32) throws {
         guard c.running, let pid = c.pid else { return }
+        let dir = containersDir + "/" + c.record.id
+        if c.shimPid != nil, ShimControl.request(dir: dir, "kill \(signal)") == "ok" { return }
         if kill(pid, signal) != 0 { throw EngineError("cannot signal \(c.record.name): \(String(cString: strerror(errno)))") }
     }
 
@@ -262,7 +335,10 @@ public struct Engine {
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0
-        let r = posix_spawn(&pid, shimPath, &actions, nil, &cArgs, environ)
+        // The shim needs no environment, and the container's init (a fork of it) must not
+        // carry the caller's.
+        var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
+        let r = posix_spawn(&pid, shimPath, &actions, nil, &cArgs, &noEnv)
         close(sync[1])
         defer { close(sync[0]) }
         guard r == 0 else { throw EngineError("cannot run \(shimPath): \(String(cString: strerror(r)))") }
@@ -279,7 +355,8 @@ public struct Engine {
         }
         let text = String(decoding: reply, as: UTF8.self)
         guard text.hasPrefix("{\"pid\":") else {
-            let message = (try? JSONDecoder().decode([String: String].self, from: Data(reply)))?["error"]
+            struct Failure: Decodable { var error: String }
+            let message = (try? JSONDecoder().decode(Failure.self, from: Data(reply)))?.error
                 ?? (text.isEmpty ? "the shim exited without starting the container" : text)
             throw EngineError("Error response from daemon: failed to create task for container: \(message)")
         }
@@ -290,7 +367,8 @@ public struct Engine {
     /// Runs a command in a service's running container and returns its exit status.
     public func exec(
         project: String, service: String, index: Int, command: [String], user: String?, workingDir: String?,
-        env: [String]
+        env: [String], privileged: Bool = false, stdio: Launcher.Stdio = .init(),
+        terminal: ((Int32) -> Void)? = nil
     ) throws -> Int32 {
         let candidates = containers(project: project).filter { $0.record.service == service }
         guard let c = candidates.first(where: { $0.record.number == index }) ?? (index == 1 ? candidates.first : nil),
@@ -314,8 +392,43 @@ public struct Engine {
             (config.uid, config.gid, config.additionalGids) = try Users.resolve(
                 user, groupAdd: [], layers: ["/proc/\(pid)/root"])
         }
+        if privileged {
+            config.privileged = true
+        }
+        // With a terminal: a pty of the container's own devpts, relayed by `terminal` (given the master).
+        var stdio = stdio
+        var pty: (master: Int32, slave: Int32)?
+        if terminal != nil {
+            do {
+                pty = try Launcher.openPty(ptmx: "/proc/\(pid)/root/dev/pts/ptmx")
+            } catch {
+                throw EngineError("OCI runtime exec failed: \(error)", exitCode: 126)
+            }
+            if let pty { stdio = .init(stdin: pty.slave, stdout: pty.slave, stderr: pty.slave) }
+        }
+        config.tty = pty != nil
+        var slaveOpen = pty != nil
+        defer {
+            if let pty {
+                close(pty.master)
+                if slaveOpen { close(pty.slave) }
+            }
+        }
+        let plan: InitPlan
         do {
-            return try Launcher.exec(into: pid, InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root"))
+            plan = try InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root")
+        } catch {
+            throw EngineError("OCI runtime exec failed: \(error)", exitCode: 126)
+        }
+        do {
+            return try Launcher.exec(into: pid, plan, stdio: stdio) { _ in
+                if let pty, let terminal {
+                    // Only the program holds the slave now: its last close ends the relay (EIO).
+                    close(pty.slave)
+                    slaveOpen = false
+                    terminal(pty.master)
+                }
+            }
         } catch {
             // As docker: 127 when the command is not found, 126 when it cannot run.
             throw EngineError("OCI runtime exec failed: \(error)", exitCode: error.errno == ENOENT ? 127 : 126)
@@ -324,23 +437,127 @@ public struct Engine {
 
     // MARK: - stop, down
 
-    /// Stops a running container: SIGTERM, then SIGKILL after `timeout` seconds; waits for its shim to record the exit.
-    public func stop(_ c: ContainerStatus, timeout: Int) throws {
-        let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
-        // A shim still supervising means the container is still there, whatever else we saw.
-        guard c.exit == nil, c.running || c.shimPid != nil, let pid = c.pid else { return }
-        kill(pid, SIGTERM)
-        let deadline = time(nil) + time_t(timeout)
-        while access(files.exit, F_OK) != 0 {
-            if time(nil) >= deadline {
-                kill(pid, SIGKILL)
-                break
+    /// Stops a running container: its stop signal, then SIGKILL after `timeout` seconds (the
+    /// service's `stop_grace_period` when nil); waits for its shim to record the exit. A
+    /// container whose shim died is stopped and cleaned up here.
+    public func stop(_ c: ContainerStatus, timeout: Int?) throws {
+        try stop([c], timeout: timeout)
+    }
+
+    /// Stops containers as Compose does: those that depend on others first, and all of one
+    /// level at once (each shim escalates to SIGKILL on its own), then waits for their exits.
+    /// `progress` is told of each container as it starts and ends stopping.
+    public func stop(
+        _ containers: [ContainerStatus], timeout: Int?, progress: ((ContainerStatus, Bool) -> Void)? = nil
+    ) throws {
+        let active = containers.filter { $0.exit == nil && $0.state != "created" }
+        for level in Self.stopLevels(active) {
+            var waiting: [(ContainerStatus, time_t)] = []
+            for c in level {
+                progress?(c, false)
+                let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
+                let signal = c.record.stopSignal ?? SIGTERM
+                let seconds = timeout ?? c.record.stopTimeout ?? 10
+                if c.shimPid != nil, ShimControl.request(dir: files.dir, "stop \(signal) \(seconds)") == "ok" {
+                    waiting.append((c, time(nil) + time_t(seconds) + 15))
+                } else {
+                    // No shim (killed, or gone since we looked): nobody supervises the container.
+                    try stopUnsupervised(c, signal: signal, timeout: seconds)
+                    progress?(c, true)
+                }
             }
-            usleep(20_000)
+            // The shims write exit.json once their container is gone and its cgroup removed.
+            while !waiting.isEmpty {
+                var still: [(ContainerStatus, time_t)] = []
+                for (c, deadline) in waiting {
+                    if access(containersDir + "/" + c.record.id + "/exit.json", F_OK) == 0 {
+                        progress?(c, true)
+                    } else if time(nil) >= deadline {
+                        throw EngineError("timed out waiting for \(c.record.name) to stop")
+                    } else {
+                        still.append((c, deadline))
+                    }
+                }
+                waiting = still
+                if !waiting.isEmpty { usleep(10_000) }
+            }
         }
-        // The shim writes exit.json after the container is gone and its cgroup removed.
-        let hard = time(nil) + 10
-        while access(files.exit, F_OK) != 0 && time(nil) < hard { usleep(10_000) }
+    }
+
+    /// Containers grouped so that a service is stopped before the services it depends on
+    /// (from the `com.docker.compose.depends_on` label).
+    static func stopLevels(_ containers: [ContainerStatus]) -> [[ContainerStatus]] {
+        var dependencies: [String: Set<String>] = [:]
+        for c in containers {
+            let deps = (c.record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap {
+                $0.split(separator: ":").first.map(String.init)
+            }
+            dependencies[c.record.service, default: []].formUnion(deps)
+        }
+        // depth(s) = 0 when nothing depends on s, else 1 + the deepest of its dependants.
+        var depth: [String: Int] = [:]
+        func compute(_ service: String, _ seen: Set<String>) -> Int {
+            if let d = depth[service] { return d }
+            guard !seen.contains(service) else { return 0 }
+            let dependants = dependencies.filter { $0.value.contains(service) }.map(\.key)
+            let d = dependants.map { compute($0, seen.union([service])) + 1 }.max() ?? 0
+            depth[service] = d
+            return d
+        }
+        var levels: [Int: [ContainerStatus]] = [:]
+        for c in containers { levels[compute(c.record.service, []), default: []].append(c) }
+        return levels.keys.sorted().compactMap { levels[$0] }
+    }
+
+    /// The shim died (killed, or the machine's OOM killer): nobody reaps or records the
+    /// container, so stop its processes by pid, remove its cgroup and record the exit here.
+    func stopUnsupervised(_ c: ContainerStatus, signal: Int32, timeout: Int) throws {
+        let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
+        var code: Int32 = 255
+        if c.running, let pid = c.pid, let ticks = StateFile.read(RunningState.self, from: files.state)?.startTicks {
+            try? cgroup(of: c.record.id)?.setFrozen(false)
+            kill(pid, signal)
+            code = 128 + signal
+            let deadline = time(nil) + time_t(timeout)
+            while ProcessCheck.isAlive(pid, startTicks: ticks) && time(nil) < deadline { usleep(20_000) }
+            if ProcessCheck.isAlive(pid, startTicks: ticks) {
+                kill(pid, SIGKILL)
+                code = 137
+                let hard = time(nil) + 10
+                while ProcessCheck.isAlive(pid, startTicks: ticks) && time(nil) < hard { usleep(10_000) }
+            }
+        }
+        if let cg = cgroup(of: c.record.id) {
+            // Whatever the container left (its init is gone, so its pid namespace is too).
+            for pid in cg.processes() { kill(pid, SIGKILL) }
+            let hard = time(nil) + 5
+            while !cg.processes().isEmpty && time(nil) < hard { usleep(10_000) }
+            try? cg.remove()
+        }
+        try? StateFile.write(ExitRecord(exitCode: code, oomKilled: false, finishedAt: Clock.rfc3339Now()), to: files.exit)
+    }
+
+    /// The container's cgroup, when this machine has cgroups.
+    func cgroup(of id: String) -> Cgroup? {
+        CgroupLayout.current().map { Cgroup(layout: $0, path: "scompose/\(id)") }
+    }
+
+    /// Freezes (`pause`) or thaws (`unpause`) a running container.
+    public func setPaused(_ c: ContainerStatus, _ paused: Bool) throws {
+        guard c.running, let cg = cgroup(of: c.record.id) else {
+            throw EngineError("Error response from daemon: container \(c.record.name) is not running")
+        }
+        do {
+            try cg.setFrozen(paused)
+        } catch {
+            throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)")
+        }
+    }
+
+    /// The processes of a running container (pids as the host sees them).
+    public func processes(_ c: ContainerStatus) -> [Int32] {
+        guard c.running else { return [] }
+        return cgroup(of: c.record.id)?.processes().sorted() ?? []
     }
 
     /// Removes a stopped container's directory.
@@ -349,6 +566,57 @@ public struct Engine {
     }
 
     // MARK: - Helpers
+
+    /// `restart:` or, failing that, `deploy.restart_policy`.
+    static func restartPolicy(_ service: ServiceConfig) throws -> RestartPolicy {
+        if let text = service.restart {
+            guard let policy = RestartPolicy(parsing: text) else {
+                throw EngineError("invalid restart policy \"\(text)\" for service \"\(service.name)\"")
+            }
+            return policy
+        }
+        switch service.deploy?.restartCondition {
+        case "none": return .no
+        case "on-failure": return RestartPolicy(name: "on-failure", maxRetries: service.deploy?.restartMaxAttempts ?? 0)
+        case "any": return RestartPolicy(name: "always", maxRetries: 0)
+        default: return .no
+        }
+    }
+
+    /// json-file rotation from `logging:` (max-size like `10m`, max-file).
+    static func logRotation(_ service: ServiceConfig) throws -> (Int64?, Int) {
+        guard let logging = service.logging else { return (nil, 1) }
+        if let driver = logging.driver, !["json-file", "local"].contains(driver) {
+            throw EngineError("logging driver \"\(driver)\" of service \"\(service.name)\" is not supported (json-file only)")
+        }
+        var size: Int64?
+        if let text = logging.options["max-size"], text != "-1" {
+            guard let bytes = parseSize(text) else { throw EngineError("invalid max-size \"\(text)\" for service \"\(service.name)\"") }
+            size = bytes
+        }
+        var files = 1
+        if let text = logging.options["max-file"] {
+            guard let n = Int(text), n >= 1 else { throw EngineError("invalid max-file \"\(text)\" for service \"\(service.name)\"") }
+            files = n
+        }
+        return (size, files)
+    }
+
+    /// `10m`, `512k`, `1g`, `100` (bytes), as docker's units.RAMInBytes.
+    static func parseSize(_ text: String) -> Int64? {
+        var digits = text.lowercased()
+        var unit: Int64 = 1
+        if digits.hasSuffix("b") { digits.removeLast() }
+        switch digits.last {
+        case "k": unit = 1 << 10
+        case "m": unit = 1 << 20
+        case "g": unit = 1 << 30
+        default: break
+        }
+        if unit > 1 { digits.removeLast() }
+        guard let n = Int64(digits), n > 0 else { return nil }
+        return n * unit
+    }
 
     static func resolvConf() -> String {
         let host = (try? String(decoding: FileSystem.readBytes("/etc/resolv.conf"), as: UTF8.self)) ?? ""

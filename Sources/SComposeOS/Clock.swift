@@ -12,6 +12,13 @@ public enum Clock {
         return rfc3339(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
     }
 
+    /// Now, in nanoseconds since the epoch.
+    public static func nowNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     /// RFC 3339 in UTC.
     public static func rfc3339(seconds: Int, nanoseconds: Int) -> String {
         var t = time_t(seconds)

@@ -100,6 +100,25 @@ public enum Files {
         }
     }
 
+    /// A whole file, including /proc and /sys files that report size 0.
+    public static func read(_ path: String) throws(FileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("open \(path)", errno: errno) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError("read \(path)", errno: errno)
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+
     /// The names in a directory, without `.` and `..`.
     public static func list(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }

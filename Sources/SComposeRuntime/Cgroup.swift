@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+import CLinux
+import SComposeOS
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,6 +79,36 @@ extension Substring {
         out.append(rest)
         return out
     }
+}
+
+/// A device cgroup rule (`c 1:3 rwm`).
+public struct DeviceRule: Sendable, Equatable, CustomStringConvertible {
+    /// `a`, `b` or `c`.
+    public var type: Unicode.Scalar
+    /// -1 for any.
+    public var major: Int64
+    public var minor: Int64
+    public var access: String
+
+    public var description: String {
+        if type == "a" { return "a" }
+        return "\(type) \(major < 0 ? "*" : String(major)):\(minor < 0 ? "*" : String(minor)) \(access)"
+    }
+
+    var accessBits: Int32 {
+        (access.contains("m") ? 1 : 0) | (access.contains("r") ? 2 : 0) | (access.contains("w") ? 4 : 0)
+    }
+
+    /// Docker's list (its own, then the entries runc appends): mknod of anything, and only the
+    /// standard nodes, ptys and tun opened; everything else (disks, /dev/mem, fuse) refused.
+    public static let defaults: [DeviceRule] = [
+        .init(type: "c", major: -1, minor: -1, access: "m"), .init(type: "b", major: -1, minor: -1, access: "m"),
+        .init(type: "c", major: 1, minor: 3, access: "rwm"), .init(type: "c", major: 1, minor: 5, access: "rwm"),
+        .init(type: "c", major: 1, minor: 7, access: "rwm"), .init(type: "c", major: 1, minor: 8, access: "rwm"),
+        .init(type: "c", major: 1, minor: 9, access: "rwm"), .init(type: "c", major: 5, minor: 0, access: "rwm"),
+        .init(type: "c", major: 5, minor: 1, access: "rwm"), .init(type: "c", major: 5, minor: 2, access: "rwm"),
+        .init(type: "c", major: 10, minor: 200, access: "rwm"), .init(type: "c", major: 136, minor: -1, access: "rwm"),
+    ]
 }
 
 /// Resource limits of a container.
@@ -203,6 +236,32 @@ public struct Cgroup: Sendable {
         }
     }
 
+    /// Restricts device access to Docker's default list (everything for privileged containers):
+    /// the v1 `devices` controller, or on v2 a BPF device program attached to the cgroup.
+    public func applyDevices(privileged: Bool) throws(Failure) {
+        let rules = privileged ? [DeviceRule(type: "a", major: -1, minor: -1, access: "rwm")] : DeviceRule.defaults
+        switch layout {
+        case .v1:
+            guard let d = dir("devices") else { return }
+            if privileged {
+                try write(d + "/devices.allow", "a")
+                return
+            }
+            try write(d + "/devices.deny", "a")
+            for rule in rules { try write(d + "/devices.allow", rule.description) }
+        case .v2:
+            guard let d = dir("") else { return }
+            let fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw Failure(file: d, errno: errno) }
+            defer { close(fd) }
+            let cRules = rules.map {
+                sc_device_rule(type: CChar(UInt8(ascii: $0.type)), major: $0.major, minor: $0.minor, access: $0.accessBits)
+            }
+            let r = cRules.withUnsafeBufferPointer { sc_attach_device_filter(fd, $0.baseAddress, Int32($0.count)) }
+            if r != 0 { throw Failure(file: d + " (BPF device program)", errno: errno) }
+        }
+    }
+
     /// cgroup v2's weight for v1 shares (the formula runc and crun use).
     public static func weight(fromShares shares: Int64) -> Int64 {
         guard shares > 0 else { return 100 }
@@ -248,6 +307,18 @@ public struct Cgroup: Sendable {
         }
     }
 
+    /// Whether the cgroup is frozen (`pause`d).
+    public var isFrozen: Bool {
+        switch layout {
+        case .v2:
+            guard let d = dir(""), let text = try? readText(d + "/cgroup.freeze") else { return false }
+            return text.hasPrefix("1")
+        case .v1:
+            guard let d = dir("freezer"), let text = try? readText(d + "/freezer.state") else { return false }
+            return text.hasPrefix("FROZEN") || text.hasPrefix("FREEZING")
+        }
+    }
+
     /// Removes the cgroup (it must have no processes left).
     public func remove() throws(Failure) {
         for (_, dir) in directories where rmdir(dir) != 0 && errno != ENOENT {
@@ -265,23 +336,13 @@ public struct Cgroup: Sendable {
     }
 }
 
-/// Reads a whole file, including /proc and /sys files that report size 0.
+/// Reads a whole file as text, including /proc and /sys files that report size 0.
 func readText(_ path: String) throws(Cgroup.Failure) -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw Cgroup.Failure(file: path, errno: errno) }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw Cgroup.Failure(file: path, errno: errno)
-        }
-        if n == 0 { break }
-        out.append(contentsOf: buffer[0..<n])
+    do {
+        return String(decoding: try Files.read(path), as: UTF8.self)
+    } catch {
+        throw Cgroup.Failure(file: path, errno: error.errno)
     }
-    return String(decoding: out, as: UTF8.self)
 }
 
 extension String {

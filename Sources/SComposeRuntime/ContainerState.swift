@@ -14,12 +14,113 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     /// Relative cgroup path (`scompose/<id>`), nil to run without one.
     public var cgroup: String?
     public var resources: Resources
+    public var restart: RestartPolicy = .no
+    /// json-file rotation (`logging.options` max-size in bytes, max-file).
+    public var logMaxSize: Int64?
+    public var logMaxFiles = 1
+    /// Keep standard input open (`stdin_open: true`); with `tty` it is the pty.
+    public var stdinOpen = false
 
     public init(id: String, container: ContainerConfig, cgroup: String?, resources: Resources) {
         self.id = id
         self.container = container
         self.cgroup = cgroup
         self.resources = resources
+    }
+}
+
+/// When the shim starts a container again after it exits (`restart:`).
+public struct RestartPolicy: Sendable, Codable, Equatable {
+    /// `no`, `always`, `on-failure` or `unless-stopped`.
+    public var name: String
+    /// For `on-failure`: how many restarts at most (0: no limit).
+    public var maxRetries: Int
+
+    public static let no = RestartPolicy(name: "no", maxRetries: 0)
+
+    public init(name: String, maxRetries: Int) {
+        self.name = name
+        self.maxRetries = maxRetries
+    }
+
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`; nil for anything else.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        switch parts.first ?? "" {
+        case "no", "always", "unless-stopped":
+            guard parts.count == 1 else { return nil }
+            self.init(name: parts[0], maxRetries: 0)
+        case "on-failure":
+            guard parts.count == 1 || Int(parts[1]).map({ $0 >= 0 }) == true else { return nil }
+            self.init(name: "on-failure", maxRetries: parts.count == 2 ? Int(parts[1]) ?? 0 : 0)
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a container that exited with `code`, restarted `restarts` times so far, goes again.
+    public func shouldRestart(exitCode code: Int32, restarts: Int, stoppedByUser: Bool) -> Bool {
+        if stoppedByUser { return false }
+        switch name {
+        case "always", "unless-stopped": return true
+        case "on-failure": return code != 0 && (maxRetries == 0 || restarts < maxRetries)
+        default: return false
+        }
+    }
+
+    /// Docker's back-off: 100 ms doubling up to a minute, back to 100 ms after a run of 10 s or more.
+    public static func delay(previous: Int, ranFor seconds: Int) -> Int {
+        if seconds >= 10 || previous == 0 { return 100 }
+        return min(previous * 2, 60_000)
+    }
+}
+
+/// The shim's control socket, `shim.sock` in the container directory: one request line, one
+/// reply line. `stop SIGNAL SECONDS` (marks a user stop, escalates to SIGKILL), `kill SIGNAL`,
+/// `resize ROWS COLS`.
+public enum ShimControl {
+    /// The socket's path relative to the container directory, reached through
+    /// `/proc/self/fd/<dirfd>/` so long state roots do not overflow `sun_path`.
+    public static let socketName = "shim.sock"
+
+    /// `sockaddr_un` for `/proc/self/fd/<dirfd>/shim.sock`.
+    public static func address(dirFD: Int32) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let path = Array("/proc/self/fd/\(dirFD)/\(socketName)".utf8CString)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, c) in path.enumerated() where i < raw.count { raw[i] = UInt8(bitPattern: c) }
+        }
+        return addr
+    }
+
+    /// Sends one request and returns the reply line, or nil if the shim does not answer.
+    public static func request(dir: String, _ line: String) -> String? {
+        let dirFD = open(dir, 0o10000000 /* O_PATH */ | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { return nil }
+        defer { close(dirFD) }
+        let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard sock >= 0 else { return nil }
+        defer { close(sock) }
+        var addr = address(dirFD: dirFD)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard r == 0 else { return nil }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array((line + "\n").utf8)
+        guard (try? Files.writeAll(sock, bytes, what: "shim socket")) != nil else { return nil }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while !reply.contains(UInt8(ascii: "\n")) {
+            let n = read(sock, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            reply += buffer[0..<n]
+        }
+        guard let end = reply.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        return String(decoding: reply[..<end], as: UTF8.self)
     }
 }
 
@@ -48,12 +149,27 @@ public struct RunningState: Sendable, Codable, Equatable {
     public var startedAt: String
     /// The container init's start time in clock ticks (/proc/<pid>/stat field 22), so a reused pid is not mistaken for it.
     public var startTicks: UInt64
+    /// The shim's start time in clock ticks, for the same reason.
+    public var shimStartTicks: UInt64
+    /// How many times the restart policy started the container again.
+    public var restartCount: Int
+    /// Between an exit and the next start under the restart policy.
+    public var restarting: Bool
+    /// The exit code of the previous run, while restarting.
+    public var lastExitCode: Int32?
 
-    public init(pid: Int32, shimPid: Int32, startedAt: String, startTicks: UInt64) {
+    public init(
+        pid: Int32, shimPid: Int32, startedAt: String, startTicks: UInt64, restartCount: Int = 0,
+        restarting: Bool = false, lastExitCode: Int32? = nil
+    ) {
         self.pid = pid
         self.shimPid = shimPid
+        shimStartTicks = ProcessCheck.startTicks(shimPid) ?? 0
         self.startedAt = startedAt
         self.startTicks = startTicks
+        self.restartCount = restartCount
+        self.restarting = restarting
+        self.lastExitCode = lastExitCode
     }
 }
 
@@ -62,11 +178,13 @@ public struct ExitRecord: Sendable, Codable, Equatable {
     public var exitCode: Int32
     public var oomKilled: Bool
     public var finishedAt: String
+    public var restartCount: Int
 
-    public init(exitCode: Int32, oomKilled: Bool, finishedAt: String) {
+    public init(exitCode: Int32, oomKilled: Bool, finishedAt: String, restartCount: Int = 0) {
         self.exitCode = exitCode
         self.oomKilled = oomKilled
         self.finishedAt = finishedAt
+        self.restartCount = restartCount
     }
 }
 

@@ -30,6 +30,17 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var rlimits: [Rlimit] = []
     /// Namespaces to create.
     public var namespaces: Namespaces = .default
+    /// Docker's default seccomp profile (false: `seccomp=unconfined`; never for privileged).
+    public var seccomp = true
+    /// Standard input is a pty to become the controlling terminal (`tty: true`).
+    public var tty = false
+    /// With `tty`: the socket (inherited by the child) the pty master is sent back over;
+    /// set by whoever starts the container, not stored.
+    public var consoleSocket: Int32?
+    /// A minimal reaping init runs as pid 1 with the program as its child (`init: true`).
+    public var initProcess = false
+    /// Written below /proc/sys before it is made read-only (`net.ipv4.ip_forward` → …/ip_forward).
+    public var sysctls: [String: String] = [:]
 
     public init(layers: [String], upperDir: String, workDir: String, rootDir: String, args: [String], env: [String]) {
         self.layers = layers
@@ -81,6 +92,26 @@ public enum SecurityDefaults {
     /// CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP,
     /// NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE (`CapEff 00000000a80425fb`).
     public static let capabilities: Set<Int> = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]
+    /// What `privileged` gets: every capability we hold ourselves (our bounding set), which is
+    /// all the kernel knows on a normal host and less inside a restricted one.
+    public static var hostBoundingSet: Set<Int> {
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return Set(0...40) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+            let mask = UInt64(line.dropFirst(7).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16)
+        else { return Set(0...40) }
+        return Set((0..<64).filter { mask & (1 << UInt64($0)) != 0 })
+    }
+
     public static let maskedPaths = [
         "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
         "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
@@ -90,6 +121,42 @@ public enum SecurityDefaults {
     public static let devices: [(String, Int64, Int64)] = [
         ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
     ]
+}
+
+/// The host's device nodes under /dev (not pts, shm, mqueue: the container has its own).
+enum HostDevices {
+    struct Device {
+        /// Relative to /dev, with a leading slash.
+        var path: String
+        var mode: UInt32
+        var major: Int64
+        var minor: Int64
+    }
+
+    static func list(_ dir: String = "/dev", prefix: String = "") -> [Device] {
+        guard let handle = opendir(dir) else { return [] }
+        defer { closedir(handle) }
+        var out: [Device] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            if prefix.isEmpty && ["pts", "shm", "mqueue", "console", "ptmx", "fd", "core"].contains(name) { continue }
+            var st = stat()
+            guard lstat(dir + "/" + name, &st) == 0 else { continue }
+            let type = st.st_mode & S_IFMT
+            if type == S_IFDIR {
+                out += list(dir + "/" + name, prefix: prefix + "/" + name)
+            } else if type == S_IFCHR || type == S_IFBLK {
+                let dev = UInt64(st.st_rdev)
+                let major = Int64(((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff)))
+                let minor = Int64((dev & 0xff) | ((dev >> 12) & ~UInt64(0xff)))
+                out.append(Device(path: prefix + "/" + name, mode: UInt32(st.st_mode), major: major, minor: minor))
+            }
+        }
+        return out.sorted { $0.path < $1.path }
+    }
 }
 
 /// One step of the code that runs between clone and execve.
@@ -117,6 +184,14 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     case exec(path: String, args: [String], env: [String])
     /// Brings up the loopback interface of a new network namespace.
     case loopbackUp
+    /// Installs a classic-BPF seccomp program.
+    case seccomp([UInt8])
+    /// Starts a session whose controlling terminal is standard input.
+    case controllingTerminal
+    /// Forks: the parent stays as a reaping init, the child goes on to exec.
+    case initProcess
+    /// A pty of the container's devpts as the standard streams; its master sent over `socket`.
+    case console(ptmx: String, ptsDir: String, socket: Int32)
 
     public var description: String {
         switch self {
@@ -141,11 +216,19 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .capabilities(let m, let a): return "caps \(String(m, radix: 16)) ambient=\(String(a, radix: 16))"
         case .exec(let p, let a, let e): return "exec \(p) \(a) env=\(e.count)"
         case .loopbackUp: return "loopback up"
+        case .seccomp(let program): return "seccomp \(program.count / 8) instructions"
+        case .controllingTerminal: return "setsid tty"
+        case .initProcess: return "init"
+        case .console(let ptmx, let dir, _): return "console \(ptmx) \(dir)"
         }
     }
 }
 
 extension String {
+    fileprivate func replacingDots() -> String {
+        String(map { $0 == "." ? "/" : $0 })
+    }
+
     fileprivate func trimmingTrailingSpace() -> String {
         var s = self
         while s.hasSuffix(" ") { s.removeLast() }
@@ -173,8 +256,8 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
     static let MS_SLAVE: UInt = 1 << 19
     static let MS_STRICTATIME: UInt = 1 << 24
 
-    /// Compiles the plan.
-    public static func compile(_ c: ContainerConfig) -> InitPlan {
+    /// Compiles the plan; fails only if the seccomp program cannot be built.
+    public static func compile(_ c: ContainerConfig) throws(SeccompProfile.Failure) -> InitPlan {
         var s: [InitStep] = []
         let root = c.rootDir
         // Nothing we mount may propagate back to the host.
@@ -217,6 +300,18 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         for (name, major, minor) in SecurityDefaults.devices {
             s.append(.mknod(root + "/dev/" + name, mode: 0o020666, major: major, minor: minor))
         }
+        if c.privileged {
+            // As Docker: a privileged container gets every device node of the host.
+            var made = Set<String>()
+            for device in HostDevices.list() where !SecurityDefaults.devices.contains(where: { "/" + $0.0 == device.path }) {
+                var dir = ""
+                for part in device.path.split(separator: "/").dropLast() {
+                    dir += "/" + part
+                    if made.insert(dir).inserted { s.append(.mkdir(root + "/dev" + dir, mode: 0o755)) }
+                }
+                s.append(.mknod(root + "/dev" + device.path, mode: device.mode, major: device.major, minor: device.minor))
+            }
+        }
         for (link, target) in [
             ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
             ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"),
@@ -226,7 +321,13 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         for bind in c.fileBinds {
             s.append(.bindDevice(host: bind.source, target: root + bind.target))
         }
+        if c.tty, let socket = c.consoleSocket {
+            s.append(.console(ptmx: root + "/dev/pts/ptmx", ptsDir: root + "/dev/pts", socket: socket))
+        }
         s.append(.pivotRoot(root))
+        for (key, value) in c.sysctls.sorted(by: { $0.key < $1.key }) {
+            s.append(.writeFile("/proc/sys/" + key.replacingDots(), value))
+        }
         if !c.privileged {
             for p in SecurityDefaults.maskedPaths { s.append(.mask(p)) }
             for p in SecurityDefaults.readOnlyPaths { s.append(.readOnly(p)) }
@@ -237,29 +338,37 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
             s.append(.mount(source: nil, target: "/", type: nil, flags: MS_BIND | MS_REC | 32 /* MS_REMOUNT */ | MS_RDONLY, data: nil))
         }
         for r in c.rlimits { s.append(.setrlimit(resource: r.resource, soft: r.soft, hard: r.hard)) }
-        s += processSteps(c, lookupRoots: c.layers)
+        s += try processSteps(c, lookupRoots: c.layers, initProcess: c.initProcess)
         return InitPlan(steps: s, namespaces: c.namespaces)
     }
 
     /// The steps of a process started in a running container (`exec`): ids, capabilities,
     /// working directory and the program; the namespaces are joined, not made.
-    public static func compileExec(_ c: ContainerConfig, containerRoot: String) -> InitPlan {
-        InitPlan(steps: processSteps(c, lookupRoots: [containerRoot]), namespaces: [])
+    public static func compileExec(_ c: ContainerConfig, containerRoot: String) throws(SeccompProfile.Failure) -> InitPlan {
+        InitPlan(steps: try processSteps(c, lookupRoots: [containerRoot], initProcess: false), namespaces: [])
     }
 
     /// What the first process and an `exec`'d one share: capabilities, ids, working directory,
     /// program. Bounding set first (it needs CAP_SETPCAP), ids next (they need CAP_SETUID/SETGID,
     /// whatever the user dropped), the working sets last: a non-root user keeps only the
     /// bounding set, as Docker does. The program is looked up in `lookupRoots` (top last).
-    static func processSteps(_ c: ContainerConfig, lookupRoots: [String]) -> [InitStep] {
-        let caps = c.privileged ? Set(0...40) : (c.capabilities ?? SecurityDefaults.capabilities)
+    /// Seccomp comes before the capabilities are dropped unless no_new_privs is set (loading a
+    /// filter needs CAP_SYS_ADMIN or no_new_privs), and then as late as possible, as runc does.
+    static func processSteps(_ c: ContainerConfig, lookupRoots: [String], initProcess: Bool) throws(SeccompProfile.Failure) -> [InitStep] {
+        let caps = c.privileged ? SecurityDefaults.hostBoundingSet : (c.capabilities ?? SecurityDefaults.capabilities)
         let mask = caps.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
-        var s: [InitStep] = [
-            .boundingSet(mask), .setgroups(c.additionalGids), .setgid(c.gid), .setuid(c.uid),
+        let filter: [UInt8]? = c.seccomp && !c.privileged ? try SeccompProfile.compile(capabilities: caps) : nil
+        var s: [InitStep] = c.tty ? [.controllingTerminal] : []
+        s.append(.boundingSet(mask))
+        if let filter, !c.noNewPrivileges { s.append(.seccomp(filter)) }
+        s += [
+            .setgroups(c.additionalGids), .setgid(c.gid), .setuid(c.uid),
             .capabilities(main: c.uid == 0 ? mask : 0, ambient: 0),
         ]
         if c.noNewPrivileges { s.append(.noNewPrivileges) }
         s.append(.chdir(c.workingDir))
+        if let filter, c.noNewPrivileges { s.append(.seccomp(filter)) }
+        if initProcess { s.append(.initProcess) }
         let path = c.args.first ?? "/bin/sh"
         s.append(.exec(path: resolve(path, env: c.env, layers: lookupRoots), args: c.args, env: c.env))
         return s

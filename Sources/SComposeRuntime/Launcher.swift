@@ -12,6 +12,11 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible, Equatable {
     public var errno: Int32
 
     public var description: String { "\(step): \(String(cString: strerror(errno)))" }
+
+    public init(step: String, errno: Int32) {
+        self.step = step
+        self.errno = errno
+    }
 }
 
 /// Starts a container's first process from an init plan.
@@ -89,6 +94,41 @@ public enum Launcher {
         }
         return pid
     }
+
+    /// A new pty pair (master, slave), both close-on-exec, from the devpts instance whose
+    /// `ptmx` is given (a container's, through `/proc/<pid>/root`, so that the program sees a
+    /// terminal of its own /dev/pts).
+    public static func openPty(ptmx: String = "/dev/ptmx") throws(SpawnError) -> (master: Int32, slave: Int32) {
+        let master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard master >= 0 else { throw SpawnError(step: "open \(ptmx)", errno: errno) }
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        // TIOCSPTLCK and TIOCGPTN (_IOW/_IOR macros Swift cannot import).
+        guard ioctl(master, 0x4004_5431, &unlock) == 0, ioctl(master, 0x8004_5430, &number) == 0 else {
+            let e = errno
+            close(master)
+            throw SpawnError(step: "allocate a pty", errno: e)
+        }
+        let dir = ptmx.hasSuffix("/ptmx") ? String(ptmx.dropLast(5)) : "/dev/pts"
+        let pts = (dir.hasSuffix("/pts") ? dir : "/dev/pts") + "/\(number)"
+        let slave = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard slave >= 0 else {
+            let e = errno
+            close(master)
+            throw SpawnError(step: "open \(pts)", errno: e)
+        }
+        return (master, slave)
+    }
+
+    /// A close-on-exec socket pair, for a console's master.
+    public static func socketPair() throws(SpawnError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard sc_socketpair_cloexec(&fds) == 0 else { throw SpawnError(step: "socketpair", errno: errno) }
+        return (fds[0], fds[1])
+    }
+
+    /// The descriptor a console step sent (-1 if none came).
+    public static func receiveDescriptor(_ socket: Int32) -> Int32 { sc_receive_fd(socket) }
 
     /// The plan as C steps and one string arena.
     static func encode(_ plan: InitPlan) -> ([CChar], [sc_step]) {
@@ -172,6 +212,20 @@ public enum Launcher {
                 c.n = (-1, Int64(bitPattern: main), Int64(bitPattern: ambient))
             case .loopbackUp:
                 c.kind = Int32(SC_LOOPBACK_UP.rawValue)
+            case .seccomp(let program):
+                c.kind = Int32(SC_SECCOMP.rawValue)
+                c.s.0 = Int32(arena.count)
+                arena.append(contentsOf: program.map { CChar(bitPattern: $0) })
+                c.n.0 = Int64(program.count)
+            case .controllingTerminal:
+                c.kind = Int32(SC_SETSID_TTY.rawValue)
+            case .initProcess:
+                c.kind = Int32(SC_INIT.rawValue)
+            case .console(let ptmx, let dir, let socket):
+                c.kind = Int32(SC_CONSOLE.rawValue)
+                c.s.0 = add(ptmx)
+                c.s.1 = add(dir)
+                c.n.0 = Int64(socket)
             case .exec(let path, let args, let env):
                 c.kind = Int32(SC_EXEC.rawValue)
                 c.s.0 = add(path)
@@ -185,7 +239,10 @@ public enum Launcher {
 
     /// Runs a process in the namespaces of the running container whose init is `target`,
     /// with the caller's standard streams, and returns its exit status.
-    public static func exec(into target: pid_t, _ plan: InitPlan) throws(SpawnError) -> Int32 {
+    /// `whileRunning` is called once the program runs, before waiting for it (to relay a pty).
+    public static func exec(
+        into target: pid_t, _ plan: InitPlan, stdio: Stdio = Stdio(), whileRunning: ((pid_t) -> Void)? = nil
+    ) throws(SpawnError) -> Int32 {
         let (arena, steps) = encode(plan)
         var fds: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
@@ -193,7 +250,7 @@ public enum Launcher {
             steps.withUnsafeBufferPointer { stepBuffer in
                 var cPlan = sc_plan(
                     steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
-                    clone_flags: 0, stdin_fd: -1, stdout_fd: -1, stderr_fd: -1, start_fd: -1)
+                    clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
                 return sc_exec_spawn(target, &cPlan, fds[1])
             }
         }
@@ -203,6 +260,7 @@ public enum Launcher {
         guard pid > 0 else { throw SpawnError(step: "join the container's namespaces", errno: forkErrno) }
         var failure = sc_failure()
         let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
+        if n != MemoryLayout<sc_failure>.size { whileRunning?(pid) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         if n == MemoryLayout<sc_failure>.size {

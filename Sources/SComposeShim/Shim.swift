@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 import CSpawn
-import FoundationEssentials
-import SComposeRuntime
 import SComposeOS
+import SComposeRuntime
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The per-container supervisor: detaches, starts the container in its cgroup, copies its
-/// output into a json-file log, reaps it, records its exit, and cleans up. Synchronous and
-/// single-threaded by design (no async, no Dispatch): it forks, and namespaces are per thread.
+/// output into a json-file log, serves a control socket, reaps it, restarts it under its
+/// policy, records its exit, and cleans up. Synchronous and single-threaded by design (no
+/// async, no Dispatch): it forks, and namespaces are per thread.
 public enum Shim {
     /// `scompose-shim <container-dir> <sync-fd>`; returns the process exit status.
     public static func main(_ args: [String]) -> Int32 {
@@ -21,8 +21,7 @@ public enum Shim {
         }
         // A reader that went away (the CLI killed mid-`up`) must cost an EPIPE, not the shim.
         signal(SIGPIPE, SIG_IGN)
-        // Keep only stdio and the sync pipe: whatever else the caller leaked (Foundation's
-        // Process waits on a socketpair its grandchildren inherit) must not live on in us.
+        // Keep only stdio and the sync pipe: whatever else the caller leaked must not live on in us.
         if givenSyncFD != 3 {
             dup2(givenSyncFD, 3)
             close(givenSyncFD)
@@ -51,7 +50,8 @@ public enum Shim {
             dup2(null, 1)
             dup2(null, 2)
         }
-        return supervise(spec, files, syncFD)
+        var supervisor = Supervisor(spec: spec, files: files)
+        return supervisor.run(syncFD: syncFD)
     }
 
     static func report(_ fd: Int32, _ line: String) {
@@ -61,133 +61,325 @@ public enum Shim {
     }
 
     static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        JSONLogWriter.escape(Array(s.utf8), into: &out)
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// One container's supervision: runs of the container (more than one under a restart policy)
+/// and the event loop that serves its output, its control socket and its exit.
+struct Supervisor {
+    let spec: ShimSpec
+    let files: ContainerFiles
+    var cgroup: Cgroup?
+    var log: JSONLogWriter
+    var listener: Int32 = -1
+    var sigchld: Int32 = -1
+    /// Set by a `stop` or `kill` request: the restart policy no longer applies.
+    var stoppedByUser = false
+    var restarts = 0
+    /// When SIGKILL follows the stop signal (monotonic milliseconds), during a `stop`.
+    var killDeadline: Int64?
+    /// The pty master while a `tty: true` container runs (for `resize`).
+    var ptyMaster: Int32 = -1
+    /// Held open so a `stdin_open` container without a tty does not read EOF.
+    var stdinWriter: Int32 = -1
+
+    init(spec: ShimSpec, files: ContainerFiles) {
+        self.spec = spec
+        self.files = files
+        log = JSONLogWriter(path: files.log, maxSize: spec.logMaxSize, maxFiles: spec.logMaxFiles)
     }
 
-    static func supervise(_ spec: ShimSpec, _ files: ContainerFiles, _ syncFD: Int32) -> Int32 {
-        var cgroup: Cgroup?
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    mutating func run(syncFD: Int32) -> Int32 {
         if let path = spec.cgroup, let layout = CgroupLayout.current() {
             let c = Cgroup(layout: layout, path: path)
             do {
                 try c.create()
                 try c.apply(spec.resources)
+                try c.applyDevices(privileged: spec.container.privileged)
                 cgroup = c
             } catch {
                 try? c.remove()
-                report(syncFD, #"{"error":\#(jsonString("cgroup: \(error)"))}"#)
+                Shim.report(syncFD, #"{"error":\#(Shim.jsonString("cgroup: \(error)"))}"#)
                 return 1
             }
         }
-        var out: [Int32] = [-1, -1]
-        var err: [Int32] = [-1, -1]
-        // Close-on-exec: the container gets only the write ends, through dup2.
-        guard sc_pipe_cloexec(&out) == 0, sc_pipe_cloexec(&err) == 0 else {
-            try? cgroup?.remove()
-            report(syncFD, #"{"error":"pipe failed"}"#)
-            return 1
-        }
-        let pid: pid_t
-        do {
-            pid = try Launcher.spawn(
-                InitPlan.compile(spec.container), stdio: .init(stdin: -1, stdout: out[1], stderr: err[1])
-            ) { child in
-                try cgroup?.add(child)
-            }
-        } catch {
-            try? cgroup?.remove()
-            report(syncFD, #"{"error":\#(jsonString(error.description)),"errno":\#(error.errno)}"#)
-            return 1
-        }
-        close(out[1])
-        close(err[1])
-        let state = RunningState(
-            pid: pid, shimPid: getpid(), startedAt: Clock.rfc3339Now(), startTicks: ProcessCheck.startTicks(pid) ?? 0)
-        try? StateFile.write(state, to: files.state)
-        report(syncFD, #"{"pid":\#(pid)}"#)
-
-        let log = open(files.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        var pending: [Int32: [UInt8]] = [out[0]: [], err[0]: []]
-        let streams: [Int32: String] = [out[0]: "stdout", err[0]: "stderr"]
-        var open = [out[0], err[0]]
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        func emit(_ fd: Int32, _ line: [UInt8]) {
-            guard log >= 0 else { return }
-            let text = String(decoding: line, as: UTF8.self)
-            let record = #"{"log":\#(jsonString(text)),"stream":"\#(streams[fd] ?? "stdout")","time":"\#(Clock.rfc3339Now())"}"# + "\n"
-            let bytes = Array(record.utf8)
-            var done = 0
-            while done < bytes.count {
-                let n = bytes.withUnsafeBytes { write(log, $0.baseAddress.map { $0 + done }, bytes.count - done) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                done += n
-            }
-        }
-        while !open.isEmpty {
-            var polls = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let r = poll(&polls, nfds_t(polls.count), -1)
-            if r < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            for p in polls where p.revents != 0 {
-                let n = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
-                if n <= 0 {
-                    if n < 0 && errno == EINTR { continue }
-                    if let rest = pending[p.fd], !rest.isEmpty { emit(p.fd, rest) }
-                    close(p.fd)
-                    open.removeAll { $0 == p.fd }
-                    continue
-                }
-                var data = pending[p.fd, default: []] + buffer[0..<n]
-                while let newline = data.firstIndex(of: UInt8(ascii: "\n")) {
-                    emit(p.fd, Array(data[...newline]))
-                    data.removeSubrange(...newline)
-                }
-                // A very long line is written in pieces, as Docker splits at 16 KiB.
-                if data.count >= 16384 {
-                    emit(p.fd, data)
-                    data = []
-                }
-                pending[p.fd] = data
-            }
-        }
-        if log >= 0 { close(log) }
-        // Reap the container's init (and, as subreaper, any orphans of it).
+        sigchld = sc_signalfd_sigchld()
+        listener = listen(files.dir)
+        var sync: Int32? = syncFD
+        var delay = 0
         var code: Int32 = 0
         while true {
-            var status: Int32 = 0
-            let r = waitpid(-1, &status, 0)
-            if r < 0 {
-                if errno == EINTR { continue }
+            let startedAt = Self.now()
+            let pid: pid_t
+            do {
+                pid = try start()
+            } catch {
+                if let fd = sync {
+                    Shim.report(fd, #"{"error":\#(Shim.jsonString(error.description)),"errno":\#(error.errno)}"#)
+                    cleanup()
+                    return 1
+                }
+                // A restart that cannot start ends the container, with Docker's code for it.
+                code = 127
                 break
             }
-            if r == pid {
-                code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let state = RunningState(
+                pid: pid, shimPid: getpid(), startedAt: Clock.rfc3339Now(),
+                startTicks: ProcessCheck.startTicks(pid) ?? 0, restartCount: restarts)
+            try? StateFile.write(state, to: files.state)
+            if let fd = sync {
+                Shim.report(fd, #"{"pid":\#(pid)}"#)
+                sync = nil
             }
+            code = supervise(pid)
+            let ranFor = Int((Self.now() - startedAt) / 1000)
+            guard spec.restart.shouldRestart(exitCode: code, restarts: restarts, stoppedByUser: stoppedByUser) else { break }
+            delay = RestartPolicy.delay(previous: delay, ranFor: ranFor)
+            var waiting = state
+            waiting.restarting = true
+            waiting.lastExitCode = code
+            try? StateFile.write(waiting, to: files.state)
+            // Requests are served during the back-off: a stop now ends it.
+            let until = Self.now() + Int64(delay)
+            while !stoppedByUser, Self.now() < until { serve(pid: nil, timeout: Int32(until - Self.now())) }
+            if stoppedByUser { break }
+            restarts += 1
         }
         let oom = cgroup?.oomKilled() ?? false
-        try? StateFile.write(ExitRecord(exitCode: code, oomKilled: oom, finishedAt: Clock.rfc3339Now()), to: files.exit)
-        try? cgroup?.remove()
+        cleanup()
+        try? StateFile.write(
+            ExitRecord(exitCode: code, oomKilled: oom, finishedAt: Clock.rfc3339Now(), restartCount: restarts),
+            to: files.exit)
         return 0
+    }
+
+    mutating func cleanup() {
+        log.close()
+        try? cgroup?.remove()
+        if listener >= 0 {
+            close(listener)
+            let dirFD = open(files.dir, 0o10000000 /* O_PATH */ | O_DIRECTORY | O_CLOEXEC)
+            if dirFD >= 0 {
+                unlinkat(dirFD, ShimControl.socketName, 0)
+                close(dirFD)
+            }
+        }
+    }
+
+    /// The control socket, bound under the container directory.
+    func listen(_ dir: String) -> Int32 {
+        let dirFD = open(dir, 0o10000000 /* O_PATH */ | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { return -1 }
+        defer { close(dirFD) }
+        unlinkat(dirFD, ShimControl.socketName, 0)
+        let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard sock >= 0 else { return -1 }
+        var addr = ShimControl.address(dirFD: dirFD)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        // Only root talks to the shim: the directory is root's, and so is the socket.
+        fchmodat(dirFD, ShimControl.socketName, 0o600, 0)
+        guard r == 0, Glibc.listen(sock, 16) == 0 else {
+            close(sock)
+            return -1
+        }
+        return sock
+    }
+
+    /// Starts one run of the container with fresh standard streams.
+    mutating func start() throws(SpawnError) -> pid_t {
+        var stdio = Launcher.Stdio()
+        var parentEnds: [Int32] = []
+        var childEnds: [Int32] = []
+        defer { for fd in childEnds { close(fd) } }
+        var container = spec.container
+        var console: (parent: Int32, child: Int32)?
+        if container.tty {
+            // The container opens a pty in its own devpts and sends us the master.
+            let pair = try Launcher.socketPair()
+            console = (pair.0, pair.1)
+            container.consoleSocket = pair.1
+        } else {
+            var out: [Int32] = [-1, -1]
+            var err: [Int32] = [-1, -1]
+            guard sc_pipe_cloexec(&out) == 0, sc_pipe_cloexec(&err) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+            stdio = .init(stdin: -1, stdout: out[1], stderr: err[1])
+            childEnds = [out[1], err[1]]
+            parentEnds = [out[0], err[0]]
+            if spec.stdinOpen {
+                var input: [Int32] = [-1, -1]
+                guard sc_pipe_cloexec(&input) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+                stdio.stdin = input[0]
+                childEnds.append(input[0])
+                if stdinWriter >= 0 { close(stdinWriter) }
+                stdinWriter = input[1]
+            }
+        }
+        // Our end of the console pair is closed on every path (the child's goes with childEnds).
+        if let console { childEnds.append(console.child) }
+        defer { if let console { close(console.parent) } }
+        let plan: InitPlan
+        do {
+            plan = try InitPlan.compile(container)
+        } catch {
+            for fd in parentEnds { close(fd) }
+            throw SpawnError(step: error.description, errno: EINVAL)
+        }
+        let cgroup = self.cgroup
+        let pid: pid_t
+        do {
+            pid = try Launcher.spawn(plan, stdio: stdio) { child in try cgroup?.add(child) }
+        } catch {
+            for fd in parentEnds { close(fd) }
+            throw error
+        }
+        if let console {
+            // The child's end closed first: a console that never came reads as EOF, not a hang.
+            close(console.child)
+            childEnds.removeAll { $0 == console.child }
+            let master = Launcher.receiveDescriptor(console.parent)
+            if master >= 0 {
+                ptyMaster = master
+                parentEnds = [master]
+            }
+        }
+        outputs = parentEnds.enumerated().map { (fd: $0.element, stream: $0.offset == 0 ? "stdout" : "stderr", pending: []) }
+        return pid
+    }
+
+    var outputs: [(fd: Int32, stream: String, pending: [UInt8])] = []
+
+    /// The event loop of one run: output to the log, requests, the stop deadline; returns the
+    /// exit status once the container's init is reaped and its output drained.
+    mutating func supervise(_ pid: pid_t) -> Int32 {
+        var code: Int32?
+        while code == nil || !outputs.isEmpty {
+            var timeout: Int32 = -1
+            if let deadline = killDeadline { timeout = Int32(max(0, deadline - Self.now())) }
+            if let reaped = serve(pid: pid, timeout: timeout) { code = reaped }
+            if let deadline = killDeadline, Self.now() >= deadline, code == nil {
+                kill(pid, SIGKILL)
+                killDeadline = nil
+            }
+        }
+        killDeadline = nil
+        if ptyMaster >= 0 {
+            ptyMaster = -1  // closed with the outputs
+        }
+        return code ?? 0
+    }
+
+    /// One round of poll: output, requests, children. Returns the exit status if `pid` was reaped.
+    mutating func serve(pid: pid_t?, timeout: Int32) -> Int32? {
+        var fds = outputs.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        if listener >= 0 { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
+        if sigchld >= 0 { fds.append(pollfd(fd: sigchld, events: Int16(POLLIN), revents: 0)) }
+        // Without a signalfd, children are looked for every 100 ms.
+        let wait = sigchld >= 0 ? timeout : (timeout < 0 ? 100 : min(timeout, 100))
+        let r = poll(&fds, nfds_t(fds.count), wait)
+        if r < 0 && errno != EINTR { usleep(10_000) }
+        var reaped: Int32?
+        for p in fds where p.revents != 0 {
+            if p.fd == listener {
+                handleRequest(pid: pid)
+            } else if p.fd == sigchld {
+                var info = [UInt8](repeating: 0, count: 128)
+                _ = read(sigchld, &info, info.count)
+            } else if let index = outputs.firstIndex(where: { $0.fd == p.fd }) {
+                readOutput(index)
+            }
+        }
+        // Reap the container's init and, as subreaper, any orphan of it.
+        while true {
+            var status: Int32 = 0
+            let r = waitpid(-1, &status, WNOHANG)
+            if r <= 0 { break }
+            if r == pid { reaped = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+        }
+        return reaped
+    }
+
+    mutating func readOutput(_ index: Int) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let fd = outputs[index].fd
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        let stream = outputs[index].stream
+        if n <= 0 {
+            // EOF, or EIO from a pty whose last slave closed.
+            if !outputs[index].pending.isEmpty { log.write(outputs[index].pending, stream: stream) }
+            close(fd)
+            outputs.remove(at: index)
+            return
+        }
+        var data = outputs[index].pending
+        data += buffer[0..<n]
+        var start = 0
+        for i in data.indices where data[i] == UInt8(ascii: "\n") {
+            log.write(Array(data[start...i]), stream: stream)
+            start = i + 1
+        }
+        var rest = Array(data[start...])
+        // A very long line is written in pieces, as Docker splits at 16 KiB.
+        if rest.count >= 16384 {
+            log.write(rest, stream: stream)
+            rest = []
+        }
+        outputs[index].pending = rest
+    }
+
+    /// One request on the control socket (the peer must be root).
+    mutating func handleRequest(pid: pid_t?) {
+        let conn = sc_accept_root(listener)
+        guard conn >= 0 else { return }
+        defer { close(conn) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var request: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while !request.contains(UInt8(ascii: "\n")) && request.count < 1024 {
+            let n = read(conn, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            request += buffer[0..<n]
+        }
+        let words = String(decoding: request, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        var reply = "ok"
+        switch (words.first, words.count) {
+        case ("stop", 3):
+            guard let sig = Int32(words[1]), let seconds = Int64(words[2]) else { reply = "error bad request"; break }
+            stoppedByUser = true
+            if let pid {
+                try? cgroup?.setFrozen(false)
+                kill(pid, sig)
+                killDeadline = Self.now() + max(0, seconds) * 1000
+            }
+        case ("kill", 2):
+            guard let sig = Int32(words[1]) else { reply = "error bad request"; break }
+            stoppedByUser = true
+            if let pid {
+                try? cgroup?.setFrozen(false)
+                kill(pid, sig)
+            }
+        case ("resize", 3):
+            guard let rows = UInt16(words[1]), let cols = UInt16(words[2]), ptyMaster >= 0 else { reply = "error no tty"; break }
+            var size = winsize(ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0)
+            _ = ioctl(ptyMaster, UInt(TIOCSWINSZ), &size)
+        default:
+            reply = "error unknown request"
+        }
+        let bytes = Array((reply + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(conn, $0.baseAddress, $0.count) }
     }
 }

@@ -15,8 +15,8 @@ import Testing
         return c
     }
 
-    @Test func order() {
-        let text = InitPlan.compile(config()).description
+    @Test func order() throws {
+        let text = try InitPlan.compile(config()).description
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.first == "mount - / - flags=0x84000")
         #expect(lines[1] == "mount overlay /c/root overlay flags=0x0 lowerdir=/s/l2:/s/l1,upperdir=/c/upper,workdir=/c/work")
@@ -36,19 +36,19 @@ import Testing
         #expect(text.contains("caps a80425fb ambient=0"))
     }
 
-    @Test func nonRootKeepsOnlyTheBoundingSet() {
+    @Test func nonRootKeepsOnlyTheBoundingSet() throws {
         var c = config()
         c.uid = 1000
         c.gid = 1000
-        let text = InitPlan.compile(c).description
+        let text = try InitPlan.compile(c).description
         #expect(text.contains("bounding a80425fb"))
         #expect(text.contains("caps 0 ambient=0"))
     }
 
-    @Test func privilegedIsNotMaskedAndSysIsWritable() {
+    @Test func privilegedIsNotMaskedAndSysIsWritable() throws {
         var c = config()
         c.privileged = true
-        let text = InitPlan.compile(c).description
+        let text = try InitPlan.compile(c).description
         #expect(!text.contains("mask /proc"))
         #expect(text.contains("mount sysfs /c/root/sys sysfs flags=0xe"))
     }

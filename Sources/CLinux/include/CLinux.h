@@ -3,6 +3,7 @@
 #ifndef SCOMPOSE_CLINUX_H
 #define SCOMPOSE_CLINUX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /// makedev(3), a macro in glibc.
@@ -15,5 +16,20 @@ long sc_fgetxattr(int fd, const char *name, void *value, size_t size);
 long sc_lgetxattr(const char *path, const char *name, void *value, size_t size);
 /// mkostemp(3), a GNU extension.
 int sc_mkostemp(char *template_, int flags);
+
+/// memfd_create(name, MFD_CLOEXEC), a GNU extension.
+int sc_memfd(const char *name);
+
+/// A device cgroup rule: type 'a' (all), 'b' or 'c'; major/minor -1 for any; access bits
+/// 1 mknod, 2 read, 4 write.
+struct sc_device_rule {
+    char type;
+    int64_t major, minor;
+    int access;
+};
+
+/// cgroup v2: loads a BPF_PROG_TYPE_CGROUP_DEVICE program that allows exactly `rules` (and
+/// denies the rest) and attaches it to the cgroup directory `cgroup_fd`. 0, or -1 with errno.
+int sc_attach_device_filter(int cgroup_fd, const struct sc_device_rule *rules, int count);
 
 #endif

@@ -28,6 +28,11 @@ enum sc_step_kind {
     SC_BIND_DEVICE = 17,  // s[0] host device, s[1] target (before pivot): when mknod is not allowed
     SC_LOOPBACK_UP = 19,  // brings up `lo` in the new network namespace
     SC_CAPS = 18,         // n[0] bounding mask (-1: leave), n[1] effective/permitted mask (-1: leave), n[2] ambient mask
+    SC_SECCOMP = 20,      // s[0] classic-BPF program (struct sock_filter array), n[0] its length in bytes
+    SC_SETSID_TTY = 21,   // new session with standard input (a pty) as controlling terminal
+    SC_INIT = 22,         // fork: the caller stays as a reaping init that forwards signals; the child goes on
+    SC_CONSOLE = 23,      // s[0] the container's ptmx, s[1] its pts directory (before pivot); n[0] a unix socket:
+                          // a pty from the container's devpts becomes stdin/out/err, its master is sent over the socket
 };
 
 struct sc_step {
@@ -66,6 +71,21 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd);
 
 /// Closes every descriptor from `first` up (close_range, with a loop where the kernel lacks it).
 void sc_close_from(int first);
+
+/// Blocks SIGCHLD and returns a non-blocking, close-on-exec signalfd for it (-1 on failure).
+int sc_signalfd_sigchld(void);
+
+/// A new pty pair, both ends close-on-exec, the slave not our controlling terminal. 0 or -1.
+int sc_open_pty(int *master, int *slave);
+
+/// accept4(listener, close-on-exec) keeping only peers running as root; -1 otherwise.
+int sc_accept_root(int listener);
+
+/// Receives one descriptor sent with SCM_RIGHTS on `sock` (-1 if none).
+int sc_receive_fd(int sock);
+
+/// A close-on-exec unix stream socket pair.
+int sc_socketpair_cloexec(int fds[2]);
 
 /// pipe2(fds, O_CLOEXEC), a GNU extension.
 int sc_pipe_cloexec(int fds[2]);

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+/// What the runtime must show from the CLI, for real (root, namespaces, cgroups): Docker's
+/// isolation defaults seen from inside, restart policies, log capture under load and its
+/// rotation, a killed shim, a killed `up`, and the remaining container verbs.
+@Suite(.serialized) struct RuntimeBehaviourTests {
+    static var canRun: Bool { ComposeRunTests.canRun }
+
+    /// A sandbox with a busybox image that has every applet, and a project directory.
+    final class Project {
+        let s: ImageCommandTests.Sandbox
+        let file: String
+        let name: String
+
+        init(_ yaml: String) throws {
+            s = try ImageCommandTests.Sandbox()
+            let rootfs = s.dir + "/rootfs"
+            for d in ["bin", "etc", "tmp", "mnt"] {
+                try FileManager.default.createDirectory(atPath: rootfs + "/" + d, withIntermediateDirectories: true)
+            }
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+            let list = try s.run(["--list"], tool: "/bin/busybox").out
+            for applet in list.split(separator: "\n") where applet != "busybox" {
+                try? FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
+            }
+            try "root:x:0:0:root:/root:/bin/sh\n".write(toFile: rootfs + "/etc/passwd", atomically: true, encoding: .utf8)
+            try "root:x:0:\n".write(toFile: rootfs + "/etc/group", atomically: true, encoding: .utf8)
+            let tarball = s.dir + "/rootfs.tar.gz"
+            _ = try s.run(["-C", rootfs, "-czf", tarball, "."], tool: "/bin/tar")
+            let imported = try s.run(["image", "import", tarball, "busybox:latest"])
+            #expect(imported.status == 0, "\(imported.err)")
+            name = "rb\(getpid())\(Int.random(in: 100...999))"
+            try FileManager.default.createDirectory(atPath: s.dir + "/app", withIntermediateDirectories: true)
+            file = s.dir + "/app/compose.yaml"
+            try ("name: \(name)\n" + yaml).write(toFile: file, atomically: true, encoding: .utf8)
+        }
+
+        @discardableResult
+        func run(_ args: [String]) throws -> ImageCommandTests.Run { try s.run(["-f", file] + args) }
+
+        /// Polls `ps -a` until `text` shows up (or 10 s pass).
+        func waitFor(_ text: String, _ args: [String] = ["ps", "-a"]) throws -> String {
+            var out = ""
+            for _ in 0..<100 {
+                out = try run(args).out
+                if out.contains(text) { return out }
+                usleep(100_000)
+            }
+            return out
+        }
+
+        /// `down`, then checks that nothing of the project is left: directories, cgroups,
+        /// mounts, processes.
+        func downAndCheckClean(pids: [Int32] = []) throws {
+            let ids = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []
+            let down = try run(["down", "-t", "2"])
+            #expect(down.status == 0, "\(down.err)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []).isEmpty)
+            for id in ids {
+                for controller in ["memory", "pids", "cpu", "freezer", "devices"] {
+                    #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(controller)/scompose/\(id)"))
+                }
+            }
+            let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+            #expect(!mounts.contains(s.root))
+            for pid in pids { #expect(kill(pid, 0) != 0 || isZombie(pid), "process \(pid) is left") }
+        }
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+
+    static func state(_ p: Project) throws -> [[String: Any]] {
+        let dir = p.s.root + "/containers"
+        return try FileManager.default.contentsOfDirectory(atPath: dir).compactMap {
+            guard let data = FileManager.default.contents(atPath: dir + "/" + $0 + "/state.json") else { return nil }
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        }
+    }
+
+    @Test(.enabled(if: canRun)) func isolationMatchesDockerDefaults() throws {
+        let probe = """
+            grep -E '^(CapEff|CapBnd|CapInh|Seccomp|NoNewPrivs):' /proc/self/status
+            echo procs=$$(ls /proc | grep -c '^[0-9]')
+            mount -t tmpfs t /mnt 2>/dev/null && echo mount=yes || echo mount=no
+            echo x > /proc/sys/kernel/domainname 2>/dev/null && echo procsys=rw || echo procsys=ro
+            echo sys=$$(awk '$$2 == "/sys" { split($$4, o, ","); print o[1] }' /proc/mounts)
+            echo keys=$$(cat /proc/keys 2>/dev/null | wc -c) firmware=$$(ls /sys/firmware 2>/dev/null | wc -l)
+            mknod /tmp/lc c 10 237 2>/dev/null; (exec 3< /tmp/lc) 2>/dev/null && echo rawdevice=yes || echo rawdevice=no
+            ls /dev | tr '\\n' ' '; echo
+            unshare -n true 2>/dev/null && echo unshare=yes || echo unshare=no
+            echo done
+            """
+        let p = try Project(
+            """
+            services:
+              confined:
+                image: busybox
+                command: ["sh", "-c", \(jsonString(probe))]
+              wide:
+                image: busybox
+                privileged: true
+                command: ["sh", "-c", \(jsonString(probe))]
+            """)
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
+        let confined = try p.waitFor("done", ["logs", "--no-log-prefix", "confined"])
+        #expect(confined.contains("CapEff:\t00000000a80425fb"), "\(confined)")
+        #expect(confined.contains("CapBnd:\t00000000a80425fb"))
+        #expect(confined.contains("CapInh:\t0000000000000000"))
+        #expect(confined.contains("Seccomp:\t2"))
+        #expect(confined.contains("NoNewPrivs:\t0"))
+        let procs = confined.split(separator: "\n").first { $0.hasPrefix("procs=") }.flatMap { Int($0.dropFirst(6)) } ?? 99
+        #expect(procs <= 4, "only the container's processes: \(confined)")
+        #expect(confined.contains("mount=no"))
+        #expect(confined.contains("procsys=ro"))
+        #expect(confined.contains("sys=ro"))
+        #expect(confined.contains("keys=0 firmware=0"), "masked paths read empty")
+        #expect(confined.contains("rawdevice=no"), "the device cgroup refuses what is not on its list")
+        #expect(confined.contains("unshare=no"), "seccomp and capabilities refuse new namespaces")
+        #expect(confined.contains("full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"))
+        let wide = try p.waitFor("done", ["logs", "--no-log-prefix", "wide"])
+        #expect(wide.contains("Seccomp:\t0"), "\(wide)")
+        #expect(!wide.contains("CapEff:\t00000000a80425fb"))
+        #expect(wide.contains("mount=yes"))
+        #expect(wide.contains("sys=rw"))
+        #expect(wide.contains("rawdevice=yes"))
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func restartPoliciesAndStopSignals() throws {
+        let p = try Project(
+            """
+            services:
+              flaky:
+                image: busybox
+                command: sh -c 'echo run; exit 2'
+                restart: on-failure:2
+              always:
+                image: busybox
+                command: sh -c 'echo again; sleep 0.2; exit 0'
+                restart: always
+              graceful:
+                image: busybox
+                init: true
+                stop_signal: SIGUSR1
+                stop_grace_period: 20s
+                command: sh -c 'trap "echo bye; exit 3" USR1; echo ready; while true; do sleep 0.1; done'
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        // on-failure:2 runs once and restarts exactly twice.
+        let ps = try p.waitFor("Exited (2)")
+        #expect(ps.contains("Exited (2)"), "\(ps)")
+        usleep(500_000)
+        #expect(try p.run(["logs", "--no-log-prefix", "flaky"]).out == "run\nrun\nrun\n")
+        // always: restarted after each exit, until stopped by the user.
+        _ = try p.waitFor("again\nagain\nagain", ["logs", "--no-log-prefix", "always"])
+        #expect(try p.run(["stop", "always"]).status == 0)
+        let afterStop = try p.run(["logs", "--no-log-prefix", "always"]).out
+        usleep(700_000)
+        #expect(try p.run(["logs", "--no-log-prefix", "always"]).out == afterStop, "a stopped `always` stays stopped")
+        #expect(try p.run(["ps", "-a", "--status", "exited", "--services"]).out.contains("always"))
+        // The stop signal reaches the program through our init, well before the grace period.
+        _ = try p.waitFor("ready", ["logs", "graceful"])
+        let started = Date()
+        #expect(try p.run(["stop", "graceful"]).status == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(try p.run(["logs", "--no-log-prefix", "graceful"]).out == "ready\nbye\n")
+        #expect(try p.run(["ps", "-a"]).out.contains("Exited (3)"))
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func everyLineOfAFastWriterIsLoggedAndRotationKeepsTheNewest() throws {
+        let p = try Project(
+            """
+            services:
+              burst:
+                image: busybox
+                command: seq 1 100000
+              rotated:
+                image: busybox
+                command: sh -c 'seq 1 20000; echo end'
+                logging:
+                  driver: json-file
+                  options: {max-size: 64k, max-file: "3"}
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        _ = try p.waitFor("Exited (0)")
+        _ = try p.waitFor("end", ["logs", "rotated"])
+        var lines: [Substring] = []
+        for _ in 0..<100 {
+            lines = try p.run(["logs", "--no-log-prefix", "burst"]).out.split(separator: "\n")
+            if lines.count >= 100_000 { break }
+            usleep(100_000)
+        }
+        #expect(lines.count == 100_000)
+        #expect(lines.first == "1" && lines.last == "100000")
+        #expect(lines == (1...100_000).map { Substring(String($0)) })
+        // Rotation: at most max-file files of at most max-size, the newest lines kept, in order.
+        let dir = try FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers").first { id in
+            (try? String(contentsOfFile: p.s.root + "/containers/\(id)/container.json", encoding: .utf8))?.contains("rotated") == true
+        }
+        let logs = try FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers/\(dir ?? "")")
+            .filter { $0.hasPrefix("container.log") }
+        #expect(logs.sorted() == ["container.log", "container.log.1", "container.log.2"])
+        for name in logs {
+            let size = try FileManager.default.attributesOfItem(atPath: p.s.root + "/containers/\(dir ?? "")/" + name)[.size] as? Int
+            #expect((size ?? 0) <= 64 * 1024)
+        }
+        let kept = try p.run(["logs", "--no-log-prefix", "rotated"]).out.split(separator: "\n")
+        #expect(kept.last == "end")
+        #expect(kept.count > 1000 && kept.count < 20001)
+        let numbers = kept.dropLast().compactMap { Int($0) }
+        #expect(numbers == Array((20001 - numbers.count)...20000))
+        let tail = try p.run(["logs", "--tail", "2", "-t", "rotated"]).out.split(separator: "\n")
+        #expect(tail.count == 2)
+        #expect(tail.last?.hasSuffix(" end") == true)
+        #expect(tail.last?.contains("Z end") == true, "timestamps come first: \(tail)")
+        #expect(try p.run(["logs", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z", "burst"]).out.isEmpty)
+        #expect(try p.run(["logs", "--since", "1h", "--tail", "1", "burst"]).out.contains("100000"))
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func followSeesNewOutputAndEndsWithTheContainers() throws {
+        let p = try Project(
+            """
+            services:
+              ticker:
+                image: busybox
+                command: sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo tick $$i; sleep 0.2; done'
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+        follower.arguments = ["-f", p.file, "logs", "-f", "ticker"]
+        var env = ProcessInfo.processInfo.environment
+        env["SCOMPOSE_ROOT"] = p.s.root
+        follower.environment = env
+        let out = Pipe()
+        follower.standardOutput = out
+        try follower.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        follower.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(follower.terminationStatus == 0)
+        #expect(text.contains("ticker-1  | tick 1\n"), "\(text)")
+        #expect(text.contains("ticker-1  | tick 15\n"), "follow sees lines written after it started: \(text)")
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func aKilledShimLeavesAContainerThatDownCleansUp() throws {
+        let p = try Project(
+            """
+            services:
+              orphaned:
+                image: busybox
+                command: sleep 1000
+              fine:
+                image: busybox
+                command: sleep 1000
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        let states = try Self.state(p)
+        #expect(states.count == 2)
+        guard let victim = states.first, let shim = victim["shimPid"] as? Int, let pid = victim["pid"] as? Int else {
+            Issue.record("no state")
+            return
+        }
+        #expect(kill(Int32(shim), SIGKILL) == 0)
+        let ps = try p.waitFor("(unsupervised)", ["ps"])
+        #expect(ps.contains("Up ") && ps.contains("(unsupervised)"), "\(ps)")
+        try p.downAndCheckClean(pids: [Int32(pid)] + states.compactMap { ($0["pid"] as? Int).map(Int32.init) })
+    }
+
+    @Test(.enabled(if: canRun)) func upConvergesAfterBeingKilledAtAnyPoint() throws {
+        let p = try Project(
+            """
+            services:
+              a: {image: busybox, command: sleep 1000}
+              b: {image: busybox, command: sleep 1000, depends_on: [a]}
+              c: {image: busybox, command: sleep 1000, deploy: {replicas: 2}}
+            """)
+        var env = ProcessInfo.processInfo.environment
+        env["SCOMPOSE_ROOT"] = p.s.root
+        for delay in [0, 5_000, 15_000, 30_000, 60_000, 120_000] {
+            let up = Process()
+            up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+            up.arguments = ["-f", p.file, "up", "-d"]
+            up.environment = env
+            up.standardError = FileHandle.nullDevice
+            try up.run()
+            usleep(useconds_t(delay))
+            kill(up.processIdentifier, SIGKILL)
+            up.waitUntilExit()
+            let again = try p.run(["up", "-d"])
+            #expect(again.status == 0, "after a kill at \(delay) µs: \(again.err)")
+            let names = try p.run(["ps", "--format", "json"]).out.split(separator: "\n")
+            #expect(names.count == 4, "exactly one container per service replica, all running: \(names)")
+            let all = try p.run(["ps", "-a", "-q"]).out.split(separator: "\n")
+            #expect(all.count == 4)
+            if delay == 30_000 { try p.downAndCheckClean() }
+        }
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func createPauseTopWaitAndTty() throws {
+        let p = try Project(
+            """
+            services:
+              worker:
+                image: busybox
+                command: sh -c 'while true; do sleep 0.1; done'
+              terminal:
+                image: busybox
+                tty: true
+                command: sh -c 'tty; sleep 0.5; exit 4'
+            """)
+        #expect(try p.run(["create"]).status == 0)
+        let created = try p.run(["ps", "-a"]).out
+        #expect(created.contains("Created"), "\(created)")
+        #expect(try p.run(["ps", "--format", "json", "-a"]).out.contains("\"State\":\"created\""))
+        #expect(try p.run(["start"]).status == 0)
+        #expect(try p.run(["pause", "worker"]).status == 0)
+        #expect(try p.run(["ps"]).out.contains("(Paused)"))
+        #expect(try p.run(["ps", "--format", "json"]).out.contains("\"State\":\"paused\""))
+        #expect(try p.run(["unpause", "worker"]).status == 0)
+        #expect(!(try p.run(["ps"]).out.contains("(Paused)")))
+        let top = try p.run(["top", "worker"]).out
+        #expect(top.hasPrefix("SERVICE  #  UID   PID"), "\(top)")
+        #expect(top.contains("worker   1  root"))
+        #expect(top.contains("sh -c while true; do sleep 0.1; done"))
+        let wait = try p.run(["wait", "terminal"])
+        #expect(wait.status == 4)
+        #expect(wait.out.contains("exited with status code 4"))
+        #expect(try p.run(["logs", "--no-log-prefix", "terminal"]).out.hasPrefix("/dev/pts/0"))
+        let images = try p.run(["images"]).out
+        #expect(images.hasPrefix("CONTAINER"), "\(images)")
+        #expect(images.contains("busybox") && images.contains("latest") && images.contains("linux/"))
+        try p.downAndCheckClean()
+    }
+
+    func jsonString(_ s: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])) ?? Data()
+        let text = String(decoding: data, as: UTF8.self)
+        return String(text.dropFirst().dropLast())
+    }
+}
