@@ -44,7 +44,12 @@ let package = Package(
             name: "SComposeEngine",
             dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS"]
         ),
-        .executableTarget(name: "scompose-shim", dependencies: ["SComposeShim"]),
+        .executableTarget(
+            name: "scompose-shim", dependencies: ["SComposeShim"],
+            // One shim runs per container: linked at a fixed address, the Swift metadata needs no
+            // relocation at start, so those pages stay clean and shared among all shims.
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]
+        ),
         .target(
             name: "SComposeCLI",
             dependencies: [

@@ -424,6 +424,9 @@ pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd) {
     return clone(child_main, child_stack + STACK_SIZE, flags, &args);
 }
 
+#include <malloc.h>
+void sc_malloc_trim(void) { malloc_trim(0); }
+
 int sc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int sc_open_pty(int *master, int *slave) {

@@ -89,12 +89,13 @@ public struct Engine {
     public func containers(project: String?) -> [ContainerStatus] {
         var out: [ContainerStatus] = []
         let ids = Files.list(containersDir).filter { $0.count == 64 }
+        let layout = ids.isEmpty ? nil : CgroupLayout.current()
         for id in ids {
             let files = ContainerFiles(dir: containersDir + "/" + id)
             guard let record = StateFile.read(ContainerRecord.self, from: files.dir + "/container.json") else { continue }
             if let project, record.project != project { continue }
             let state = StateFile.read(RunningState.self, from: files.state)
-            let exit = StateFile.read(ExitRecord.self, from: files.exit)
+            let exit = access(files.exit, F_OK) == 0 ? StateFile.read(ExitRecord.self, from: files.exit) : nil
             let running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
             // A killed shim may linger as a zombie of whatever adopted it: that is dead too.
             let shimAlive = state.map { ProcessCheck.isAlive($0.shimPid, startTicks: $0.shimStartTicks) } ?? false
@@ -104,7 +105,7 @@ public struct Engine {
             status.restarting = exit == nil && !running && state?.restarting == true
             status.restartCount = exit?.restartCount ?? state?.restartCount ?? 0
             status.lastExitCode = state?.lastExitCode
-            status.paused = running && cgroup(of: record.id).map(\.isFrozen) == true
+            status.paused = running && layout.map { Cgroup(layout: $0, path: "scompose/\(record.id)").isFrozen } == true
             out.append(status)
         }
         return out.sorted { ($0.record.service, $0.record.number) < ($1.record.service, $1.record.number) }

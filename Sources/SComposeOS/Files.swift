@@ -106,7 +106,11 @@ public enum Files {
         guard fd >= 0 else { throw FileError("open \(path)", errno: errno) }
         defer { close(fd) }
         var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Sized from the file when it says (not /proc or /sys, which report 0): small state
+        // files cost one small read.
+        var st = stat()
+        let hint = fstat(fd, &st) == 0 && st.st_size > 0 ? Int(st.st_size) + 1 : 8192
+        var buffer = [UInt8](repeating: 0, count: min(hint, 1 << 20))
         while true {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {

@@ -197,27 +197,48 @@ public enum StateFile {
     }
 
     public static func read<T: Decodable>(_ type: T.Type, from path: String) -> T? {
-        guard let text = try? readText(path) else { return nil }
-        return try? JSONDecoder().decode(type, from: Data(text.utf8))
+        guard let bytes = try? Files.read(path) else { return nil }
+        return try? JSONDecoder().decode(type, from: Data(bytes))
     }
 }
 
 /// Liveness of a process recorded earlier.
 public enum ProcessCheck {
-    /// Field 22 of /proc/<pid>/stat: the start time in clock ticks.
-    public static func startTicks(_ pid: Int32) -> UInt64? {
-        guard let text = try? readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, so start time (22) is index 19 here.
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
+    /// Field 22 of /proc/<pid>/stat (the start time in clock ticks) and whether the process is
+    /// a zombie, from one read of the file, parsed as bytes (`ps` of many containers reads many).
+    static func stat(_ pid: Int32) -> (ticks: UInt64, dead: Bool)? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // After the command: state is field 3, so start time (22) is the 20th field from there.
+        var field = 0
+        var i = close + 2
+        var state: UInt8 = 0
+        var ticks: UInt64 = 0
+        while i < n {
+            if buffer[i] == UInt8(ascii: " ") {
+                field += 1
+            } else if field == 0 {
+                state = buffer[i]
+            } else if field == 19 {
+                ticks = ticks * 10 + UInt64(buffer[i] &- UInt8(ascii: "0"))
+            } else if field > 19 {
+                break
+            }
+            i += 1
+        }
+        return (ticks, state == UInt8(ascii: "Z") || state == UInt8(ascii: "X"))
     }
+
+    /// Field 22 of /proc/<pid>/stat: the start time in clock ticks.
+    public static func startTicks(_ pid: Int32) -> UInt64? { stat(pid)?.ticks }
 
     /// Whether `pid` is alive and is the process that started at `ticks`.
     public static func isAlive(_ pid: Int32, startTicks ticks: UInt64) -> Bool {
-        guard let now = startTicks(pid), now == ticks else { return false }
-        guard let text = try? readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return false }
-        let state = text[text.index(after: close)...].split(separator: " ").first
-        return state != "Z" && state != "X"
+        guard let s = stat(pid) else { return false }
+        return s.ticks == ticks && !s.dead
     }
 }

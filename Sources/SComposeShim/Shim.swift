@@ -140,6 +140,9 @@ struct Supervisor {
             if let fd = sync {
                 Shim.report(fd, #"{"pid":\#(pid)}"#)
                 sync = nil
+                // Start-up garbage (the spec's decoding) goes back to the system: the shim
+                // lives as long as its container.
+                sc_malloc_trim()
             }
             code = supervise(pid)
             let ranFor = Int((Self.now() - startedAt) / 1000)
@@ -151,7 +154,7 @@ struct Supervisor {
             try? StateFile.write(waiting, to: files.state)
             // Requests are served during the back-off: a stop now ends it.
             let until = Self.now() + Int64(delay)
-            while !stoppedByUser, Self.now() < until { serve(pid: nil, timeout: Int32(until - Self.now())) }
+            while !stoppedByUser, Self.now() < until { _ = serve(pid: nil, timeout: Int32(until - Self.now())) }
             if stoppedByUser { break }
             restarts += 1
         }

@@ -52,7 +52,7 @@ import Testing
             if logs.contains("tick") { break }
             usleep(100_000)
         }
-        #expect(logs.contains("rt\(getpid())-web-1  | web up"))
+        #expect(logs.contains("web-1  | web up"))
         let once = try s.run(["-f", file, "logs", "--no-log-prefix", "once"]).out
         #expect(once == "once ran\n")
 

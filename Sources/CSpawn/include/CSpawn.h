@@ -87,6 +87,9 @@ int sc_receive_fd(int sock);
 /// A close-on-exec unix stream socket pair.
 int sc_socketpair_cloexec(int fds[2]);
 
+/// malloc_trim(0): gives freed heap back to the system (glibc).
+void sc_malloc_trim(void);
+
 /// pipe2(fds, O_CLOEXEC), a GNU extension.
 int sc_pipe_cloexec(int fds[2]);
 
