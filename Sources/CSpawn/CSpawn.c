@@ -346,6 +346,7 @@ static void run_steps(const struct sc_plan *plan, int report) {
             r = (setsid() < 0) ? -1 : ioctl(0, TIOCSCTTY, 0);
             break;
         case SC_INIT: r = become_init(); break;
+        case SC_UNSHARE_CGROUP: r = unshare(CLONE_NEWCGROUP); break;
         case SC_CONSOLE: r = open_console(str(plan, s->s[0]), str(plan, s->s[1]), (int)s->n[0]); break;
         case SC_LOOPBACK_UP: {
             int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -167,6 +167,23 @@ public struct Cgroup: Sendable {
         }
     }
 
+    /// What the container sees at /sys/fs/cgroup.
+    public var view: CgroupView {
+        switch layout {
+        case .v2: return .v2
+        case .v1(let controllers, _):
+            // One bind per hierarchy (`cpu` and `cpuacct` may share one), named as mounted.
+            var seen = Set<String>()
+            var binds: [ContainerConfig.FileBind] = []
+            for (_, mount) in controllers.sorted(by: { $0.key < $1.key }) where seen.insert(mount).inserted {
+                let name = String(mount.split(separator: "/").last ?? "")
+                guard !name.isEmpty, access(mount + "/" + path, F_OK) == 0 else { continue }
+                binds.append(.init(source: mount + "/" + path, target: name))
+            }
+            return .v1(binds)
+        }
+    }
+
     /// Creates the cgroup (and its parents).
     public func create() throws(Failure) {
         for (controller, dir) in directories {

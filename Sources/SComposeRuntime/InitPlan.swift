@@ -39,6 +39,8 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var consoleSocket: Int32?
     /// A minimal reaping init runs as pid 1 with the program as its child (`init: true`).
     public var initProcess = false
+    /// How the container sees its cgroup at /sys/fs/cgroup (nil: an empty directory).
+    public var cgroupView: CgroupView?
     /// Written below /proc/sys before it is made read-only (`net.ipv4.ip_forward` → …/ip_forward).
     public var sysctls: [String: String] = [:]
 
@@ -123,6 +125,15 @@ public enum SecurityDefaults {
     ]
 }
 
+/// What a container sees at /sys/fs/cgroup, as Docker arranges it: on cgroup v2 its own cgroup
+/// namespace with cgroup2 mounted; on v1 a tmpfs with each hierarchy's container directory
+/// bound read-only under the hierarchy's name (`memory`, `cpu,cpuacct`, …).
+public enum CgroupView: Sendable, Equatable, Codable {
+    case v2
+    /// Hierarchy name and the container's host directory in it.
+    case v1([ContainerConfig.FileBind])
+}
+
 /// The host's device nodes under /dev (not pts, shm, mqueue: the container has its own).
 enum HostDevices {
     struct Device {
@@ -188,6 +199,8 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     case seccomp([UInt8])
     /// Starts a session whose controlling terminal is standard input.
     case controllingTerminal
+    /// A new cgroup namespace rooted at the cgroup the process is in.
+    case unshareCgroup
     /// Forks: the parent stays as a reaping init, the child goes on to exec.
     case initProcess
     /// A pty of the container's devpts as the standard streams; its master sent over `socket`.
@@ -218,6 +231,7 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .loopbackUp: return "loopback up"
         case .seccomp(let program): return "seccomp \(program.count / 8) instructions"
         case .controllingTerminal: return "setsid tty"
+        case .unshareCgroup: return "unshare cgroup"
         case .initProcess: return "init"
         case .console(let ptmx, let dir, _): return "console \(ptmx) \(dir)"
         }
@@ -248,6 +262,7 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
     // Mount flags (linux/mount.h).
     static let MS_RDONLY: UInt = 1
     static let MS_NOSUID: UInt = 2
+    static let MS_REMOUNT: UInt = 32
     static let MS_NODEV: UInt = 4
     static let MS_NOEXEC: UInt = 8
     static let MS_BIND: UInt = 4096
@@ -260,6 +275,9 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
     public static func compile(_ c: ContainerConfig) throws(SeccompProfile.Failure) -> InitPlan {
         var s: [InitStep] = []
         let root = c.rootDir
+        // The cgroup namespace is made here, after the parent moved us into our cgroup (clone
+        // would root it at the shim's).
+        if c.cgroupView == .v2 { s.append(.unshareCgroup) }
         // Nothing we mount may propagate back to the host.
         s.append(.mount(source: nil, target: "/", type: nil, flags: MS_REC | MS_SLAVE, data: nil))
         // overlayfs wants the top layer first.
@@ -296,6 +314,26 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
                     flags: MS_NOSUID | MS_NOEXEC | MS_NODEV | (c.privileged ? 0 : MS_RDONLY), data: nil))
         } else {
             s.append(.mount(source: "/sys", target: root + "/sys", type: nil, flags: MS_BIND | MS_REC, data: nil))
+        }
+        let cgroupFlags = MS_NOSUID | MS_NOEXEC | MS_NODEV | (c.privileged ? 0 : MS_RDONLY)
+        switch c.cgroupView {
+        case .v2?:
+            s.append(.mount(source: "cgroup", target: root + "/sys/fs/cgroup", type: "cgroup2", flags: cgroupFlags, data: nil))
+        case .v1(let hierarchies)?:
+            let base = root + "/sys/fs/cgroup"
+            s.append(.mount(source: "tmpfs", target: base, type: "tmpfs", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: "mode=755"))
+            for h in hierarchies {
+                s.append(.mkdir(base + "/" + h.target, mode: 0o755))
+                s.append(.mount(source: h.source, target: base + "/" + h.target, type: nil, flags: MS_BIND | MS_REC, data: nil))
+                if !c.privileged {
+                    s.append(.mount(source: nil, target: base + "/" + h.target, type: nil, flags: MS_BIND | MS_REMOUNT | MS_RDONLY | cgroupFlags, data: nil))
+                }
+            }
+            if !c.privileged {
+                s.append(.mount(source: nil, target: base, type: nil, flags: MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, data: "mode=755"))
+            }
+        case nil:
+            break
         }
         for (name, major, minor) in SecurityDefaults.devices {
             s.append(.mknod(root + "/dev/" + name, mode: 0o020666, major: major, minor: minor))
@@ -335,7 +373,7 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         if let h = c.hostname { s.append(.sethostname(h)) }
         if c.namespaces.contains(.net) { s.append(.loopbackUp) }
         if c.readOnlyRootfs {
-            s.append(.mount(source: nil, target: "/", type: nil, flags: MS_BIND | MS_REC | 32 /* MS_REMOUNT */ | MS_RDONLY, data: nil))
+            s.append(.mount(source: nil, target: "/", type: nil, flags: MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY, data: nil))
         }
         for r in c.rlimits { s.append(.setrlimit(resource: r.resource, soft: r.soft, hard: r.hard)) }
         s += try processSteps(c, lookupRoots: c.layers, initProcess: c.initProcess)

@@ -219,6 +219,8 @@ public enum Launcher {
                 c.n.0 = Int64(program.count)
             case .controllingTerminal:
                 c.kind = Int32(SC_SETSID_TTY.rawValue)
+            case .unshareCgroup:
+                c.kind = Int32(SC_UNSHARE_CGROUP.rawValue)
             case .initProcess:
                 c.kind = Int32(SC_INIT.rawValue)
             case .console(let ptmx, let dir, let socket):

@@ -207,6 +207,7 @@ struct Supervisor {
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
         var container = spec.container
+        container.cgroupView = cgroup?.view
         var console: (parent: Int32, child: Int32)?
         if container.tty {
             // The container opens a pty in its own devpts and sends us the master.

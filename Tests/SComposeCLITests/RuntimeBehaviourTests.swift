@@ -95,6 +95,7 @@ import Testing
             mknod /tmp/lc c 10 237 2>/dev/null; (exec 3< /tmp/lc) 2>/dev/null && echo rawdevice=yes || echo rawdevice=no
             ls /dev | tr '\\n' ' '; echo
             unshare -n true 2>/dev/null && echo unshare=yes || echo unshare=no
+            echo memlimit=$$(cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)
             echo done
             """
         let p = try Project(
@@ -102,6 +103,7 @@ import Testing
             services:
               confined:
                 image: busybox
+                mem_limit: 64m
                 command: ["sh", "-c", \(jsonString(probe))]
               wide:
                 image: busybox
@@ -124,6 +126,7 @@ import Testing
         #expect(confined.contains("keys=0 firmware=0"), "masked paths read empty")
         #expect(confined.contains("rawdevice=no"), "the device cgroup refuses what is not on its list")
         #expect(confined.contains("unshare=no"), "seccomp and capabilities refuse new namespaces")
+        #expect(confined.contains("memlimit=67108864"), "the container reads its own limits at /sys/fs/cgroup")
         #expect(confined.contains("full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"))
         let wide = try p.waitFor("done", ["logs", "--no-log-prefix", "wide"])
         #expect(wide.contains("Seccomp:\t0"), "\(wide)")

@@ -45,6 +45,26 @@ import Testing
         #expect(text.contains("caps 0 ambient=0"))
     }
 
+    @Test func cgroupViewV2HasItsOwnNamespaceAndAReadOnlyMount() throws {
+        var c = config()
+        c.cgroupView = .v2
+        let lines = try InitPlan.compile(c).description.split(separator: "\n").map(String.init)
+        #expect(lines.first == "unshare cgroup", "made after the parent moved the child into its cgroup")
+        #expect(lines.contains("mount cgroup /c/root/sys/fs/cgroup cgroup2 flags=0xf"))
+        #expect(lines.firstIndex(of: "mount cgroup /c/root/sys/fs/cgroup cgroup2 flags=0xf") ?? 0
+            > lines.firstIndex { $0.hasPrefix("mount sysfs") } ?? 99)
+    }
+
+    @Test func cgroupViewV1BindsEachHierarchyReadOnly() throws {
+        var c = config()
+        c.cgroupView = .v1([.init(source: "/sys/fs/cgroup/memory/scompose/x", target: "memory")])
+        let text = try InitPlan.compile(c).description
+        #expect(!text.contains("unshare cgroup"))
+        #expect(text.contains("mount tmpfs /c/root/sys/fs/cgroup tmpfs flags=0xe mode=755"))
+        #expect(text.contains("mount /sys/fs/cgroup/memory/scompose/x /c/root/sys/fs/cgroup/memory - flags=0x5000"))
+        #expect(text.contains("mount - /c/root/sys/fs/cgroup/memory - flags=0x102f"))
+    }
+
     @Test func privilegedIsNotMaskedAndSysIsWritable() throws {
         var c = config()
         c.privileged = true

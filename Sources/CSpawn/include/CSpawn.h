@@ -31,6 +31,7 @@ enum sc_step_kind {
     SC_SECCOMP = 20,      // s[0] classic-BPF program (struct sock_filter array), n[0] its length in bytes
     SC_SETSID_TTY = 21,   // new session with standard input (a pty) as controlling terminal
     SC_INIT = 22,         // fork: the caller stays as a reaping init that forwards signals; the child goes on
+    SC_UNSHARE_CGROUP = 24, // unshare(CLONE_NEWCGROUP)
     SC_CONSOLE = 23,      // s[0] the container's ptmx, s[1] its pts directory (before pivot); n[0] a unix socket:
                           // a pty from the container's devpts becomes stdin/out/err, its master is sent over the socket
 };
