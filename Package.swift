@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "CSpawn"]),
         .target(
             name: "SComposeEngine",
-            dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS"]
+            dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux"]
         ),
         .executableTarget(
             name: "scompose-shim", dependencies: ["SComposeShim"],

@@ -22,6 +22,23 @@ long sc_lgetxattr(const char *path, const char *name, void *value, size_t size) 
 int sc_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
 
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+
+struct sc_how {
+    uint64_t flags, mode, resolve;
+};
+
+int sc_open_in_root(int dirfd, const char *path, int flags, unsigned int mode) {
+    struct sc_how how = {(uint64_t)(flags | O_CLOEXEC), (uint64_t)mode, 0x10 | 0x02};
+    return (int)syscall(437 /* openat2 */, dirfd, path, &how, sizeof how);
+}
+
+int sc_mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+    return mount(source, target, type, flags, data);
+}
+
+int sc_umount_detach(const char *target) { return umount2(target, MNT_DETACH); }
 int sc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 #include <linux/bpf.h>

@@ -270,6 +270,126 @@ static int open_console(const char *ptmx, const char *pts_dir, int sock) {
     return 0;
 }
 
+// Mount targets inside the container are resolved as if the root file system were "/", so a
+// symlink in the image (`/data -> /../../etc`) can never place a mount on the host.
+static int root_fd = -1;
+
+struct sc_open_how {
+    uint64_t flags, mode, resolve;
+};
+#define SC_RESOLVE_NO_MAGICLINKS 0x02
+#define SC_RESOLVE_IN_ROOT 0x10
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+static int open_in_root(const char *path, int flags) {
+    struct sc_open_how how = {(uint64_t)(flags | O_CLOEXEC), 0, SC_RESOLVE_IN_ROOT | SC_RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+static char walk_buf[4096];
+
+// Opens `path` (absolute, in the container) as O_PATH, creating missing directories and, for
+// the last component, a directory or an empty file.
+static int resolve_target(const char *path, int is_file) {
+    size_t len = strlen(path);
+    if (len + 1 > sizeof walk_buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(walk_buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (walk_buf[i] != '/' && walk_buf[i] != 0) continue;
+        char saved = walk_buf[i];
+        walk_buf[i] = 0;
+        int last = (i == len) || (saved == '/' && i + 1 >= len);
+        int fd = open_in_root(walk_buf, O_PATH);
+        if (fd < 0 && errno == ENOENT) {
+            // Create it in its (securely resolved) parent.
+            char *slash = strrchr(walk_buf, '/');
+            int parent;
+            if (slash == walk_buf) {
+                parent = open_in_root("/", O_PATH | O_DIRECTORY);
+            } else {
+                *slash = 0;
+                parent = open_in_root(walk_buf, O_PATH | O_DIRECTORY);
+                *slash = '/';
+            }
+            if (parent < 0) return -1;
+            int r;
+            if (last && is_file) {
+                int created = openat(parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                r = created < 0 ? -1 : 0;
+                if (created >= 0) close(created);
+            } else {
+                r = mkdirat(parent, slash + 1, 0755);
+            }
+            int err = errno;
+            close(parent);
+            if (r < 0 && err != EEXIST) {
+                errno = err;
+                return -1;
+            }
+            fd = open_in_root(walk_buf, O_PATH);
+        }
+        if (fd < 0) return -1;
+        walk_buf[i] = saved;
+        if (last) return fd;
+        close(fd);
+        if (saved == 0) break;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+static char fd_path[64];
+
+static const char *proc_fd_path(int fd) {
+    const char *prefix = "/proc/self/fd/";
+    int n = 0;
+    for (const char *c = prefix; *c; c++) fd_path[n++] = *c;
+    char digits[16];
+    int d = 0;
+    do {
+        digits[d++] = (char)('0' + fd % 10);
+        fd /= 10;
+    } while (fd > 0);
+    while (d > 0) fd_path[n++] = digits[--d];
+    fd_path[n] = 0;
+    return fd_path;
+}
+
+static int mount_in_root(const char *source, const char *target, const char *fstype, const char *data,
+                         unsigned long flags, int64_t options, unsigned long propagation) {
+    if (root_fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    int fd = resolve_target(target, (int)(options & 1));
+    if (fd < 0) return -1;
+    const char *where = proc_fd_path(fd);
+    int r = mount(source, where, fstype, flags, data);
+    if (r == 0 && (options & 2)) {
+        // The new mount is now what the path names: reopen it before remounting.
+        close(fd);
+        fd = resolve_target(target, (int)(options & 1));
+        if (fd < 0) return -1;
+        where = proc_fd_path(fd);
+        r = mount(NULL, where, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL);
+    }
+    if (r == 0 && propagation) {
+        close(fd);
+        fd = resolve_target(target, (int)(options & 1));
+        if (fd < 0) return -1;
+        r = mount(NULL, proc_fd_path(fd), NULL, propagation, NULL);
+    }
+    int err = errno;
+    close(fd);
+    errno = err;
+    return r;
+}
+
 static void run_steps(const struct sc_plan *plan, int report) {
     for (int i = 0; i < plan->count; i++) {
         const struct sc_step *s = &plan->steps[i];
@@ -347,6 +467,14 @@ static void run_steps(const struct sc_plan *plan, int report) {
             break;
         case SC_INIT: r = become_init(); break;
         case SC_UNSHARE_CGROUP: r = unshare(CLONE_NEWCGROUP); break;
+        case SC_OPEN_ROOT:
+            root_fd = open(str(plan, s->s[0]), O_PATH | O_DIRECTORY | O_CLOEXEC);
+            r = root_fd < 0 ? -1 : 0;
+            break;
+        case SC_MOUNT_IN_ROOT:
+            r = mount_in_root(str(plan, s->s[0]), str(plan, s->s[1]), str(plan, s->s[2]), str(plan, s->s[3]),
+                              (unsigned long)s->n[0], s->n[1], (unsigned long)s->n[2]);
+            break;
         case SC_CONSOLE: r = open_console(str(plan, s->s[0]), str(plan, s->s[1]), (int)s->n[0]); break;
         case SC_LOOPBACK_UP: {
             int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -524,6 +524,9 @@ struct Rm: ParsableCommand {
     @Flag(name: [.short, .long], help: "Stop the containers, if required, before removing")
     var stop = false
 
+    @Flag(name: [.short, .long], help: "Remove any anonymous volumes attached to containers")
+    var volumes = false
+
     @Argument var services: [String] = []
 
     func run() throws {
@@ -545,6 +548,7 @@ struct Rm: ParsableCommand {
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")
         }
+        if volumes { engine.removeAnonymousVolumes(of: removable) }
     }
 }
 
@@ -572,6 +576,11 @@ struct Down: ParsableCommand {
             Console.error(" Container \(c.record.name)  Removing")
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")
+        }
+        if volumes {
+            // Named volumes of the project (not external ones), and the containers' anonymous ones.
+            engine.removeAnonymousVolumes(of: containers)
+            try engine.removeProjectVolumes(try ProjectContext.load(global).project)
         }
     }
 }

@@ -519,7 +519,7 @@ enum Human {
 /// Columns padded like Go's tabwriter as docker uses it (three spaces between columns).
 enum Table {
     /// Columns padded as Go's tabwriter does (`padding` spaces after the widest cell).
-    static func render(header: [String], rows: [[String]], padding: Int = 3) -> String {
+    static func render(header: [String], rows: [[String]], padding: Int = 3, minWidth: Int = 0) -> String {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
         for row in all {
@@ -532,7 +532,7 @@ enum Table {
                 if i == row.count - 1 {
                     line += cell
                 } else {
-                    line += cell + String(repeating: " ", count: widths[i] - cell.count + padding)
+                    line += cell + String(repeating: " ", count: max(widths[i] + padding, minWidth) - cell.count)
                 }
             }
             out += line + "\n"

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// The version printed by `scompose version`.
-public let scomposeVersion = "0.1.0"
+public let scomposeVersion = Engine.version
 
 /// The `scompose` command: Docker Compose's command line over scompose's engine.
 public struct SCompose: ParsableCommand {
@@ -26,7 +26,8 @@ public struct SCompose: ParsableCommand {
         version: scomposeVersion,
         subcommands: [
             Up.self, Create.self, Ps.self, Logs.self, Exec.self, Start.self, Stop.self, Restart.self, Kill.self, Pause.self,
-            Unpause.self, Top.self, Wait.self, Images.self, Rm.self, Down.self, Config.self, ImageCommand.self, Version.self,
+            Unpause.self, Top.self, Wait.self, Images.self, Cp.self, Rm.self, Down.self, Config.self, ImageCommand.self,
+            VolumeCommand.self, Version.self,
         ]
     )
 

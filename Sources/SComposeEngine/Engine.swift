@@ -27,6 +27,8 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var stopSignal: Int32?
     /// `stop_grace_period` in seconds, nil for the default.
     public var stopTimeout: Int?
+    /// Anonymous volumes by mount target (kept for the container that replaces this one).
+    public var anonymousVolumes: [String: String]?
 }
 
 /// A container as `ps` shows it.
@@ -71,6 +73,9 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 /// removed from local state files, each supervised by its own `scompose-shim`. Containers get
 /// their own network namespace with loopback only until networks arrive.
 public struct Engine {
+    /// scompose's version, also written in the `com.docker.compose.version` labels.
+    public static let version = "0.1.0"
+
     public let root: String
     public let shimPath: String
     public var progress: (String) -> Void
@@ -124,10 +129,12 @@ public struct Engine {
         let existing = containers(project: project.name)
         for name in try order(project, selected: selected) {
             guard let service = project.services[name] else { continue }
-            let hash = configHash(loaded.rendered, service: name)
+            let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
             for number in 1...max(1, service.replicas) {
                 let containerName = service.containerName ?? "\(project.name)-\(name)-\(number)"
+                var previousAnonymous: [String: String] = [:]
                 if let current = existing.first(where: { $0.record.name == containerName }) {
+                    previousAnonymous = current.record.anonymousVolumes ?? [:]
                     if current.record.configHash == hash && (current.running || current.restarting) {
                         progress("Container \(containerName)  Running")
                         continue
@@ -149,7 +156,8 @@ public struct Engine {
                     progress("Container \(containerName)  Creating")
                 }
                 let files = try create(
-                    project: project, service: service, number: number, name: containerName, hash: hash, store: store)
+                    project: project, environment: loaded.environment, service: service, number: number,
+                    name: containerName, hash: hash, store: store, previousAnonymous: previousAnonymous)
                 progress("Container \(containerName)  Created")
                 guard start else { continue }
                 progress("Container \(containerName)  Starting")
@@ -191,15 +199,31 @@ public struct Engine {
     }
 
     /// SHA-256 of the service's printed configuration without the keys that do not change the container.
-    func configHash(_ rendered: JSONValue, service: String) -> String {
+    func configHash(_ rendered: JSONValue, service: String, environment: [String: String] = [:]) -> String {
         guard case .object(let pairs)? = rendered["services"]?[service] else { return "" }
         let ignored: Set<String> = ["build", "pull_policy", "scale", "depends_on", "profiles"]
-        let kept = JSONValue.object(pairs.filter { !ignored.contains($0.0) }.sorted { $0.0 < $1.0 })
-        return Digest(of: Array(kept.compactText().utf8)).hex
+        var kept = pairs.filter { !ignored.contains($0.0) }.sorted { $0.0 < $1.0 }
+        // The secrets and configs it mounts, and their files' content: changing one recreates
+        // the container that uses it.
+        for kind in ["secrets", "configs"] {
+            guard case .array(let refs)? = rendered["services"]?[service]?[kind] else { continue }
+            for ref in refs {
+                guard case .string(let source)? = ref["source"], let definition = rendered[kind]?[source] else { continue }
+                kept.append(("\(kind).\(source)", definition))
+                if case .string(let file)? = definition["file"], let bytes = try? Files.read(file) {
+                    kept.append(("\(kind).\(source).content", .string(Digest(of: bytes).hex)))
+                }
+                if case .string(let variable)? = definition["environment"] {
+                    kept.append(("\(kind).\(source).content", .string(Digest(of: Array((environment[variable] ?? "").utf8)).hex)))
+                }
+            }
+        }
+        return Digest(of: Array(JSONValue.object(kept).compactText().utf8)).hex
     }
 
     func create(
-        project: ComposeProject, service: ServiceConfig, number: Int, name: String, hash: String, store: ImageStore
+        project: ComposeProject, environment: [String: String], service: ServiceConfig, number: Int, name: String,
+        hash: String, store: ImageStore, previousAnonymous: [String: String] = [:]
     ) throws -> ContainerFiles {
         guard let imageName = service.image else {
             throw EngineError("service \"\(service.name)\" has no image (building images is not supported yet)")
@@ -211,8 +235,6 @@ public struct Engine {
         // Say what this first cut does not do yet, rather than let it pass unnoticed.
         var missing: [String] = []
         if !service.ports.isEmpty { missing.append("ports are not published") }
-        if !service.volumes.isEmpty || !service.tmpfs.isEmpty { missing.append("volumes, bind mounts and tmpfs are not mounted") }
-        if !service.secrets.isEmpty || !service.configs.isEmpty { missing.append("secrets and configs are not mounted") }
         if service.networks.keys.contains(where: { $0 != "default" }) || !service.extraHosts.isEmpty {
             missing.append("networks are loopback-only")
         }
@@ -222,7 +244,7 @@ public struct Engine {
         }
         let imageConfig = try store.config(image)
         let layers = try store.snapshots(image)
-        let id = Digest(of: (0..<32).map { _ in UInt8.random(in: 0...255) }).hex
+        let id = Digest.random().hex
         let files = ContainerFiles(dir: containersDir + "/" + id)
         // Everything is written under a staging name and renamed into place last: a crash
         // half-way leaves a `.creating-` directory that the next `up` removes, never a
@@ -255,6 +277,19 @@ public struct Engine {
         config.hostname = hostname
         config.privileged = service.privileged
         config.readOnlyRootfs = service.readOnly
+        let storage = try storagePlan(
+            project: project, environment: environment, service: service,
+            imageVolumes: Array((defaults.Volumes ?? [:]).keys), previousAnonymous: previousAnonymous,
+            containerDir: files.dir, stagingDir: stage)
+        // Volumes made just now for this container go again if it cannot be created.
+        let madeHere = storage.anonymous.filter { previousAnonymous[$0.key] == nil }.map(\.value)
+        defer { if !created { for name in madeHere { try? volumes.remove(name) } } }
+        try mkdirs(root + "/tmp")
+        for seed in storage.seeds {
+            try VolumeSeed.copy(layers: layers, path: seed.path, into: volumes.dataPath(seed.volume), scratch: root + "/tmp")
+        }
+        config.mounts = storage.mounts
+        config.shmSize = service.shmSize
         try Security.apply(service, to: &config)
         config.tty = service.tty
         config.initProcess = service.initProcess ?? false
@@ -290,6 +325,7 @@ public struct Engine {
         labels["com.docker.compose.project.working_dir"] = project.workingDirectory
         labels["com.docker.compose.project.config_files"] = project.composeFiles.joined(separator: ",")
         labels["com.docker.compose.image"] = image.id.description
+        labels["com.docker.compose.version"] = Engine.version
         labels["com.docker.compose.depends_on"] = service.dependsOn.keys.sorted().map {
             "\($0):\(service.dependsOn[$0]?.condition.rawValue ?? "service_started"):\(service.dependsOn[$0]?.restart ?? false)"
         }.joined(separator: ",")
@@ -297,7 +333,8 @@ public struct Engine {
             id: id, name: name, project: project.name, service: service.name, number: number, image: imageName,
             imageID: image.id.description, command: args, created: Clock.rfc3339Now(), configHash: hash, labels: labels,
             stopSignal: try service.stopSignal.map { try Signals.number($0) },
-            stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) })
+            stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) },
+            anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous)
         try StateFile.write(record, to: staged(files.dir + "/container.json"))
         guard rename(stage, files.dir) == 0 else {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")

@@ -42,6 +42,9 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible, Comp
 
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.hex < rhs.hex }
 
+    /// The digest of 32 random bytes: a fresh 64-hex identifier (containers, volumes).
+    public static func random() -> Digest { Digest(of: (0..<32).map { _ in UInt8.random(in: 0...255) }) }
+
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let d = Digest(text) else {

@@ -20,8 +20,14 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var gid: UInt32 = 0
     public var additionalGids: [UInt32] = []
     public var hostname: String?
-    /// Host files bind-mounted at these paths in the container (`/etc/hosts`, …).
+    /// Host files bind-mounted at these paths in the container (`/etc/hosts`, …); a user mount
+    /// on the same path wins.
     public var fileBinds: [FileBind] = []
+    /// Volumes, bind mounts, tmpfs, secrets and configs, mounted in this order after sorting
+    /// by depth (a parent before what is inside it).
+    public var mounts: [Mount] = []
+    /// Size of /dev/shm in bytes (`shm_size`; Docker's default is 64 MiB).
+    public var shmSize: Int64?
     public var readOnlyRootfs = false
     public var privileged = false
     /// Capabilities by number; nil means Docker's default set.
@@ -60,6 +66,37 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
         public init(source: String, target: String) {
             self.source = source
             self.target = target
+        }
+    }
+
+    /// A mount in the container.
+    public struct Mount: Sendable, Equatable, Codable {
+        public enum Kind: String, Sendable, Codable {
+            /// A host path (a bind, a volume's data directory, a secret's file).
+            case bind
+            case tmpfs
+        }
+        public var kind: Kind
+        /// The host path of a bind (ignored for tmpfs).
+        public var source: String
+        /// The path in the container.
+        public var target: String
+        public var readOnly = false
+        /// The target is a file (a single-file bind).
+        public var isFile = false
+        /// tmpfs options (`size=…,mode=…`).
+        public var data: String?
+        /// `rprivate` (Docker's default), `private`, `rshared`, `shared`, `rslave`, `slave`.
+        public var propagation: String?
+        /// Mount flags beyond read-only: `noexec`, `nosuid`, `nodev`.
+        public var flags: [String] = []
+
+        public init(kind: Kind, source: String, target: String, readOnly: Bool = false, isFile: Bool = false) {
+            self.kind = kind
+            self.source = source
+            self.target = target
+            self.readOnly = readOnly
+            self.isFile = isFile
         }
     }
 
@@ -203,6 +240,11 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     case unshareCgroup
     /// Forks: the parent stays as a reaping init, the child goes on to exec.
     case initProcess
+    /// Opens the assembled root that later `mountInRoot` targets are resolved in.
+    case openRoot(String)
+    /// Mounts onto a path of the container resolved inside the root (never through a symlink
+    /// out of it), creating the target if it is missing.
+    case mountInRoot(source: String?, target: String, type: String?, flags: UInt, data: String?, isFile: Bool, readOnly: Bool, propagation: UInt)
     /// A pty of the container's devpts as the standard streams; its master sent over `socket`.
     case console(ptmx: String, ptsDir: String, socket: Int32)
 
@@ -234,6 +276,10 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .unshareCgroup: return "unshare cgroup"
         case .initProcess: return "init"
         case .console(let ptmx, let dir, _): return "console \(ptmx) \(dir)"
+        case .openRoot(let p): return "open-root \(p)"
+        case .mountInRoot(let src, let t, let ty, let f, let d, let file, let ro, let prop):
+            return "mount-in-root \(src ?? "-") \(t) \(ty ?? "-") flags=0x\(String(f, radix: 16))\(d.map { " " + $0 } ?? "")"
+                + (file ? " file" : "") + (ro ? " ro" : "") + (prop != 0 ? " propagation=0x\(String(prop, radix: 16))" : "")
         }
     }
 }
@@ -286,6 +332,7 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
             .mount(
                 source: "overlay", target: root, type: "overlay", flags: 0,
                 data: "lowerdir=\(lower),upperdir=\(c.upperDir),workdir=\(c.workDir)"))
+        s.append(.openRoot(root))
         s.append(.mkdir(root + "/proc", mode: 0o555))
         s.append(.mount(source: "proc", target: root + "/proc", type: "proc", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: nil))
         s.append(.mkdir(root + "/dev", mode: 0o755))
@@ -302,7 +349,7 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         s.append(
             .mount(
                 source: "shm", target: root + "/dev/shm", type: "tmpfs", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV,
-                data: "mode=1777,size=65536k"))
+                data: "mode=1777,size=\((c.shmSize ?? 64 << 20) / 1024)k"))
         s.append(.mkdir(root + "/dev/mqueue", mode: 0o755))
         s.append(
             .mount(source: "mqueue", target: root + "/dev/mqueue", type: "mqueue", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: nil))
@@ -356,9 +403,13 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         ] {
             s.append(.symlink(target: target, link: root + "/dev/" + link))
         }
-        for bind in c.fileBinds {
-            s.append(.bindDevice(host: bind.source, target: root + bind.target))
+        for bind in c.fileBinds where !c.mounts.contains(where: { $0.target == bind.target }) {
+            s.append(
+                .mountInRoot(
+                    source: bind.source, target: bind.target, type: nil, flags: MS_BIND, data: nil, isFile: true,
+                    readOnly: c.readOnlyRootfs, propagation: MS_PRIVATE))
         }
+        s += mountSteps(c.mounts)
         if c.tty, let socket = c.consoleSocket {
             s.append(.console(ptmx: root + "/dev/pts/ptmx", ptsDir: root + "/dev/pts", socket: socket))
         }
@@ -378,6 +429,40 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         for r in c.rlimits { s.append(.setrlimit(resource: r.resource, soft: r.soft, hard: r.hard)) }
         s += try processSteps(c, lookupRoots: c.layers, initProcess: c.initProcess)
         return InitPlan(steps: s, namespaces: c.namespaces)
+    }
+
+    /// User mounts, parents first (Docker sorts by the number of path components).
+    static func mountSteps(_ mounts: [ContainerConfig.Mount]) -> [InitStep] {
+        let propagations: [String: UInt] = [
+            "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": 1 << 20, "rshared": (1 << 20) | MS_REC,
+            "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+        ]
+        let sorted = mounts.enumerated().sorted {
+            let a = $0.element.target.split(separator: "/").count
+            let b = $1.element.target.split(separator: "/").count
+            return a != b ? a < b : $0.offset < $1.offset
+        }.map(\.element)
+        return sorted.map { m in
+            var flags: UInt = 0
+            for f in m.flags {
+                switch f {
+                case "noexec": flags |= MS_NOEXEC
+                case "nosuid": flags |= MS_NOSUID
+                case "nodev": flags |= MS_NODEV
+                default: break
+                }
+            }
+            switch m.kind {
+            case .bind:
+                return .mountInRoot(
+                    source: m.source, target: m.target, type: nil, flags: MS_BIND | MS_REC | flags, data: nil, isFile: m.isFile,
+                    readOnly: m.readOnly, propagation: propagations[m.propagation ?? "rprivate"] ?? (MS_PRIVATE | MS_REC))
+            case .tmpfs:
+                return .mountInRoot(
+                    source: "tmpfs", target: m.target, type: "tmpfs", flags: flags | (m.readOnly ? MS_RDONLY : 0),
+                    data: m.data, isFile: false, readOnly: false, propagation: 0)
+            }
+        }
     }
 
     /// The steps of a process started in a running container (`exec`): ids, capabilities,

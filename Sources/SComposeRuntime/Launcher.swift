@@ -219,6 +219,13 @@ public enum Launcher {
                 c.n.0 = Int64(program.count)
             case .controllingTerminal:
                 c.kind = Int32(SC_SETSID_TTY.rawValue)
+            case .openRoot(let p):
+                c.kind = Int32(SC_OPEN_ROOT.rawValue)
+                c.s.0 = add(p)
+            case .mountInRoot(let source, let target, let type, let flags, let data, let isFile, let readOnly, let propagation):
+                c.kind = Int32(SC_MOUNT_IN_ROOT.rawValue)
+                c.s = (add(source), add(target), add(type), add(data))
+                c.n = (Int64(flags), (isFile ? 1 : 0) | (readOnly ? 2 : 0), Int64(propagation))
             case .unshareCgroup:
                 c.kind = Int32(SC_UNSHARE_CGROUP.rawValue)
             case .initProcess:

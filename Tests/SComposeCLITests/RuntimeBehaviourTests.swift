@@ -14,7 +14,8 @@ import Testing
         let file: String
         let name: String
 
-        init(_ yaml: String) throws {
+        /// `prepare` adds to the image's root file system; `changes` are `image import -c` lines.
+        init(_ yaml: String, changes: [String] = [], prepare: (String) throws -> Void = { _ in }) throws {
             s = try ImageCommandTests.Sandbox()
             let rootfs = s.dir + "/rootfs"
             for d in ["bin", "etc", "tmp", "mnt"] {
@@ -27,9 +28,10 @@ import Testing
             }
             try "root:x:0:0:root:/root:/bin/sh\n".write(toFile: rootfs + "/etc/passwd", atomically: true, encoding: .utf8)
             try "root:x:0:\n".write(toFile: rootfs + "/etc/group", atomically: true, encoding: .utf8)
+            try prepare(rootfs)
             let tarball = s.dir + "/rootfs.tar.gz"
             _ = try s.run(["-C", rootfs, "-czf", tarball, "."], tool: "/bin/tar")
-            let imported = try s.run(["image", "import", tarball, "busybox:latest"])
+            let imported = try s.run(["image", "import"] + changes.flatMap { ["-c", $0] } + [tarball, "busybox:latest"])
             #expect(imported.status == 0, "\(imported.err)")
             name = "rb\(getpid())\(Int.random(in: 100...999))"
             try FileManager.default.createDirectory(atPath: s.dir + "/app", withIntermediateDirectories: true)

@@ -20,6 +20,18 @@ int sc_mkostemp(char *template_, int flags);
 /// memfd_create(name, MFD_CLOEXEC), a GNU extension.
 int sc_memfd(const char *name);
 
+/// O_PATH and AT_EMPTY_PATH (GNU extensions Swift's Glibc leaves out).
+static const int SC_O_PATH = 010000000;
+static const int SC_AT_EMPTY_PATH = 0x1000;
+
+/// openat2(dirfd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): `path` is
+/// resolved as if `dirfd` were the root, so no symlink leads out of it.
+int sc_open_in_root(int dirfd, const char *path, int flags, unsigned int mode);
+
+/// The mount and umount2 system calls (thin wrappers for Swift).
+int sc_mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data);
+int sc_umount_detach(const char *target);
+
 /// A device cgroup rule: type 'a' (all), 'b' or 'c'; major/minor -1 for any; access bits
 /// 1 mknod, 2 read, 4 write.
 struct sc_device_rule {

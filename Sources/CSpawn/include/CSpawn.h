@@ -32,6 +32,11 @@ enum sc_step_kind {
     SC_SETSID_TTY = 21,   // new session with standard input (a pty) as controlling terminal
     SC_INIT = 22,         // fork: the caller stays as a reaping init that forwards signals; the child goes on
     SC_UNSHARE_CGROUP = 24, // unshare(CLONE_NEWCGROUP)
+    SC_OPEN_ROOT = 25,    // s[0] the assembled root file system: later SC_MOUNT_IN_ROOT targets resolve inside it
+    SC_MOUNT_IN_ROOT = 26, // s[0] source, s[1] target (a path in the container), s[2] fstype, s[3] data;
+                          // n[0] flags, n[1] bit 0: the target is a file, bit 1: remount read-only afterwards;
+                          // n[2] propagation flags to set afterwards (0: none). The target is resolved with
+                          // openat2(RESOLVE_IN_ROOT), created if missing, and mounted through /proc/self/fd.
     SC_CONSOLE = 23,      // s[0] the container's ptmx, s[1] its pts directory (before pivot); n[0] a unix socket:
                           // a pty from the container's devpts becomes stdin/out/err, its master is sent over the socket
 };

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLinux
+import SComposeOCI
+import SComposeOS
+import SComposeRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cp` between the host and a container. Paths in the container are resolved inside its root
+/// (`openat2(RESOLVE_IN_ROOT)`), so a symlink in the container never leads a copy onto the host.
+extension Engine {
+    /// The container's root: a running one's through /proc (its mounts included), a stopped
+    /// one's as its overlay assembled on a mount that is detached at once.
+    func withContainerRoot<T>(_ c: ContainerStatus, _ body: (Int32) throws -> T) throws -> T {
+        if c.running, let pid = c.pid {
+            let fd = open("/proc/\(pid)/root", SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw EngineError("cannot open the root of \(c.record.name): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            return try body(fd)
+        }
+        let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
+        guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
+            throw EngineError("container \(c.record.name) has no spec")
+        }
+        let mountPoint = root + "/tmp/cp-" + Digest.random().hex.prefix(16)
+        try mkdirs(mountPoint)
+        defer { rmdir(mountPoint) }
+        let lower = spec.container.layers.reversed().joined(separator: ":")
+        let data = "lowerdir=\(lower),upperdir=\(spec.container.upperDir),workdir=\(spec.container.workDir)"
+        guard sc_mount("overlay", mountPoint, "overlay", 0, data) == 0 else {
+            throw EngineError("cannot mount the file system of \(c.record.name): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(mountPoint, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        _ = sc_umount_detach(mountPoint)
+        guard fd >= 0 else { throw EngineError("cannot open the file system of \(c.record.name)") }
+        defer { close(fd) }
+        return try body(fd)
+    }
+
+    static func split(_ path: String) -> (dir: String, base: String) {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard let slash = p.lastIndex(of: "/") else { return (".", p) }
+        let dir = String(p[..<slash])
+        return (dir.isEmpty ? "/" : dir, String(p[p.index(after: slash)...]))
+    }
+
+    /// `cp SERVICE:PATH DEST`.
+    public func copyOut(_ c: ContainerStatus, path: String, to destination: String, archive: Bool, followLink: Bool) throws {
+        try withContainerRoot(c) { rootFD in
+            let (dir, base) = Self.split(path.hasPrefix("/") ? path : "/" + path)
+            let parent = sc_open_in_root(rootFD, dir, O_RDONLY | O_DIRECTORY, 0)
+            guard parent >= 0 else { throw EngineError("Error response from daemon: Could not find the file \(path) in container \(c.record.name)") }
+            defer { close(parent) }
+            var sourceDir = parent
+            var sourceName = base
+            var resolved: Int32 = -1
+            defer { if resolved >= 0 { close(resolved) } }
+            if base == "/" || base.isEmpty {
+                sourceName = "."
+            } else if followLink {
+                // Follow the link, still inside the root.
+                resolved = sc_open_in_root(rootFD, path, SC_O_PATH, 0)
+                if resolved >= 0 {
+                    sourceDir = resolved
+                    sourceName = ""
+                }
+            }
+            var st = stat()
+            let statFlags = sourceName.isEmpty ? SC_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW : AT_SYMLINK_NOFOLLOW
+            guard fstatat(sourceDir, sourceName, &st, statFlags) == 0 else {
+                throw EngineError("Error response from daemon: Could not find the file \(path) in container \(c.record.name)")
+            }
+            var target = destination
+            var dst = stat()
+            let destIsDir = stat(destination, &dst) == 0 && (dst.st_mode & S_IFMT) == S_IFDIR
+            let name = base == "/" || base.isEmpty ? "." : base
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                if destIsDir && !path.hasSuffix("/.") { target = destination + "/" + name }
+                try Files.makeDirectories(target)
+                let from = openat(sourceDir, sourceName.isEmpty ? "." : sourceName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                let to = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                defer {
+                    if from >= 0 { close(from) }
+                    if to >= 0 { close(to) }
+                }
+                guard from >= 0, to >= 0 else { throw EngineError("cannot copy \(path): \(String(cString: strerror(errno)))") }
+                try FileTree.copyContents(from: from, to: to, owners: archive)
+                fchmod(to, st.st_mode & 0o7777)
+            } else {
+                if destIsDir { target = destination + "/" + name }
+                let (hostDir, hostBase) = Self.split(target)
+                let to = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard to >= 0 else { throw EngineError("cannot copy to \(destination): \(String(cString: strerror(errno)))") }
+                defer { close(to) }
+                if sourceName.isEmpty {
+                    // A followed link: copy what it names, through /proc/self/fd.
+                    let entry = "/proc/self/fd/\(sourceDir)"
+                    let from = open(entry, O_RDONLY | O_CLOEXEC)
+                    guard from >= 0 else { throw EngineError("cannot copy \(path)") }
+                    defer { close(from) }
+                    try FileTree.copyFile(from: from, mode: st.st_mode & 0o7777, to: to, name: hostBase)
+                } else {
+                    try FileTree.copyEntry(sourceName, from: sourceDir, to: to, as: hostBase, owners: archive)
+                }
+            }
+        }
+    }
+
+    /// `cp SRC SERVICE:PATH`.
+    public func copyIn(_ c: ContainerStatus, from source: String, path: String, archive: Bool, followLink: Bool) throws {
+        var st = stat()
+        let statResult = followLink ? stat(source, &st) : lstat(source, &st)
+        guard statResult == 0 else { throw EngineError("could not find \(source): no such file or directory") }
+        let (hostDir, hostBase) = Self.split(source)
+        let from = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard from >= 0 else { throw EngineError("cannot read \(source): \(String(cString: strerror(errno)))") }
+        defer { close(from) }
+        try withContainerRoot(c) { rootFD in
+            let absolute = path.hasPrefix("/") ? path : "/" + path
+            let existing = sc_open_in_root(rootFD, absolute, O_RDONLY | O_DIRECTORY, 0)
+            let into: Int32
+            let name: String
+            if existing >= 0 {
+                // An existing directory: the source goes inside it (its contents for `dir/.`).
+                into = existing
+                name = source.hasSuffix("/.") ? "." : hostBase
+            } else {
+                if absolute.hasSuffix("/") && (st.st_mode & S_IFMT) != S_IFDIR {
+                    throw EngineError("Error response from daemon: destination directory \(path) does not exist")
+                }
+                let (dir, base) = Self.split(absolute)
+                into = sc_open_in_root(rootFD, dir, O_RDONLY | O_DIRECTORY, 0)
+                guard into >= 0 else {
+                    throw EngineError("Error response from daemon: Could not find the file \(dir) in container \(c.record.name)")
+                }
+                name = base
+            }
+            defer { close(into) }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                let src = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard src >= 0 else { throw EngineError("cannot read \(source)") }
+                defer { close(src) }
+                if name != "." {
+                    if mkdirat(into, name, st.st_mode & 0o7777) != 0 && errno != EEXIST {
+                        throw EngineError("cannot create \(path): \(String(cString: strerror(errno)))")
+                    }
+                }
+                let dst = openat(into, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard dst >= 0 else { throw EngineError("cannot copy into \(path): \(String(cString: strerror(errno)))") }
+                defer { close(dst) }
+                try FileTree.copyContents(from: src, to: dst, owners: archive)
+                fchmod(dst, st.st_mode & 0o7777)
+                if archive { fchown(dst, st.st_uid, st.st_gid) }
+            } else if followLink && (st.st_mode & S_IFMT) == S_IFREG {
+                let src = open(source, O_RDONLY | O_CLOEXEC)
+                guard src >= 0 else { throw EngineError("cannot read \(source)") }
+                defer { close(src) }
+                try FileTree.copyFile(from: src, mode: st.st_mode & 0o7777, to: into, name: name)
+            } else {
+                try FileTree.copyEntry(hostBase, from: from, to: into, as: name, owners: archive)
+            }
+        }
+    }
+}
+
+extension FileTree {
+    /// An open file's content into `name` in `target` (replacing it), with `mode`.
+    static func copyFile(from input: Int32, mode: mode_t, to target: Int32, name: String) throws {
+        unlinkat(target, name, 0)
+        let output = openat(target, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw EngineError("cannot create \(name): \(String(cString: strerror(errno)))") }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(input, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw EngineError("read: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            do {
+                try Files.writeAll(output, Array(buffer[0..<n]), what: name)
+            } catch {
+                throw EngineError(error.description)
+            }
+        }
+        fchmod(output, mode)
+    }
+}

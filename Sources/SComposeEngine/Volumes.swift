@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLinux
+import SComposeOCI
+import SComposeOS
+import SComposeRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A volume of the `local` driver, kept as `volume.json` next to its `_data` directory.
+public struct VolumeRecord: Sendable, Codable, Equatable {
+    public var name: String
+    public var driver: String
+    public var labels: [String: String]
+    /// `driver_opts`: `type`, `o`, `device` as Docker's local driver reads them.
+    public var options: [String: String]
+    public var createdAt: String
+    /// Made for one container (`volumes: [/data]`, an image's `VOLUME`), named by a random hex id.
+    public var anonymous: Bool
+}
+
+/// The volumes under `$SCOMPOSE_ROOT/volumes/<name>/`.
+public struct VolumeStore: Sendable {
+    public let root: String
+
+    public init(stateRoot: String) {
+        root = stateRoot + "/volumes"
+    }
+
+    public func directory(_ name: String) -> String { root + "/" + name }
+    public func dataPath(_ name: String) -> String { root + "/" + name + "/_data" }
+
+    /// Docker's rule for volume names.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.count >= 2 || name.count == 1 else { return false }
+        func ok(_ c: Unicode.Scalar, first: Bool) -> Bool {
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+                || (!first && (c == "_" || c == "." || c == "-"))
+        }
+        return ok(first, first: true) && name.unicodeScalars.dropFirst().allSatisfy { ok($0, first: false) }
+    }
+
+    public func list() -> [VolumeRecord] {
+        Files.list(root).compactMap { get($0) }.sorted { $0.name < $1.name }
+    }
+
+    public func get(_ name: String) -> VolumeRecord? {
+        StateFile.read(VolumeRecord.self, from: directory(name) + "/volume.json")
+    }
+
+    /// Creates the volume unless it exists (then returns the existing one, as Docker does).
+    @discardableResult
+    public func create(
+        _ name: String, labels: [String: String] = [:], options: [String: String] = [:], anonymous: Bool = false
+    ) throws -> VolumeRecord {
+        guard Self.isValidName(name) else {
+            throw EngineError(
+                "invalid volume name \"\(name)\": only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed")
+        }
+        if let existing = get(name) { return existing }
+        try Self.checkOptions(options, name: name)
+        let record = VolumeRecord(
+            name: name, driver: "local", labels: labels, options: options, createdAt: Clock.rfc3339Now(),
+            anonymous: anonymous)
+        // Staged and renamed: a volume is either complete or absent.
+        let stage = root + "/.creating-" + name + "-" + String(getpid())
+        do {
+            try Files.makeDirectories(stage + "/_data")
+            try StateFile.write(record, to: stage + "/volume.json")
+        } catch {
+            Files.removeTree(stage)
+            throw EngineError("cannot create volume \(name): \(error)")
+        }
+        if rename(stage, directory(name)) != 0 {
+            Files.removeTree(stage)
+            if let existing = get(name) { return existing }  // created meanwhile by another command
+            throw EngineError("cannot create volume \(name): \(String(cString: strerror(errno)))")
+        }
+        return record
+    }
+
+    /// The local driver's options we can honour: `type: none, o: bind, device: PATH` and
+    /// `type: tmpfs` (with `o` as tmpfs options).
+    static func checkOptions(_ options: [String: String], name: String) throws {
+        for key in options.keys where !["type", "o", "device"].contains(key) {
+            throw EngineError("invalid option key: \"\(key)\" for volume \(name)")
+        }
+        switch options["type"] {
+        case nil where options.isEmpty: return
+        case "none"?:
+            guard options["o"]?.split(separator: ",").contains("bind") == true, let device = options["device"] else {
+                throw EngineError("volume \(name): type \"none\" needs o: bind and a device")
+            }
+            guard device.hasPrefix("/") else { throw EngineError("volume \(name): device \"\(device)\" must be an absolute path") }
+        case "tmpfs"?: return
+        default:
+            throw EngineError(
+                "volume \(name): driver_opts type \"\(options["type"] ?? "")\" is not supported (none with o: bind, or tmpfs)")
+        }
+    }
+
+    public func remove(_ name: String) throws {
+        guard get(name) != nil else { throw EngineError("Error response from daemon: get \(name): no such volume", exitCode: 1) }
+        Files.removeTree(directory(name))
+    }
+
+    /// Whether the volume has nothing in it yet (so the image's content seeds it).
+    public func isEmpty(_ name: String) -> Bool { Files.list(dataPath(name)).isEmpty }
+
+    /// How a container mounts the volume at `target`.
+    public func mount(_ record: VolumeRecord, target: String, readOnly: Bool) throws -> ContainerConfig.Mount {
+        switch record.options["type"] {
+        case "none"?:
+            let device = record.options["device"] ?? ""
+            var st = stat()
+            guard stat(device, &st) == 0 else {
+                throw EngineError(
+                    "error while mounting volume '\(dataPath(record.name))': failed to mount local volume: no such file or directory: \(device)")
+            }
+            return ContainerConfig.Mount(kind: .bind, source: device, target: target, readOnly: readOnly)
+        case "tmpfs"?:
+            var m = ContainerConfig.Mount(kind: .tmpfs, source: "tmpfs", target: target, readOnly: readOnly)
+            m.data = record.options["o"]
+            return m
+        default:
+            return ContainerConfig.Mount(kind: .bind, source: dataPath(record.name), target: target, readOnly: readOnly)
+        }
+    }
+}
+
+/// Seeds an empty volume with what the image has at the mount point, with owners and modes,
+/// as Docker does on first mount (the postgres image relies on it). The image's layers are
+/// assembled read-only with overlayfs on a private mount that is detached at once (only our
+/// descriptor keeps it), and the path is resolved inside it (`openat2(RESOLVE_IN_ROOT)`), so
+/// a symlink in the image cannot lead the copy out of the image.
+enum VolumeSeed {
+    static func copy(layers: [String], path: String, into destination: String, scratch: String) throws {
+        guard let top = layers.last else { return }
+        var rootFD: Int32
+        if layers.count == 1 {
+            rootFD = open(top, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        } else {
+            let mountPoint = scratch + "/seed-" + Digest(of: (0..<16).map { _ in UInt8.random(in: 0...255) }).hex.prefix(16)
+            try Files.makeDirectories(mountPoint)
+            defer { rmdir(mountPoint) }
+            let lower = layers.reversed().joined(separator: ":")
+            guard sc_mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=" + lower) == 0 else {
+                throw EngineError("cannot assemble the image to seed a volume: \(String(cString: strerror(errno)))")
+            }
+            rootFD = open(mountPoint, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            _ = sc_umount_detach(mountPoint)
+        }
+        guard rootFD >= 0 else { throw EngineError("cannot open the image: \(String(cString: strerror(errno)))") }
+        defer { close(rootFD) }
+        let source = sc_open_in_root(rootFD, path, O_RDONLY | O_DIRECTORY, 0)
+        guard source >= 0 else { return }  // nothing there (or not a directory): nothing to copy
+        defer { close(source) }
+        let target = open(destination, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard target >= 0 else { throw EngineError("cannot open volume \(destination): \(String(cString: strerror(errno)))") }
+        defer { close(target) }
+        var st = stat()
+        if fstat(source, &st) == 0 {
+            // The volume takes the mount point's owner and mode.
+            fchown(target, st.st_uid, st.st_gid)
+            fchmod(target, st.st_mode & 0o7777)
+        }
+        try FileTree.copyContents(from: source, to: target)
+    }
+}
+
+/// Copies of directory trees through descriptors only: nothing is followed out of either tree.
+enum FileTree {
+    /// `owners`: give copies the source's owner (else they belong to us, root).
+    static func copyContents(from source: Int32, to target: Int32, owners: Bool = true) throws {
+        let dirFD = dup(source)
+        guard dirFD >= 0, let dir = fdopendir(dirFD) else { throw EngineError("cannot read a directory") }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            try copyEntry(name, from: source, to: target, owners: owners)
+        }
+    }
+
+    static func copyEntry(
+        _ name: String, from source: Int32, to target: Int32, as newName: String? = nil, owners: Bool = true
+    ) throws {
+        let destName = newName ?? name
+        var st = stat()
+        guard fstatat(source, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        let mode = st.st_mode & 0o7777
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            if mkdirat(target, destName, 0o700) != 0 && errno != EEXIST {
+                throw EngineError("mkdir \(destName): \(String(cString: strerror(errno)))")
+            }
+            let sub = openat(source, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let dst = openat(target, destName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            defer {
+                if sub >= 0 { close(sub) }
+                if dst >= 0 { close(dst) }
+            }
+            guard sub >= 0, dst >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
+            try copyContents(from: sub, to: dst, owners: owners)
+            if owners { fchown(dst, st.st_uid, st.st_gid) }
+            fchmod(dst, mode)
+        case S_IFREG:
+            let input = openat(source, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard input >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
+            defer { close(input) }
+            unlinkat(target, destName, 0)
+            let output = openat(target, destName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard output >= 0 else { throw EngineError("cannot create \(destName): \(String(cString: strerror(errno)))") }
+            defer { close(output) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = read(input, &buffer, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw EngineError("read \(name): \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                do {
+                    try Files.writeAll(output, Array(buffer[0..<n]), what: destName)
+                } catch {
+                    throw EngineError(error.description)
+                }
+            }
+            if owners { fchown(output, st.st_uid, st.st_gid) }
+            fchmod(output, mode)
+        case S_IFLNK:
+            var buffer = [CChar](repeating: 0, count: 4097)
+            let n = readlinkat(source, name, &buffer, 4096)
+            guard n >= 0 else { return }
+            let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            unlinkat(target, destName, 0)
+            if symlinkat(link, target, destName) == 0 && owners {
+                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
+            }
+        case S_IFIFO, S_IFCHR, S_IFBLK:
+            if mknodat(target, destName, st.st_mode, st.st_rdev) == 0 && owners {
+                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
+            }
+        default:
+            return
+        }
+    }
+}
