@@ -28,7 +28,14 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
+        .systemLibrary(
+            name: "CNftables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
         .target(name: "CLinux"),
+        .target(name: "SComposeNetlink"),
+        .target(name: "SComposeNetwork", dependencies: ["SComposeNetlink", "SComposeOS"]),
         .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
         .target(name: "SComposeOS"),
@@ -39,10 +46,13 @@ let package = Package(
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
-        .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "CSpawn"]),
+        .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
         .target(
             name: "SComposeEngine",
-            dependencies: ["SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux"]
+            dependencies: [
+                "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "CNftables",
+                "SComposeNetlink", "SComposeNetwork",
+            ]
         ),
         .executableTarget(
             name: "scompose-shim", dependencies: ["SComposeShim"],
@@ -54,7 +64,7 @@ let package = Package(
             name: "SComposeCLI",
             dependencies: [
                 "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI", "SComposeRuntime", "SComposeEngine",
-                "SComposeOS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SComposeOS", "SComposeNetwork", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "scompose", dependencies: ["SComposeCLI"]),
@@ -65,6 +75,7 @@ let package = Package(
             exclude: ["corpus-exclusions.txt"]),
         .testTarget(name: "SComposeOCITests", dependencies: ["SComposeOCI", "CLinux"]),
         .testTarget(name: "SComposeRuntimeTests", dependencies: ["SComposeRuntime", "SComposeOCI"]),
+        .testTarget(name: "SComposeNetworkTests", dependencies: ["SComposeNetlink", "SComposeNetwork"]),
     ],
     swiftLanguageModes: [.v6]
 )

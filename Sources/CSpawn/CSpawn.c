@@ -554,6 +554,7 @@ pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd) {
 }
 
 #include <malloc.h>
+int sc_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 void sc_malloc_trim(void) { malloc_trim(0); }
 
 int sc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -61,16 +61,24 @@ struct Up: ParsableCommand {
     @Flag(name: [.short, .long], help: "Detached mode: run containers in the background")
     var detach = false
 
+    @Flag(name: .customLong("force-recreate"), help: "Recreate containers even if their configuration and image haven't changed")
+    var forceRecreate = false
+
+    @Flag(name: .customLong("no-recreate"), help: "If containers already exist, don't recreate them")
+    var noRecreate = false
+
     @Argument(help: "Services to start (with what they depend on)")
     var services: [String] = []
 
     func run() throws {
+        if forceRecreate && noRecreate { throw CLIError("--force-recreate and --no-recreate are incompatible") }
         guard detach else {
             throw CLIError("attached `up` is not available yet: use `up -d`, then `logs -f`")
         }
         try ProjectContext.guardRoot()
         let project = try ProjectContext.load(global, services: services)
-        try ProjectContext.engine().up(project, services: services)
+        try ProjectContext.engine().up(
+            project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed)
     }
 }
 
@@ -126,7 +134,13 @@ struct Ps: ParsableCommand {
                     ("Health", .string("")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
                     ("Labels", .string(c.record.labels.keys.sorted().map { "\($0)=\(c.record.labels[$0] ?? "")" }.joined(separator: ","))),
                     ("Name", .string(c.record.name)), ("Names", .string(c.record.name)), ("Project", .string(c.record.project)),
-                    ("Publishers", .array([])), ("RunningFor", .string(Human.since(now - created))),
+                    ("Publishers", .array(c.record.ports?.map { p in
+                        JSONValue.object([
+                            ("URL", .string(p.hostIP ?? "0.0.0.0")), ("TargetPort", .int(Int64(p.containerPort))),
+                            ("PublishedPort", .int(Int64(p.hostPort))), ("Protocol", .string(p.proto)),
+                        ])
+                    } ?? [])),
+                    ("Ports", .string(Self.ports(c))), ("RunningFor", .string(Human.since(now - created))),
                     ("Service", .string(c.record.service)), ("State", .string(state)), ("Status", .string(text)),
                 ]
                 Console.out(JSONValue.object(row).compactText() + "\n")
@@ -138,10 +152,16 @@ struct Ps: ParsableCommand {
             let created = Clock.parseRFC3339(c.record.created) ?? now
             return [
                 c.record.name, c.record.image, Self.command(c.record.command, truncate: true), c.record.service,
-                Human.since(now - created), describe(c).1, "",
+                Human.since(now - created), describe(c).1, Self.ports(c),
             ]
         }
         Console.out(Table.render(header: ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows: rows))
+    }
+
+    /// `127.0.0.1:18081->80/tcp, 0.0.0.0:32768->80/tcp`.
+    static func ports(_ c: ContainerStatus) -> String {
+        (c.record.ports ?? []).map { "\($0.hostIP ?? "0.0.0.0"):\($0.hostPort)->\($0.containerPort)/\($0.proto)" }
+            .joined(separator: ", ")
     }
 
     /// `"sh -c 'while tr…"` as docker shows commands (truncated to 20 characters).
@@ -577,10 +597,12 @@ struct Down: ParsableCommand {
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")
         }
+        let project = try ProjectContext.load(global).project
+        try engine.removeProjectNetworks(project)
         if volumes {
             // Named volumes of the project (not external ones), and the containers' anonymous ones.
             engine.removeAnonymousVolumes(of: containers)
-            try engine.removeProjectVolumes(try ProjectContext.load(global).project)
+            try engine.removeProjectVolumes(project)
         }
     }
 }

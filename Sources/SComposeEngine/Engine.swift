@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import FoundationEssentials
 import SComposeLoader
+import SComposeNetlink
+import SComposeNetwork
 import SComposeOCI
 import SComposeOS
 import SComposeRuntime
@@ -29,6 +31,8 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var stopTimeout: Int?
     /// Anonymous volumes by mount target (kept for the container that replaces this one).
     public var anonymousVolumes: [String: String]?
+    /// Published ports.
+    public var ports: [PortBinding]?
 }
 
 /// A container as `ps` shows it.
@@ -56,6 +60,16 @@ public struct ContainerStatus: Sendable {
         if startedAt == nil { return "created" }
         return "dead"
     }
+}
+
+/// When `up` replaces an existing container.
+public enum RecreatePolicy: Sendable {
+    /// When its configuration changed (the default).
+    case changed
+    /// Always (`--force-recreate`).
+    case always
+    /// Never (`--no-recreate`).
+    case never
 }
 
 /// Errors of the engine, with Compose's wording.
@@ -121,12 +135,15 @@ public struct Engine {
     /// Creates and starts every service's containers (dependencies first); a running container
     /// whose configuration did not change is left alone, one that changed is recreated.
     /// With `start: false` (`create`), containers are created and left stopped.
-    public func up(_ loaded: LoadedProject, services selected: [String], start: Bool = true) throws {
+    public func up(
+        _ loaded: LoadedProject, services selected: [String], start: Bool = true, recreate: RecreatePolicy = .changed
+    ) throws {
         let project = loaded.project
         let store = try ImageStore(root: root)
         try mkdirs(containersDir)
         removeStaleStaging()
         let existing = containers(project: project.name)
+        try ensureNetworks(project, services: try order(project, selected: selected))
         for name in try order(project, selected: selected) {
             guard let service = project.services[name] else { continue }
             let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
@@ -135,11 +152,12 @@ public struct Engine {
                 var previousAnonymous: [String: String] = [:]
                 if let current = existing.first(where: { $0.record.name == containerName }) {
                     previousAnonymous = current.record.anonymousVolumes ?? [:]
-                    if current.record.configHash == hash && (current.running || current.restarting) {
+                    let same = recreate == .never || (recreate == .changed && current.record.configHash == hash)
+                    if same && (current.running || current.restarting) {
                         progress("Container \(containerName)  Running")
                         continue
                     }
-                    if current.record.configHash == hash && current.state != "dead" {
+                    if same && current.state != "dead" {
                         // Same configuration, stopped: start it again (as Compose does).
                         if start {
                             progress("Container \(containerName)  Starting")
@@ -234,10 +252,6 @@ public struct Engine {
         }
         // Say what this first cut does not do yet, rather than let it pass unnoticed.
         var missing: [String] = []
-        if !service.ports.isEmpty { missing.append("ports are not published") }
-        if service.networks.keys.contains(where: { $0 != "default" }) || !service.extraHosts.isEmpty {
-            missing.append("networks are loopback-only")
-        }
         if let hc = service.healthcheck, !hc.disable, hc.test.first != "NONE" { missing.append("healthchecks do not run") }
         if !missing.isEmpty {
             progress("WARN service \(service.name): not supported yet: " + missing.joined(separator: "; "))
@@ -300,9 +314,21 @@ public struct Engine {
         }
         for (key, value) in service.sysctls { config.sysctls[key] = value }
         try Security.checkSysctls(config.sysctls, hostNetwork: !config.namespaces.contains(.net))
-        try writeText(staged(files.hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t\(hostname)\n")
+        let network = try networkPlan(
+            project: project, service: service, containerID: id, containerName: name, hostname: hostname, number: number)
+        defer { if !created { releaseNetwork(id) } }
+        var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        hosts += network.hosts.isEmpty ? "127.0.1.1\t\(hostname)\n" : network.hosts.joined(separator: "\n") + "\n"
+        try writeText(staged(files.hosts), hosts)
         try writeText(staged(files.hostname), hostname + "\n")
-        try writeText(staged(files.resolvConf), Self.resolvConf())
+        try writeText(staged(files.resolvConf), network.resolvConf)
+        if let address = network.primaryAddress, !network.ports.isEmpty {
+            do {
+                try Firewall.applyPorts(container: id, address: address, ports: network.ports)
+            } catch {
+                throw EngineError("cannot publish the ports of \(name): \(error)")
+            }
+        }
         config.fileBinds = [
             .init(source: files.hosts, target: "/etc/hosts"), .init(source: files.hostname, target: "/etc/hostname"),
             .init(source: files.resolvConf, target: "/etc/resolv.conf"),
@@ -314,6 +340,7 @@ public struct Engine {
         var spec = ShimSpec(id: id, container: config, cgroup: "scompose/\(id)", resources: resources)
         spec.restart = try Self.restartPolicy(service)
         spec.stdinOpen = service.stdinOpen
+        spec.network = network.shim
         (spec.logMaxSize, spec.logMaxFiles) = try Self.logRotation(service)
         try StateFile.write(spec, to: staged(files.spec))
         var labels = service.labels
@@ -334,7 +361,8 @@ public struct Engine {
             imageID: image.id.description, command: args, created: Clock.rfc3339Now(), configHash: hash, labels: labels,
             stopSignal: try service.stopSignal.map { try Signals.number($0) },
             stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) },
-            anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous)
+            anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous,
+            ports: network.ports.isEmpty ? nil : network.ports)
         try StateFile.write(record, to: staged(files.dir + "/container.json"))
         guard rename(stage, files.dir) == 0 else {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
@@ -600,6 +628,7 @@ public struct Engine {
 
     /// Removes a stopped container's directory.
     public func remove(_ c: ContainerStatus) throws {
+        releaseNetwork(c.record.id)
         Files.removeTree(containersDir + "/" + c.record.id)
     }
 

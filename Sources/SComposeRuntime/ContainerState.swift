@@ -20,6 +20,8 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     public var logMaxFiles = 1
     /// Keep standard input open (`stdin_open: true`); with `tty` it is the pty.
     public var stdinOpen = false
+    /// The container's network interfaces, DNS and port reservations (nil: loopback only).
+    public var network: ShimNetwork?
 
     public init(id: String, container: ContainerConfig, cgroup: String?, resources: Resources) {
         self.id = id
@@ -27,6 +29,53 @@ public struct ShimSpec: Sendable, Codable, Equatable {
         self.cgroup = cgroup
         self.resources = resources
     }
+}
+
+/// What the shim sets up for a container's network each time it starts it: a veth pair per
+/// network (the host end on the network's bridge, `eth<n>` inside with its address), the
+/// default route, the embedded DNS server on 127.0.0.11, and the published host ports it holds.
+public struct ShimNetwork: Sendable, Codable, Equatable {
+    public struct Interface: Sendable, Codable, Equatable {
+        public var bridge: String
+        /// The host end's name (at most 15 bytes).
+        public var hostName: String
+        public var address: String
+        public var prefix: Int
+        public var mac: String?
+        public var mtu: UInt32?
+        public init(bridge: String, hostName: String, address: String, prefix: Int, mac: String?, mtu: UInt32?) {
+            self.bridge = bridge
+            self.hostName = hostName
+            self.address = address
+            self.prefix = prefix
+            self.mac = mac
+            self.mtu = mtu
+        }
+    }
+
+    /// A host port the shim binds (and holds) so that no one else takes it.
+    public struct Reservation: Sendable, Codable, Equatable {
+        public var proto: String
+        public var hostIP: String
+        public var hostPort: UInt16
+        public init(proto: String, hostIP: String, hostPort: UInt16) {
+            self.proto = proto
+            self.hostIP = hostIP
+            self.hostPort = hostPort
+        }
+    }
+
+    public var interfaces: [Interface] = []
+    public var gateway: String?
+    /// Names of the networks whose endpoints the DNS server answers for (empty: no DNS server).
+    public var dnsNetworks: [String] = []
+    /// `$SCOMPOSE_ROOT` (where the networks' endpoint files are).
+    public var stateRoot: String = ""
+    /// Resolvers for other names (the host's, or the service's `dns:`).
+    public var resolvers: [String] = []
+    public var reservations: [Reservation] = []
+
+    public init() {}
 }
 
 /// When the shim starts a container again after it exits (`restart:`).

@@ -86,11 +86,14 @@ struct Supervisor {
     var ptyMaster: Int32 = -1
     /// Held open so a `stdin_open` container without a tty does not read EOF.
     var stdinWriter: Int32 = -1
+    /// Interfaces, DNS server and held ports, when the container has networks.
+    let networking: ContainerNetworking?
 
     init(spec: ShimSpec, files: ContainerFiles) {
         self.spec = spec
         self.files = files
         log = JSONLogWriter(path: files.log, maxSize: spec.logMaxSize, maxFiles: spec.logMaxFiles)
+        networking = spec.network.map { ContainerNetworking(spec: $0) }
     }
 
     static func now() -> Int64 {
@@ -112,6 +115,13 @@ struct Supervisor {
                 Shim.report(syncFD, #"{"error":\#(Shim.jsonString("cgroup: \(error)"))}"#)
                 return 1
             }
+        }
+        do {
+            try networking?.reservePorts()
+        } catch {
+            try? cgroup?.remove()
+            Shim.report(syncFD, #"{"error":\#(Shim.jsonString(error.step))}"#)
+            return 1
         }
         sigchld = sc_signalfd_sigchld()
         listener = listen(files.dir)
@@ -241,9 +251,13 @@ struct Supervisor {
             throw SpawnError(step: error.description, errno: EINVAL)
         }
         let cgroup = self.cgroup
+        let networking = self.networking
         let pid: pid_t
         do {
-            pid = try Launcher.spawn(plan, stdio: stdio) { child in try cgroup?.add(child) }
+            pid = try Launcher.spawn(plan, stdio: stdio) { child in
+                try cgroup?.add(child)
+                try networking?.attach(child)
+            }
         } catch {
             for fd in parentEnds { close(fd) }
             throw error
@@ -288,6 +302,11 @@ struct Supervisor {
     mutating func serve(pid: pid_t?, timeout: Int32) -> Int32? {
         var fds = outputs.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         if listener >= 0 { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
+        let dns = networking?.dns
+        if let dns {
+            fds.append(pollfd(fd: dns.server, events: Int16(POLLIN), revents: 0))
+            if dns.upstream >= 0 { fds.append(pollfd(fd: dns.upstream, events: Int16(POLLIN), revents: 0)) }
+        }
         if sigchld >= 0 { fds.append(pollfd(fd: sigchld, events: Int16(POLLIN), revents: 0)) }
         // Without a signalfd, children are looked for every 100 ms.
         let wait = sigchld >= 0 ? timeout : (timeout < 0 ? 100 : min(timeout, 100))
@@ -295,7 +314,11 @@ struct Supervisor {
         if r < 0 && errno != EINTR { usleep(10_000) }
         var reaped: Int32?
         for p in fds where p.revents != 0 {
-            if p.fd == listener {
+            if let dns, p.fd == dns.server {
+                dns.handleQuery()
+            } else if let dns, p.fd == dns.upstream {
+                dns.handleUpstream()
+            } else if p.fd == listener {
                 handleRequest(pid: pid)
             } else if p.fd == sigchld {
                 var info = [UInt8](repeating: 0, count: 128)

@@ -93,6 +93,9 @@ int sc_receive_fd(int sock);
 /// A close-on-exec unix stream socket pair.
 int sc_socketpair_cloexec(int fds[2]);
 
+/// setns(fd, CLONE_NEWNET): the calling thread enters a network namespace.
+int sc_setns_net(int fd);
+
 /// malloc_trim(0): gives freed heap back to the system (glibc).
 void sc_malloc_trim(void);
 

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+import CNftables
+import SComposeNetlink
+import SComposeNetwork
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Our nftables rules, through libnftables, in tables of our own (`scompose-n-<id>` per
+/// network, `scompose-p-<id>` per container with published ports): created and deleted whole,
+/// never touching anyone else's tables.
+public enum Firewall {
+    /// Runs an nft script; the error text comes back as the failure.
+    public static func run(_ script: String) throws {
+        guard let ctx = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { throw NetworkError("nftables: cannot make a context") }
+        defer { nft_ctx_free(ctx) }
+        _ = nft_ctx_buffer_output(ctx)
+        _ = nft_ctx_buffer_error(ctx)
+        if nft_run_cmd_from_buffer(ctx, script) != 0 {
+            let message = nft_ctx_get_error_buffer(ctx).map { String(cString: $0) } ?? "failed"
+            throw NetworkError("nftables: \(message.trimmedForMessage())")
+        }
+    }
+
+    public static func tableExists(_ name: String) -> Bool {
+        (try? run("list table ip \(name)")) != nil
+    }
+
+    public static func deleteTable(_ name: String) {
+        if tableExists(name) { try? run("delete table ip \(name)") }
+    }
+
+    public static func networkTable(_ n: NetworkRecord) -> String { "scompose-n-" + String(n.id.prefix(12)) }
+    public static func containerTable(_ id: String) -> String { "scompose-p-" + String(id.prefix(12)) }
+
+    /// The script of a network's table: masquerade for egress (none when `internal`), and the
+    /// forward rules that keep it apart from other scompose networks and, when internal, from
+    /// everything outside it.
+    public static func networkScript(_ n: NetworkRecord) -> String {
+        let table = networkTable(n)
+        var forward = [
+            "iifname \"\(n.bridge)\" oifname \"\(n.bridge)\" accept",
+            "iifname \"\(n.bridge)\" oifname \"scbr-*\" drop",
+        ]
+        if n.isInternal {
+            forward += ["iifname \"\(n.bridge)\" drop", "oifname \"\(n.bridge)\" drop"]
+        } else {
+            forward += ["iifname \"\(n.bridge)\" accept", "oifname \"\(n.bridge)\" ct state established,related accept"]
+        }
+        var script = """
+            table ip \(table) {
+              chain forward {
+                type filter hook forward priority filter; policy accept;
+            \(forward.map { "    " + $0 }.joined(separator: "\n"))
+              }
+
+            """
+        if !n.isInternal {
+            script += """
+                  chain postrouting {
+                    type nat hook postrouting priority srcnat; policy accept;
+                    ip saddr \(n.subnet) oifname != "\(n.bridge)" masquerade
+                  }
+
+                """
+        }
+        return script + "}\n"
+    }
+
+    /// Creates (or replaces) a network's table.
+    public static func applyNetwork(_ n: NetworkRecord) throws {
+        deleteTable(networkTable(n))
+        try run(networkScript(n))
+    }
+
+    /// The script of a container's published ports: DNAT from the host's addresses (and its
+    /// loopback, hence the masquerade of 127/8 sources) to the container.
+    public static func portsScript(container id: String, address: IPv4, ports: [PortBinding]) -> String {
+        var dnat: [String] = []
+        for p in ports {
+            let match = (p.hostIP.map { $0 == "0.0.0.0" || $0.isEmpty ? "fib daddr type local" : "ip daddr \($0)" } ?? "fib daddr type local")
+            dnat.append("\(match) \(p.proto) dport \(p.hostPort) dnat to \(address):\(p.containerPort)")
+        }
+        let rules = dnat.map { "    " + $0 }.joined(separator: "\n")
+        return """
+            table ip \(containerTable(id)) {
+              chain prerouting {
+                type nat hook prerouting priority dstnat; policy accept;
+            \(rules)
+              }
+              chain output {
+                type nat hook output priority -100; policy accept;
+            \(rules)
+              }
+              chain postrouting {
+                type nat hook postrouting priority srcnat; policy accept;
+                ip saddr 127.0.0.0/8 ip daddr \(address) masquerade
+              }
+            }
+
+            """
+    }
+
+    public static func applyPorts(container id: String, address: IPv4, ports: [PortBinding]) throws {
+        deleteTable(containerTable(id))
+        guard !ports.isEmpty else { return }
+        try run(portsScript(container: id, address: address, ports: ports))
+    }
+
+    /// Writes a sysctl (`net/ipv4/ip_forward` style path below /proc/sys).
+    public static func sysctl(_ path: String, _ value: String) {
+        let fd = open("/proc/sys/" + path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    fileprivate func trimmedForMessage() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+import SComposeNetlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Docker's embedded DNS, one per container, run by its shim: a UDP server on 127.0.0.11:53
+/// inside the container's network namespace answers the names of the containers on its
+/// networks (service names, with every replica; container names; aliases) from the endpoint
+/// files, read again whenever they change; other questions go to the host's resolvers from a
+/// socket in the host's namespace, so they work even from internal networks.
+public final class DNSResponder {
+    public let server: Int32
+    public let upstream: Int32
+    let store: NetworkStore
+    let networks: [String]
+    let resolvers: [sockaddr_in]
+    var names: [String: [IPv4]] = [:]
+    var stamps: [String: Int] = [:]
+    var pending: [UInt16: (client: sockaddr_in, id: UInt16, deadline: Int)] = [:]
+    var nextID: UInt16 = UInt16.random(in: 1...UInt16.max)
+
+    /// `server` is bound in the container's namespace; the upstream socket is made here (the host's).
+    public init(server: Int32, store: NetworkStore, networks: [String], resolvers: [String]) {
+        self.server = server
+        self.store = store
+        self.networks = networks
+        self.resolvers = resolvers.compactMap { text in
+            guard let a = IPv4(text) else { return nil }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(53).bigEndian
+            addr.sin_addr.s_addr = a.value.bigEndian
+            return addr
+        }
+        upstream = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+    }
+
+    deinit {
+        close(server)
+        if upstream >= 0 { close(upstream) }
+    }
+
+    /// The nameservers of the host's resolv.conf (all of them: we ask from the host's namespace).
+    public static func hostResolvers(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return f.count >= 2 && f[0] == "nameserver" && IPv4(String(f[1])) != nil ? String(f[1]) : nil
+        }
+    }
+
+    /// A UDP socket bound to 127.0.0.11:53 in the current network namespace.
+    public static func bindServer() -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(53).bigEndian
+        addr.sin_addr.s_addr = IPv4(127 << 24 | 11).value.bigEndian
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if r != 0 {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
+    func refresh() {
+        var changed = false
+        for n in networks {
+            var st = stat()
+            let stamp = stat(store.endpointsDirectory(n), &st) == 0 ? Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec) : 0
+            if stamps[n] != stamp {
+                stamps[n] = stamp
+                changed = true
+            }
+        }
+        guard changed || names.isEmpty else { return }
+        var table: [String: [IPv4]] = [:]
+        for n in networks {
+            for e in store.endpoints(n) {
+                for name in e.names where !name.isEmpty {
+                    let key = name.lowercased()
+                    if !(table[key]?.contains(e.address) ?? false) { table[key, default: []].append(e.address) }
+                }
+            }
+        }
+        names = table.mapValues { $0.sorted() }
+    }
+
+    static func now() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int(ts.tv_sec)
+    }
+
+    /// Serves what is waiting on the server socket.
+    public func handleQuery() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var client = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let n = withUnsafeMutablePointer(to: &client) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(server, &buffer, buffer.count, 0, $0, &length) }
+        }
+        guard n >= 12 else { return }
+        let query = Array(buffer[0..<n])
+        guard let question = Self.question(query) else { return }
+        refresh()
+        if let addresses = names[question.name.lowercased()] {
+            send(Self.answer(query, questionEnd: question.end, addresses: question.type == 1 || question.type == 255 ? addresses : []), to: client)
+            return
+        }
+        forward(query, from: client)
+    }
+
+    func send(_ bytes: [UInt8], to client: sockaddr_in) {
+        var c = client
+        _ = bytes.withUnsafeBytes { b in
+            withUnsafePointer(to: &c) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(server, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+    }
+
+    func forward(_ query: [UInt8], from client: sockaddr_in) {
+        let now = Self.now()
+        pending = pending.filter { $0.value.deadline > now }
+        guard upstream >= 0, !resolvers.isEmpty else {
+            send(Self.failure(query, rcode: 2), to: client)
+            return
+        }
+        nextID &+= 1
+        if nextID == 0 { nextID = 1 }
+        let id = nextID
+        let original = UInt16(query[0]) << 8 | UInt16(query[1])
+        pending[id] = (client, original, now + 10)
+        var out = query
+        out[0] = UInt8(id >> 8)
+        out[1] = UInt8(id & 0xff)
+        var resolver = resolvers[Int(id) % resolvers.count]
+        _ = out.withUnsafeBytes { b in
+            withUnsafePointer(to: &resolver) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(upstream, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+    }
+
+    /// Relays an upstream answer back to whoever asked.
+    public func handleUpstream() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(upstream, &buffer, buffer.count, 0)
+        guard n >= 12 else { return }
+        let id = UInt16(buffer[0]) << 8 | UInt16(buffer[1])
+        guard let entry = pending.removeValue(forKey: id) else { return }
+        var reply = Array(buffer[0..<n])
+        reply[0] = UInt8(entry.id >> 8)
+        reply[1] = UInt8(entry.id & 0xff)
+        send(reply, to: entry.client)
+    }
+
+    /// The question's name, type and where it ends.
+    public static func question(_ q: [UInt8]) -> (name: String, type: UInt16, end: Int)? {
+        guard q.count >= 12, q[4] == 0, q[5] == 1 else { return nil }
+        var i = 12
+        var labels: [String] = []
+        while i < q.count {
+            let length = Int(q[i])
+            if length == 0 {
+                i += 1
+                break
+            }
+            guard length < 64, i + 1 + length <= q.count else { return nil }
+            labels.append(String(decoding: q[(i + 1)..<(i + 1 + length)], as: UTF8.self))
+            i += 1 + length
+        }
+        guard i + 4 <= q.count else { return nil }
+        let type = UInt16(q[i]) << 8 | UInt16(q[i + 1])
+        return (labels.joined(separator: "."), type, i + 4)
+    }
+
+    /// A response with A records for `addresses` (none: an empty NOERROR answer).
+    public static func answer(_ q: [UInt8], questionEnd: Int, addresses: [IPv4]) -> [UInt8] {
+        var out = Array(q[0..<2])
+        out += [0x81 | (q[2] & 0x01), 0x80, 0, 1, UInt8(addresses.count >> 8), UInt8(addresses.count & 0xff), 0, 0, 0, 0]
+        out += q[12..<questionEnd]
+        for a in addresses {
+            out += [0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x02, 0x58, 0, 4] + a.bytes
+        }
+        return out
+    }
+
+    /// A response with only an error code (2: SERVFAIL).
+    static func failure(_ q: [UInt8], rcode: UInt8) -> [UInt8] {
+        guard let question = question(q) else { return Array(q.prefix(12)) }
+        var out = Array(q[0..<2])
+        out += [0x81 | (q[2] & 0x01), 0x80 | rcode, 0, 1, 0, 0, 0, 0, 0, 0]
+        out += q[12..<question.end]
+        return out
+    }
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+import CSpawn
+import SComposeNetlink
+import SComposeNetwork
+import SComposeRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The container's network as the shim sets it up each time it starts the container, between
+/// clone and the child's first step (the child waits at its gate): the shim is single-threaded,
+/// so it may enter the child's network namespace to make its sockets there and come back.
+final class ContainerNetworking {
+    let spec: ShimNetwork
+    /// Host ports held for as long as the shim lives.
+    var held: [Int32] = []
+    var dns: DNSResponder?
+
+    init(spec: ShimNetwork) { self.spec = spec }
+
+    /// Binds the published host ports (Docker's error when one is taken).
+    func reservePorts() throws(SpawnError) {
+        for r in spec.reservations {
+            let udp = r.proto == "udp"
+            let fd = socket(
+                AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw SpawnError(step: "socket", errno: errno) }
+            var yes: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = r.hostPort.bigEndian
+            addr.sin_addr.s_addr = (IPv4(r.hostIP) ?? IPv4(0)).value.bigEndian
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if ok != 0 || (!udp && listen(fd, 1) != 0) {
+                let e = errno
+                close(fd)
+                throw SpawnError(step: "Bind for \(r.hostIP):\(r.hostPort) failed: port is already allocated", errno: e)
+            }
+            held.append(fd)
+        }
+    }
+
+    /// Wires the child `pid`'s fresh network namespace.
+    func attach(_ pid: pid_t) throws {
+        let childNS = open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
+        guard childNS >= 0 else { throw NetworkError("open the container's network namespace: \(String(cString: strerror(errno)))") }
+        defer { close(childNS) }
+        let host = try Netlink()
+        for (i, iface) in spec.interfaces.enumerated() {
+            // A veth of an earlier run may not be gone yet.
+            if let stale = try host.linkIndex(iface.hostName) { try? host.deleteLink(stale) }
+            try host.createVeth(iface.hostName, peer: "eth\(i)", peerNamespace: childNS, mtu: iface.mtu)
+            guard let index = try host.linkIndex(iface.hostName), let bridge = try host.linkIndex(iface.bridge) else {
+                throw NetworkError("bridge \(iface.bridge) is missing (run `up` again)")
+            }
+            try host.setLink(index, up: true, master: bridge)
+        }
+        // Sockets of the child's namespace: made there, used from here.
+        let ownNS = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard ownNS >= 0 else { throw NetworkError("open our network namespace") }
+        defer { close(ownNS) }
+        guard sc_setns_net(childNS) == 0 else { throw NetworkError("enter the container's network namespace: \(String(cString: strerror(errno)))") }
+        var inner: Netlink?
+        var server: Int32 = -1
+        var failure: Error?
+        do {
+            let nl = try Netlink()
+            try nl.setLink(1, up: true)  // lo: 127.0.0.11 must exist before the server binds it
+            inner = nl
+            if !spec.dnsNetworks.isEmpty { server = DNSResponder.bindServer() }
+        } catch {
+            failure = error
+        }
+        guard sc_setns_net(ownNS) == 0 else {
+            // Staying in the container's namespace would be worse than stopping.
+            _exit(70)
+        }
+        if let failure { throw failure }
+        guard let inner else { return }
+        for (i, iface) in spec.interfaces.enumerated() {
+            guard let index = try inner.linkIndex("eth\(i)"), let address = IPv4(iface.address) else { continue }
+            if let mac = iface.mac.flatMap(Self.mac) { try inner.setLink(index, mac: mac) }
+            try inner.addAddress(index, address, prefix: iface.prefix)
+            try inner.setLink(index, up: true)
+            if i == 0, let gw = spec.gateway.flatMap(IPv4.init) { try inner.addDefaultRoute(via: gw, index: index) }
+        }
+        if server >= 0 {
+            dns = DNSResponder(
+                server: server, store: NetworkStore(stateRoot: spec.stateRoot), networks: spec.dnsNetworks,
+                resolvers: spec.resolvers)
+        }
+    }
+
+    static func mac(_ text: String) -> [UInt8]? {
+        let parts = text.split(separator: ":").compactMap { UInt8($0, radix: 16) }
+        return parts.count == 6 ? parts : nil
+    }
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+/// Networks for real (root, bridges, veths, nftables) under a temporary SCOMPOSE_ROOT: names
+/// and aliases through the embedded DNS, replicas, isolation between networks, internal
+/// networks, egress through NAT to an "outside" host (a network namespace made by the test
+/// with `ip`), published ports from the host; `down` leaves no bridge, veth, table or endpoint.
+@Suite(.serialized) struct NetworkTests {
+    static var canRun: Bool {
+        ComposeRunTests.canRun && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+            || ComposeRunTests.canRun && FileManager.default.isExecutableFile(atPath: "/sbin/ip")
+    }
+    typealias Project = RuntimeBehaviourTests.Project
+
+    static func sh(_ script: String) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try? p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// An HTTP GET by address with busybox's nc (its static wget cannot take a numeric host in
+    /// an image without NSS libraries).
+    static func fetch(_ ip: String, _ port: Int) -> String {
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 \(ip) \(port) 2>/dev/null"
+    }
+
+    /// Bridges, veths and tables of ours that exist now.
+    static func ourKernelObjects() -> String {
+        let links = sh("ip -o link show | grep -oE '(scbr|scv)[0-9a-f]+' | sort -u").1
+        let tables = sh("nft list tables 2>/dev/null | grep scompose").1
+        return links + tables
+    }
+
+    /// A network namespace with an HTTP server, reachable from the host over a veth pair: an
+    /// outside host for egress tests. Removed by `close()`.
+    final class OutsideHost {
+        let ns: String
+        let hostIP: String
+        let peerIP: String
+        let hostLink: String
+        var server: Int32 = 0
+
+        init(dir: String) throws {
+            let tag = String(getpid() % 60000, radix: 16)
+            ns = "sctest" + tag
+            hostLink = "sco" + tag
+            // A /30 from the benchmarking range, checked against the host's routes.
+            var third = Int(getpid() % 200) + 20
+            let routes = NetworkTests.sh("ip -4 route").1
+            while routes.contains("198.18.\(third).") { third += 1 }
+            hostIP = "198.18.\(third).1"
+            peerIP = "198.18.\(third).2"
+            try FileManager.default.createDirectory(atPath: dir + "/outside", withIntermediateDirectories: true)
+            try "outside world\n".write(toFile: dir + "/outside/index.html", atomically: true, encoding: .utf8)
+            let setup = """
+                set -e
+                ip netns add \(ns)
+                ip link add \(hostLink) type veth peer name eth0 netns \(ns)
+                ip addr add \(hostIP)/30 dev \(hostLink)
+                ip link set \(hostLink) up
+                ip netns exec \(ns) ip addr add \(peerIP)/30 dev eth0
+                ip netns exec \(ns) ip link set eth0 up
+                ip netns exec \(ns) ip link set lo up
+                """
+            let r = NetworkTests.sh(setup)
+            guard r.0 == 0 else {
+                close()
+                throw NSError(domain: "outside", code: Int(r.0), userInfo: [NSLocalizedDescriptionKey: r.1])
+            }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            p.arguments = ["netns", "exec", ns, "/bin/busybox", "httpd", "-f", "-p", "\(peerIP):8080", "-h", dir + "/outside"]
+            try p.run()
+            server = p.processIdentifier
+            usleep(200_000)
+        }
+
+        func close() {
+            if server > 0 {
+                kill(server, SIGKILL)
+                var status: Int32 = 0
+                waitpid(server, &status, 0)
+            }
+            _ = NetworkTests.sh("ip link del \(hostLink) 2>/dev/null; ip netns del \(ns) 2>/dev/null")
+        }
+    }
+
+    @Test(.enabled(if: canRun)) func namesAliasesReplicasRecreateAndPorts() throws {
+        let before = Self.ourKernelObjects()
+        let p = try Project(
+            """
+            services:
+              web:
+                image: busybox
+                command: sh -c 'echo "served by $$(hostname)" > /tmp/index.html; httpd -f -p 80 -h /tmp'
+                stop_grace_period: 1s
+                ports: ["127.0.0.1:18081:80", "80"]
+                networks:
+                  default:
+                    aliases: [site]
+              pool:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                deploy: {replicas: 3}
+              client:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+            """)
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(up.err.contains("Network \(p.name)_default  Created"))
+        func client(_ script: String) throws -> String { try p.run(["exec", "-T", "client", "sh", "-c", script]).out }
+        #expect(try p.waitFor("served by", ["exec", "-T", "client", "timeout", "5", "wget", "-qO-", "http://web/"]).hasPrefix("served by"))
+        #expect(try client("timeout 5 wget -qO- http://site/").hasPrefix("served by"), "the alias resolves")
+        #expect(try client("timeout 5 wget -qO- http://\(p.name)-web-1/").hasPrefix("served by"), "the container name resolves")
+        let pool = try client("nslookup pool 127.0.0.11 | grep -c '^Address: 172\\|^Address: 192'")
+        #expect(pool.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "the service name gives every replica: \(pool)")
+        // Published ports answer from the host: the fixed one on 127.0.0.1, the random one on any address.
+        #expect(Self.sh("timeout 5 wget -qO- http://127.0.0.1:18081/").1.hasPrefix("served by"))
+        let random = try p.run(["port", "web", "80"]).out
+        #expect(random.hasPrefix("127.0.0.1:18081"), "the first binding of 80: \(random)")
+        let ps = try p.run(["ps", "web"]).out
+        #expect(ps.contains("127.0.0.1:18081->80/tcp"), "\(ps)")
+        let randomPort = ps.split(separator: " ").first { $0.hasPrefix("0.0.0.0:") }.flatMap { $0.split(separator: ":").last }
+            .flatMap { $0.split(separator: "-").first }
+        #expect(randomPort != nil, "\(ps)")
+        if let randomPort {
+            #expect(Self.sh("timeout 5 wget -qO- http://127.0.0.1:\(randomPort)/").1.hasPrefix("served by"))
+            let external = Self.sh("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1").1
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if !external.isEmpty {
+                #expect(Self.sh("timeout 5 wget -qO- http://\(external):\(randomPort)/").1.hasPrefix("served by"), "the host's own address")
+            }
+        }
+        // A taken host port is a clear error.
+        let clash = try Project("services:\n  other:\n    image: busybox\n    command: sleep 1\n    ports: [\"127.0.0.1:18081:80\"]\n")
+        let refused = try clash.run(["up", "-d"])
+        #expect(refused.status != 0)
+        #expect(refused.err.contains("127.0.0.1:18081") && refused.err.contains("port is already allocated"), "\(refused.err)")
+        try clash.downAndCheckClean()
+        // After a recreate (a new address), the name follows.
+        let lookup = "nslookup web 127.0.0.11 | awk '/^Address: / {print $2}' | tail -1"
+        let old = try client(lookup)
+        #expect(try p.run(["up", "-d", "--force-recreate", "web"]).status == 0)
+        #expect(try p.waitFor("served by", ["exec", "-T", "client", "timeout", "5", "wget", "-qO-", "http://web/"]).hasPrefix("served by"))
+        let new = try client(lookup)
+        #expect(!old.isEmpty && !new.isEmpty && old != new, "recreated web has a new address: \(old) / \(new)")
+        try p.downAndCheckClean()
+        #expect(Self.ourKernelObjects() == before, "no bridge, veth or table of the project is left")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/networks")) ?? []).filter { !$0.hasPrefix(".") }.isEmpty)
+    }
+
+    @Test(.enabled(if: canRun)) func isolationInternalAndEgressThroughNAT() throws {
+        let before = Self.ourKernelObjects()
+        let p = try Project(
+            """
+            services:
+              front:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                networks: [a]
+              back:
+                image: busybox
+                command: sh -c 'echo back > /tmp/index.html; httpd -f -p 80 -h /tmp'
+                stop_grace_period: 1s
+                networks: [b]
+              both:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                networks: [a, b]
+              sealed:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                networks: [inside]
+            networks:
+              a: {}
+              b: {}
+              inside: {internal: true}
+            """)
+        let outside = try OutsideHost(dir: p.s.dir)
+        defer { outside.close() }
+        #expect(try p.run(["up", "-d"]).status == 0)
+        func exec(_ service: String, _ script: String) throws -> ImageCommandTests.Run {
+            try p.run(["exec", "-T", service, "sh", "-c", script])
+        }
+        #expect(try p.waitFor("back", ["exec", "-T", "both", "timeout", "5", "wget", "-qO-", "http://back/"]) == "back\n", "a service on both reaches back")
+        let backIP = try exec("both", "nslookup back 127.0.0.11 | awk '/^Address: / {print $2}' | tail -1").out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!backIP.isEmpty)
+        #expect(try exec("front", "nslookup back 127.0.0.11 >/dev/null 2>&1 && echo found || echo unknown").out == "unknown\n", "names of other networks do not resolve")
+        #expect(try exec("front", Self.fetch(backIP, 80) + " | grep -q back && echo reached || echo blocked").out == "blocked\n", "nor are their addresses reachable")
+        // Egress through NAT to the outside host, but not from an internal network.
+        let egress = try exec("front", Self.fetch(outside.peerIP, 8080))
+        #expect(egress.out.hasSuffix("outside world\n"), "\(egress.out) \(egress.err)")
+        #expect(try exec("sealed", Self.fetch(outside.peerIP, 8080) + " | grep -q outside && echo reached || echo blocked").out == "blocked\n")
+        // Two projects side by side get distinct subnets.
+        let inspect = try p.s.run(["network", "inspect", "\(p.name)_a", "\(p.name)_b", "\(p.name)_inside"]).out
+        let subnets = inspect.split(separator: "\n").filter { $0.contains("\"Subnet\"") }
+        #expect(Set(subnets).count == 3, "\(subnets)")
+        try p.downAndCheckClean()
+        #expect(Self.ourKernelObjects() == before)
+    }
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+import SComposeNetlink
+import SComposeNetwork
+import Testing
+
+/// Golden bytes of the rtnetlink messages, the IPAM choices and the DNS answers: no root needed.
+struct NetlinkMessageTests {
+    func hex(_ b: [UInt8]) -> String { b.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+
+    @Test func createBridgeMessage() {
+        let m = Netlink.message(
+            type: Netlink.RTM_NEWLINK, flags: 0x605, sequence: 7, header: Netlink.ifinfo(),
+            attributes: [.string(3, "br0"), .nested(18, [.string(1, "bridge")])])
+        // nlmsghdr (len 52, type 16, flags 0x605, seq 7, pid 0), ifinfomsg (16 zero bytes),
+        // IFLA_IFNAME "br0\0", IFLA_LINKINFO (nested flag) { IFLA_INFO_KIND "bridge\0" + pad }.
+        #expect(
+            hex(m)
+                == "38000000" + "1000" + "0506" + "07000000" + "00000000"
+                + "00000000000000000000000000000000"
+                + "0800" + "0300" + "62723000"
+                + "1000" + "1280" + "0b00" + "0100" + "62726964676500" + "00")
+    }
+
+    @Test func addressMessage() {
+        let m = Netlink.message(
+            type: Netlink.RTM_NEWADDR, flags: 0x605, sequence: 1, header: Netlink.ifaddr(prefix: 16, index: 5),
+            attributes: [.ipv4(2, IPv4("172.18.0.1")!)])
+        #expect(hex(m) == "20000000" + "1400" + "0506" + "01000000" + "00000000" + "02100000" + "05000000" + "0800" + "0200" + "ac120001")
+    }
+
+    @Test func vethPeerIsNestedInfoData() {
+        let m = Netlink.message(
+            type: Netlink.RTM_NEWLINK, flags: 0x605, sequence: 1, header: Netlink.ifinfo(),
+            attributes: [
+                .string(3, "v0"),
+                .nested(18, [.string(1, "veth"), .nested(2, [.bytes(1, Netlink.ifinfo() + [8, 0, 3, 0] + Array("e0".utf8) + [0, 0])])]),
+            ])
+        let text = hex(m)
+        #expect(text.contains("7665746800"), "kind veth")
+        #expect(text.hasSuffix("0800" + "0300" + "65300000"), "the peer's name closes the message")
+    }
+
+    @Test func subnetsAndPools() {
+        let s = Subnet("172.18.5.9/16")
+        #expect(s?.description == "172.18.0.0/16")
+        #expect(s?.contains(IPv4("172.18.200.1")!) == true)
+        #expect(s?.contains(IPv4("172.19.0.1")!) == false)
+        let taken = [Subnet("172.17.0.0/16")!, Subnet("172.18.0.0/16")!, Subnet("172.19.3.0/24")!]
+        #expect(NetworkStore.pickSubnet(avoiding: taken)?.description == "172.20.0.0/16")
+        #expect(NetworkStore.pickSubnet(avoiding: [Subnet("172.16.0.0/12")!])?.description == "192.168.0.0/20")
+        #expect(IPv4("1.2.3") == nil && IPv4("1.2.3.256") == nil)
+    }
+
+    @Test func dnsAnswersCarryEveryAddress() {
+        // Query for "web", type A, id 0xbeef, RD.
+        let q: [UInt8] = [0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3] + Array("web".utf8) + [0, 0, 1, 0, 1]
+        let question = DNSResponder.question(q)
+        #expect(question?.name == "web" && question?.type == 1 && question?.end == q.count)
+        let a = DNSResponder.answer(q, questionEnd: q.count, addresses: [IPv4("172.18.0.2")!, IPv4("172.18.0.3")!])
+        #expect(Array(a[0..<12]) == [0xbe, 0xef, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0])
+        #expect(hex(Array(a[q.count...])) == "c00c00010001000002580004ac120002" + "c00c00010001000002580004ac120003")
+        #expect(DNSResponder.hostResolvers("# x\nnameserver 10.0.0.2\nnameserver ::1\nsearch lan\n") == ["10.0.0.2"])
+    }
+}
