@@ -467,6 +467,12 @@ static void run_steps(const struct sc_plan *plan, int report) {
             break;
         case SC_INIT: r = become_init(); break;
         case SC_UNSHARE_CGROUP: r = unshare(CLONE_NEWCGROUP); break;
+        case SC_SETNS_NET: {
+            int fd = open(str(plan, s->s[0]), O_RDONLY | O_CLOEXEC);
+            r = fd < 0 ? -1 : setns(fd, CLONE_NEWNET);
+            if (fd >= 0) close(fd);
+            break;
+        }
         case SC_OPEN_ROOT:
             root_fd = open(str(plan, s->s[0]), O_PATH | O_DIRECTORY | O_CLOEXEC);
             r = root_fd < 0 ? -1 : 0;

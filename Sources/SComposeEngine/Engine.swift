@@ -142,8 +142,10 @@ public struct Engine {
         let store = try ImageStore(root: root)
         try mkdirs(containersDir)
         removeStaleStaging()
+        let services = try order(project, selected: selected)
+        try recreateChangedNetworks(loaded, services: services)
         let existing = containers(project: project.name)
-        try ensureNetworks(project, services: try order(project, selected: selected))
+        try ensureNetworks(project, services: services, rendered: loaded.rendered)
         for name in try order(project, selected: selected) {
             guard let service = project.services[name] else { continue }
             let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
@@ -203,7 +205,10 @@ public struct Engine {
             if state[name] == 2 { return }
             if state[name] == 1 { throw EngineError("dependency cycle through service \"\(name)\"") }
             state[name] = 1
-            for dep in project.services[name]?.dependsOn.keys.sorted() ?? [] where project.services[dep] != nil {
+            var deps = project.services[name]?.dependsOn.keys.sorted() ?? []
+            // Implicit: the service whose network namespace this one joins.
+            if let mode = project.services[name]?.networkMode, mode.hasPrefix("service:") { deps.append(String(mode.dropFirst(8))) }
+            for dep in deps where project.services[dep] != nil {
                 try visit(dep)
             }
             state[name] = 2
@@ -221,6 +226,10 @@ public struct Engine {
         guard case .object(let pairs)? = rendered["services"]?[service] else { return "" }
         let ignored: Set<String> = ["build", "pull_policy", "scale", "depends_on", "profiles"]
         var kept = pairs.filter { !ignored.contains($0.0) }.sorted { $0.0 < $1.0 }
+        // The networks it joins as defined at the top level: a changed network recreates it.
+        if case .object(let nets)? = rendered["services"]?[service]?["networks"] {
+            for (key, _) in nets { if let definition = rendered["networks"]?[key] { kept.append(("networks.\(key)", definition)) } }
+        }
         // The secrets and configs it mounts, and their files' content: changing one recreates
         // the container that uses it.
         for kind in ["secrets", "configs"] {
@@ -307,18 +316,21 @@ public struct Engine {
         try Security.apply(service, to: &config)
         config.tty = service.tty
         config.initProcess = service.initProcess ?? false
-        if service.networkMode == "host" { config.namespaces.remove(.net) }
+        let network = try networkPlan(
+            project: project, service: service, containerID: id, containerName: name, hostname: hostname, number: number)
+        defer { if !created { releaseNetwork(id) } }
+        if service.networkMode == "host" || network.joinDirectory != nil { config.namespaces.remove(.net) }
         if config.namespaces.contains(.net) {
             // Docker's defaults for a private network namespace.
             config.sysctls = ["net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"]
         }
         for (key, value) in service.sysctls { config.sysctls[key] = value }
         try Security.checkSysctls(config.sysctls, hostNetwork: !config.namespaces.contains(.net))
-        let network = try networkPlan(
-            project: project, service: service, containerID: id, containerName: name, hostname: hostname, number: number)
-        defer { if !created { releaseNetwork(id) } }
         var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         hosts += network.hosts.isEmpty ? "127.0.1.1\t\(hostname)\n" : network.hosts.joined(separator: "\n") + "\n"
+        if service.networkMode == "host" {
+            hosts = (try? String(decoding: Files.read("/etc/hosts"), as: UTF8.self)) ?? hosts
+        }
         try writeText(staged(files.hosts), hosts)
         try writeText(staged(files.hostname), hostname + "\n")
         try writeText(staged(files.resolvConf), network.resolvConf)
@@ -330,7 +342,7 @@ public struct Engine {
             }
         }
         config.fileBinds = [
-            .init(source: files.hosts, target: "/etc/hosts"), .init(source: files.hostname, target: "/etc/hostname"),
+            .init(source: network.hostsSource ?? files.hosts, target: "/etc/hosts"), .init(source: files.hostname, target: "/etc/hostname"),
             .init(source: files.resolvConf, target: "/etc/resolv.conf"),
         ]
         let resources = Resources(
@@ -341,6 +353,7 @@ public struct Engine {
         spec.restart = try Self.restartPolicy(service)
         spec.stdinOpen = service.stdinOpen
         spec.network = network.shim
+        spec.joinNetworkOf = network.joinDirectory
         (spec.logMaxSize, spec.logMaxFiles) = try Self.logRotation(service)
         try StateFile.write(spec, to: staged(files.spec))
         var labels = service.labels

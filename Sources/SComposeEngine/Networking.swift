@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeLoader
 import SComposeNetlink
 import SComposeOCI
 import SComposeNetwork
@@ -21,13 +22,17 @@ struct NetworkPlan {
     /// Published ports, for the firewall and `ps`.
     var ports: [PortBinding] = []
     var primaryAddress: IPv4?
+    /// `network_mode: service:X` or `container:X`: the directory of the container joined.
+    var joinDirectory: String?
+    /// The joined container's hosts file, used instead of one of our own.
+    var hostsSource: String?
 }
 
 extension Engine {
     var networkStore: NetworkStore { NetworkStore(stateRoot: root) }
 
     /// The project networks that `services` use, created if missing (bridge, address, rules).
-    func ensureNetworks(_ project: ComposeProject, services: [String]) throws {
+    func ensureNetworks(_ project: ComposeProject, services: [String], rendered: JSONValue = .null) throws {
         var needed = Set<String>()
         for name in services {
             guard let s = project.services[name], s.networkMode == nil || s.networkMode == "bridge" else { continue }
@@ -37,11 +42,41 @@ extension Engine {
             guard let config = project.networks[key] else {
                 throw EngineError("service refers to undefined network \(key): invalid compose project")
             }
-            try ensureNetwork(config, key: key, project: project.name)
+            try ensureNetwork(config, key: key, project: project.name, hash: Self.networkHash(rendered, key: key))
         }
     }
 
-    func ensureNetwork(_ config: NetworkConfig, key: String, project: String) throws {
+    /// The digest of a network's definition as `config` prints it.
+    static func networkHash(_ rendered: JSONValue, key: String) -> String {
+        guard let definition = rendered["networks"]?[key] else { return "" }
+        return Digest(of: Array(definition.compactText().utf8)).hex
+    }
+
+    /// A network whose definition changed is made again, as Compose does: its containers of
+    /// this project go first (their configuration changed with it, so `up` recreates them).
+    func recreateChangedNetworks(_ loaded: LoadedProject, services: [String]) throws {
+        let store = networkStore
+        var keys = Set<String>()
+        for name in services { keys.formUnion(loaded.project.services[name]?.networks.keys ?? [:].keys) }
+        for key in keys.sorted() {
+            guard let config = loaded.project.networks[key], !config.external, let record = store.get(config.name),
+                let old = record.labels["com.docker.compose.config-hash"]
+            else { continue }
+            let hash = Self.networkHash(loaded.rendered, key: key)
+            guard old != hash else { continue }
+            let users = Set(store.endpoints(record.name).map(\.containerID))
+            let attached = containers(project: nil).filter { users.contains($0.record.id) }
+            if let foreign = attached.first(where: { $0.record.project != loaded.project.name }) {
+                throw EngineError("network \(record.name) has changed but is in use by \(foreign.record.name) of project \(foreign.record.project)")
+            }
+            progress("Network \(record.name)  Recreate")
+            try stop(attached, timeout: nil)
+            for c in attached { try remove(c) }
+            try removeNetwork(record)
+        }
+    }
+
+    func ensureNetwork(_ config: NetworkConfig, key: String, project: String, hash: String = "") throws {
         let store = networkStore
         if config.external {
             guard let record = store.get(config.name) else {
@@ -91,6 +126,7 @@ extension Engine {
             labels["com.docker.compose.project"] = project
             labels["com.docker.compose.network"] = key
             labels["com.docker.compose.version"] = Engine.version
+            if !hash.isEmpty { labels["com.docker.compose.config-hash"] = hash }
             let r = NetworkRecord(
                 name: config.name, id: Digest.random().hex, subnet: subnet, gateway: gateway, ipRange: range,
                 isInternal: config.isInternal, labels: labels, options: config.driverOpts)
@@ -140,8 +176,16 @@ extension Engine {
             return plan
         case "none"?:
             return plan
+        case let mode? where mode.hasPrefix("service:") || mode.hasPrefix("container:"):
+            // The other container's namespace, and its view of names.
+            let other = try networkParent(mode, project: project.name)
+            let files = ContainerFiles(dir: containersDir + "/" + other.record.id)
+            plan.joinDirectory = files.dir
+            plan.hostsSource = files.hosts
+            plan.resolvConf = (try? String(decoding: Files.read(files.resolvConf), as: UTF8.self)) ?? plan.resolvConf
+            return plan
         case let mode? where mode != "bridge":
-            throw EngineError("service \"\(service.name)\": network_mode \"\(mode)\" is not supported yet")
+            throw EngineError("service \"\(service.name)\": network_mode \"\(mode)\" is not supported")
         default:
             break
         }
@@ -261,6 +305,23 @@ extension Engine {
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return UInt16(bigEndian: addr.sin_port)
+    }
+
+    /// The container whose network namespace `network_mode: service:X|container:NAME` joins.
+    func networkParent(_ mode: String, project: String) throws -> ContainerStatus {
+        let all = containers(project: nil)
+        if mode.hasPrefix("service:") {
+            let service = String(mode.dropFirst(8))
+            guard let c = all.first(where: { $0.record.project == project && $0.record.service == service && $0.running }) ?? all.first(where: { $0.record.project == project && $0.record.service == service }) else {
+                throw EngineError("service \(service) which is used as network_mode has no container")
+            }
+            return c
+        }
+        let name = String(mode.dropFirst(10))
+        guard let c = all.first(where: { $0.record.name == name || $0.record.id.hasPrefix(name) }) else {
+            throw EngineError("Error response from daemon: No such container: \(name)")
+        }
+        return c
     }
 
     /// Removes a container's endpoints and port rules.

@@ -22,6 +22,8 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     public var stdinOpen = false
     /// The container's network interfaces, DNS and port reservations (nil: loopback only).
     public var network: ShimNetwork?
+    /// The directory of the container whose network namespace this one joins.
+    public var joinNetworkOf: String?
 
     public init(id: String, container: ContainerConfig, cgroup: String?, resources: Resources) {
         self.id = id

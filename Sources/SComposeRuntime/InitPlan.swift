@@ -45,6 +45,9 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var consoleSocket: Int32?
     /// A minimal reaping init runs as pid 1 with the program as its child (`init: true`).
     public var initProcess = false
+    /// The network namespace to join instead of making one (`network_mode: service:X`), as a
+    /// `/proc/<pid>/ns/net` path; set by the shim when it starts the container.
+    public var joinNetwork: String?
     /// How the container sees its cgroup at /sys/fs/cgroup (nil: an empty directory).
     public var cgroupView: CgroupView?
     /// Written below /proc/sys before it is made read-only (`net.ipv4.ip_forward` → …/ip_forward).
@@ -238,6 +241,8 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     case controllingTerminal
     /// A new cgroup namespace rooted at the cgroup the process is in.
     case unshareCgroup
+    /// Joins the network namespace of this file.
+    case joinNetwork(String)
     /// Forks: the parent stays as a reaping init, the child goes on to exec.
     case initProcess
     /// Opens the assembled root that later `mountInRoot` targets are resolved in.
@@ -274,6 +279,7 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .seccomp(let program): return "seccomp \(program.count / 8) instructions"
         case .controllingTerminal: return "setsid tty"
         case .unshareCgroup: return "unshare cgroup"
+        case .joinNetwork(let p): return "setns net \(p)"
         case .initProcess: return "init"
         case .console(let ptmx, let dir, _): return "console \(ptmx) \(dir)"
         case .openRoot(let p): return "open-root \(p)"
@@ -324,6 +330,8 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         // The cgroup namespace is made here, after the parent moved us into our cgroup (clone
         // would root it at the shim's).
         if c.cgroupView == .v2 { s.append(.unshareCgroup) }
+        // Before /sys is mounted: sysfs shows the network namespace of whoever mounts it.
+        if let path = c.joinNetwork { s.append(.joinNetwork(path)) }
         // Nothing we mount may propagate back to the host.
         s.append(.mount(source: nil, target: "/", type: nil, flags: MS_REC | MS_SLAVE, data: nil))
         // overlayfs wants the top layer first.

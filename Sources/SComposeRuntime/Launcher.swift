@@ -226,6 +226,9 @@ public enum Launcher {
                 c.kind = Int32(SC_MOUNT_IN_ROOT.rawValue)
                 c.s = (add(source), add(target), add(type), add(data))
                 c.n = (Int64(flags), (isFile ? 1 : 0) | (readOnly ? 2 : 0), Int64(propagation))
+            case .joinNetwork(let p):
+                c.kind = Int32(SC_SETNS_NET.rawValue)
+                c.s.0 = add(p)
             case .unshareCgroup:
                 c.kind = Int32(SC_UNSHARE_CGROUP.rawValue)
             case .initProcess:

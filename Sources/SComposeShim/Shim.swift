@@ -218,6 +218,16 @@ struct Supervisor {
         defer { for fd in childEnds { close(fd) } }
         var container = spec.container
         container.cgroupView = cgroup?.view
+        if let other = spec.joinNetworkOf {
+            let target = ContainerFiles(dir: other)
+            guard StateFile.read(ExitRecord.self, from: target.exit) == nil,
+                let state = StateFile.read(RunningState.self, from: target.state),
+                ProcessCheck.isAlive(state.pid, startTicks: state.startTicks)
+            else {
+                throw SpawnError(step: "cannot join network of a non running container: \(other.split(separator: "/").last ?? "")", errno: ESRCH)
+            }
+            container.joinNetwork = "/proc/\(state.pid)/ns/net"
+        }
         var console: (parent: Int32, child: Int32)?
         if container.tty {
             // The container opens a pty in its own devpts and sends us the master.

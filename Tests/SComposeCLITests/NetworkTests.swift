@@ -185,6 +185,21 @@ import Testing
                 command: sleep 1000
                 stop_grace_period: 1s
                 networks: [inside]
+              sidecar:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                network_mode: service:back
+              named:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                hostname: db
+                domainname: example.org
+                mac_address: 02:42:ac:11:00:99
+                extra_hosts: ["gateway.local:host-gateway", "static.local=10.9.8.7"]
+                dns_search: [example.org]
+                networks: [a]
             networks:
               a: {}
               b: {}
@@ -206,6 +221,12 @@ import Testing
         let egress = try exec("front", Self.fetch(outside.peerIP, 8080))
         #expect(egress.out.hasSuffix("outside world\n"), "\(egress.out) \(egress.err)")
         #expect(try exec("sealed", Self.fetch(outside.peerIP, 8080) + " | grep -q outside && echo reached || echo blocked").out == "blocked\n")
+        // network_mode service:X shares X's namespace; hostname, mac, extra_hosts, dns_search.
+        #expect(try exec("sidecar", "timeout 5 wget -qO- http://127.0.0.1/").out == "back\n")
+        let named = try exec("named", "hostname; cat /sys/class/net/eth0/address; grep -E 'gateway|static|db' /etc/hosts; grep search /etc/resolv.conf").out
+        #expect(named.hasPrefix("db\n02:42:ac:11:00:99\n"), "\(named)")
+        #expect(named.contains("db.example.org") && named.contains("10.9.8.7\tstatic.local") && named.contains("\tgateway.local"))
+        #expect(named.contains("search example.org"))
         // Two projects side by side get distinct subnets.
         let inspect = try p.s.run(["network", "inspect", "\(p.name)_a", "\(p.name)_b", "\(p.name)_inside"]).out
         let subnets = inspect.split(separator: "\n").filter { $0.contains("\"Subnet\"") }
