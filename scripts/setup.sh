@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what scompose needs on Debian, builds it (release), installs it as
-# /usr/local/bin/scompose, and shows the quickstart's model.
+# /usr/local/bin/scompose, makes a busybox base image, and brings up the quickstart.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh"
@@ -9,6 +9,14 @@ swift build -c release --static-swift-stdlib --product scompose
 swift build -c release --static-swift-stdlib --product scompose-shim
 bin="$(swift build -c release --show-bin-path)"
 install -m 0755 "$bin/scompose" "$bin/scompose-shim" /usr/local/bin/
+SCOMPOSE_BIN=/usr/local/bin/scompose "$root/scripts/make-busybox-image.sh" busybox:latest
 cd "$root/examples/quickstart"
-scompose config
-scompose config --services
+scompose up -d
+for _ in $(seq 1 50); do
+  if page="$(busybox wget -q -O - http://127.0.0.1:${WEB_PORT:-18080}/ 2>/dev/null)"; then break; fi
+  sleep 0.2
+done
+scompose ps
+echo "--- http://127.0.0.1:${WEB_PORT:-18080}/ answers:"
+echo "${page:-(no answer)}"
+echo "--- stop it with: (cd examples/quickstart && scompose down -v)"
