@@ -89,7 +89,7 @@ extension Engine {
             throw EngineError("network \(config.name): driver \"\(driver)\" is not supported (bridge only)")
         }
         if config.enableIPv6 == true {
-            throw EngineError("network \(config.name): enable_ipv6 is not supported yet (IPv4 bridge networks only)")
+            progress("WARN network \(config.name): enable_ipv6 is not supported yet; the network gets IPv4 only")
         }
         if let existing = store.get(config.name) {
             try realize(existing)

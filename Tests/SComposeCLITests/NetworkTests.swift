@@ -144,7 +144,12 @@ import Testing
         }
         // A taken host port is a clear error.
         let clash = try Project("services:\n  other:\n    image: busybox\n    command: sleep 1\n    ports: [\"127.0.0.1:18081:80\"]\n")
+        // Two projects side by side get distinct subnets.
         let refused = try clash.run(["up", "-d"])
+        let mine = try p.s.run(["network", "inspect", "\(p.name)_default"]).out
+        let theirs = try clash.s.run(["network", "inspect", "\(clash.name)_default"]).out
+        let subnet = { (text: String) in text.split(separator: "\n").first { $0.contains("\"Subnet\"") } }
+        #expect(subnet(mine) != nil && subnet(mine) != subnet(theirs), "\(String(describing: subnet(mine))) \(String(describing: subnet(theirs)))")
         #expect(refused.status != 0)
         #expect(refused.err.contains("127.0.0.1:18081") && refused.err.contains("port is already allocated"), "\(refused.err)")
         try clash.downAndCheckClean()

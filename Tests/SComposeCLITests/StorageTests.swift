@@ -82,6 +82,7 @@ import Testing
                     target: /created
                     bind: {create_host_path: true}
                 tmpfs: ["/scratch:size=1m"]
+                shm_size: 8m
                 secrets:
                   - token
                   - source: token
@@ -126,6 +127,7 @@ import Testing
         let full = try exec("dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>&1; du -k /scratch/big | cut -f1")
         #expect(full.out.contains("No space left on device"), "\(full.out)")
         #expect(try exec("mount | grep ' /scratch '").out.contains("size=1024k"))
+        #expect(try exec("mount | grep ' /dev/shm '").out.contains("size=8192k"), "shm_size")
         // Secrets and configs: content, place, owner and mode.
         #expect(try exec("cat /run/secrets/token").out == "t0ken\n")
         #expect(try exec("stat -c '%u:%g %a' /run/secrets/custom; cat /run/secrets/custom").out == "5:6 400\nt0ken\n")
