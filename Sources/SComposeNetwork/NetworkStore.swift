@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import FoundationEssentials
 import SComposeNetlink
 import SComposeOS
 
@@ -114,15 +113,13 @@ public struct NetworkStore: Sendable {
 
     public func get(_ name: String) -> NetworkRecord? {
         guard let bytes = try? Files.read(directory(name) + "/network.json") else { return nil }
-        return try? JSONDecoder().decode(NetworkRecord.self, from: Data(bytes))
+        return try? StateJSONDecoder().decode(NetworkRecord.self, from: bytes)
     }
 
     public func save(_ record: NetworkRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         do {
             try Files.makeDirectories(endpointsDirectory(record.name))
-            try Files.writeAtomically(directory(record.name) + "/network.json", Array(try encoder.encode(record)))
+            try Files.writeAtomically(directory(record.name) + "/network.json", try StateJSONEncoder().encode(record))
         } catch {
             throw NetworkError("cannot save network \(record.name): \(error)")
         }
@@ -134,16 +131,14 @@ public struct NetworkStore: Sendable {
         let dir = endpointsDirectory(name)
         return Files.list(dir).filter { $0.hasSuffix(".json") }.compactMap {
             guard let bytes = try? Files.read(dir + "/" + $0) else { return nil }
-            return try? JSONDecoder().decode(Endpoint.self, from: Data(bytes))
+            return try? StateJSONDecoder().decode(Endpoint.self, from: bytes)
         }
     }
 
     public func saveEndpoint(_ network: String, _ e: Endpoint) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         do {
             try Files.makeDirectories(endpointsDirectory(network))
-            try Files.writeAtomically(endpointsDirectory(network) + "/\(e.containerID).json", Array(try encoder.encode(e)))
+            try Files.writeAtomically(endpointsDirectory(network) + "/\(e.containerID).json", try StateJSONEncoder().encode(e))
         } catch {
             throw NetworkError("cannot save endpoint on \(network): \(error)")
         }

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import FoundationEssentials
 import SComposeOS
 
 #if canImport(Glibc)
@@ -242,14 +241,12 @@ public struct ExitRecord: Sendable, Codable, Equatable {
 /// JSON files written atomically (temporary file, fsync, rename).
 public enum StateFile {
     public static func write<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try Files.writeAtomically(path, Array(try encoder.encode(value)))
+        try Files.writeAtomically(path, try StateJSONEncoder().encode(value))
     }
 
     public static func read<T: Decodable>(_ type: T.Type, from path: String) -> T? {
         guard let bytes = try? Files.read(path) else { return nil }
-        return try? JSONDecoder().decode(type, from: Data(bytes))
+        return try? StateJSONDecoder().decode(type, from: bytes)
     }
 }
 
