@@ -30,6 +30,18 @@
 // NOTE: everything below runs in the cloned child of a multithreaded process: only raw
 // system calls, no malloc, no stdio, no locks (see ARCHITECTURE-NOTES §2.4, §3.2).
 
+// Writes the decimal digits of `v` at buf[n] and returns the new length (no snprintf here).
+static int append_uint(char *buf, int n, unsigned long v) {
+    char digits[24];
+    int d = 0;
+    do {
+        digits[d++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (d > 0) buf[n++] = digits[--d];
+    return n;
+}
+
 #define STACK_SIZE (256 * 1024)
 static char child_stack[STACK_SIZE] __attribute__((aligned(16)));
 
@@ -232,14 +244,7 @@ static int open_console(const char *ptmx, const char *pts_dir, int sock) {
     }
     memcpy(pts_path, pts_dir, n);
     pts_path[n++] = '/';
-    char digits[16];
-    int d = 0;
-    do {
-        digits[d++] = (char)('0' + number % 10);
-        number /= 10;
-    } while (number > 0);
-    while (d > 0) pts_path[n++] = digits[--d];
-    pts_path[n] = 0;
+    pts_path[append_uint(pts_path, (int)n, (unsigned long)number)] = 0;
     int slave = open(pts_path, O_RDWR | O_NOCTTY);
     if (slave < 0) return -1;
     for (int fd = 0; fd < 3; fd++) {
@@ -349,14 +354,7 @@ static const char *proc_fd_path(int fd) {
     const char *prefix = "/proc/self/fd/";
     int n = 0;
     for (const char *c = prefix; *c; c++) fd_path[n++] = *c;
-    char digits[16];
-    int d = 0;
-    do {
-        digits[d++] = (char)('0' + fd % 10);
-        fd /= 10;
-    } while (fd > 0);
-    while (d > 0) fd_path[n++] = digits[--d];
-    fd_path[n] = 0;
+    fd_path[append_uint(fd_path, n, (unsigned long)fd)] = 0;
     return fd_path;
 }
 
@@ -650,14 +648,7 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd) {
         int n = 0;
         const char *prefix = "/proc/";
         for (const char *c = prefix; *c; c++) path[n++] = *c;
-        char digits[16];
-        int d = 0;
-        pid_t v = target;
-        do {
-            digits[d++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v > 0);
-        while (d > 0) path[n++] = digits[--d];
+        n = append_uint(path, n, (unsigned long)target);
         const char *ns = "/ns/";
         for (const char *c = ns; *c; c++) path[n++] = *c;
         for (const char *c = names[i]; *c; c++) path[n++] = *c;

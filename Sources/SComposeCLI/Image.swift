@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import SComposeEngine
 import FoundationEssentials
 import SComposeLoader
 import SComposeOCI
@@ -364,7 +365,7 @@ struct ImageRemove: ParsableCommand {
         for image in images {
             do {
                 // Containers arrive with the runtime; until then no image is in use.
-                for line in try store.remove(image, force: force, inUse: { _ in false }) { Console.out(line + "\n") }
+                for line in try store.remove(image, force: force, inUse: ImageUse.checker()) { Console.out(line + "\n") }
             } catch {
                 failures.append("Error response from daemon: \(error)")
             }
@@ -424,6 +425,14 @@ struct ImageHistory: ParsableCommand {
     }
 }
 
+/// Which images containers use: those are neither removed (without `-f`) nor pruned.
+enum ImageUse {
+    static func checker() -> (ImageRecord) -> Bool {
+        let used = Set(ProjectContext.engine().containers(project: nil).map(\.record.imageID))
+        return { used.contains($0.id.description) }
+    }
+}
+
 struct ImagePrune: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove unused images")
 
@@ -435,7 +444,7 @@ struct ImagePrune: ParsableCommand {
 
     func run() throws {
         let store = try StateRoot.images()
-        let (lines, reclaimed) = try store.prune(all: all, inUse: { _ in false })
+        let (lines, reclaimed) = try store.prune(all: all, inUse: ImageUse.checker())
         if !lines.isEmpty {
             Console.out("Deleted Images:\n" + lines.map { $0 + "\n" }.joined() + "\n")
         }

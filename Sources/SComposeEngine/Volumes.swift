@@ -211,24 +211,12 @@ enum FileTree {
             let input = openat(source, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             guard input >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
             defer { close(input) }
-            unlinkat(target, destName, 0)
-            let output = openat(target, destName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard output >= 0 else { throw EngineError("cannot create \(destName): \(String(cString: strerror(errno)))") }
-            defer { close(output) }
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = read(input, &buffer, buffer.count)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw EngineError("read \(name): \(String(cString: strerror(errno)))") }
-                if n == 0 { break }
-                do {
-                    try Files.writeAll(output, Array(buffer[0..<n]), what: destName)
-                } catch {
-                    throw EngineError(error.description)
-                }
+            try copyFile(from: input, mode: mode, to: target, name: destName)
+            if owners {
+                // chown clears set-id bits: the mode goes on again after it.
+                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
+                fchmodat(target, destName, mode, 0)
             }
-            if owners { fchown(output, st.st_uid, st.st_gid) }
-            fchmod(output, mode)
         case S_IFLNK:
             var buffer = [CChar](repeating: 0, count: 4097)
             let n = readlinkat(source, name, &buffer, 4096)

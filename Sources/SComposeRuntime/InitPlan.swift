@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -185,14 +187,8 @@ enum HostDevices {
     }
 
     static func list(_ dir: String = "/dev", prefix: String = "") -> [Device] {
-        guard let handle = opendir(dir) else { return [] }
-        defer { closedir(handle) }
         var out: [Device] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
+        for name in Files.list(dir) {
             if prefix.isEmpty && ["pts", "shm", "mqueue", "console", "ptmx", "fd", "core"].contains(name) { continue }
             var st = stat()
             guard lstat(dir + "/" + name, &st) == 0 else { continue }
