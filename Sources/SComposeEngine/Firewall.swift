@@ -74,8 +74,9 @@ public enum Firewall {
         try run(networkScript(n))
     }
 
-    /// The script of a container's published ports: DNAT from the host's addresses (and its
-    /// loopback, hence the masquerade of 127/8 sources) to the container.
+    /// The script of a container's published ports: DNAT from the host's addresses to the
+    /// container; connections from the host's loopback and from containers (through the host's
+    /// address, hairpin) are masqueraded so that the replies come back the way they went.
     public static func portsScript(container id: String, address: IPv4, ports: [PortBinding]) -> String {
         var dnat: [String] = []
         for p in ports {
@@ -96,6 +97,7 @@ public enum Firewall {
               chain postrouting {
                 type nat hook postrouting priority srcnat; policy accept;
                 ip saddr 127.0.0.0/8 ip daddr \(address) masquerade
+                iifname "scbr-*" ip daddr \(address) ct status dnat masquerade
               }
             }
 

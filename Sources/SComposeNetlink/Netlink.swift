@@ -127,6 +127,7 @@ public final class Netlink {
     public static let RTM_NEWLINK: UInt16 = 16
     public static let RTM_DELLINK: UInt16 = 17
     public static let RTM_GETLINK: UInt16 = 18
+    public static let RTM_SETLINK: UInt16 = 19
     public static let RTM_NEWADDR: UInt16 = 20
     public static let RTM_GETADDR: UInt16 = 22
     public static let RTM_NEWROUTE: UInt16 = 24
@@ -336,6 +337,16 @@ public final class Netlink {
         try request(
             "configure link \(index)", type: Self.RTM_NEWLINK, flags: 0,
             header: Self.ifinfo(index: index, flags: flags, change: change), attributes: attrs)
+    }
+
+    /// Turns on hairpin mode on a bridge port, so that a container reaches itself through the
+    /// host's address (a published port).
+    public func setHairpin(_ index: Int32) throws(NetlinkError) {
+        var header = Self.ifinfo(index: index)
+        header[0] = 7  // AF_BRIDGE
+        try request(
+            "hairpin on link \(index)", type: Self.RTM_SETLINK, flags: 0, header: header,
+            attributes: [.nested(12 /* IFLA_PROTINFO */, [.bytes(4 /* IFLA_BRPORT_MODE */, [1])])])
     }
 
     public func deleteLink(_ index: Int32) throws(NetlinkError) {

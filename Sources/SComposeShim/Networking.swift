@@ -58,6 +58,7 @@ final class ContainerNetworking {
                 throw NetworkError("bridge \(iface.bridge) is missing (run `up` again)")
             }
             try host.setLink(index, up: true, master: bridge)
+            try? host.setHairpin(index)
         }
         // Sockets of the child's namespace: made there, used from here.
         let ownNS = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)

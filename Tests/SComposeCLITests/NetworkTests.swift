@@ -140,6 +140,9 @@ import Testing
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             if !external.isEmpty {
                 #expect(Self.sh("timeout 5 wget -qO- http://\(external):\(randomPort)/").1.hasPrefix("served by"), "the host's own address")
+                #expect(
+                    try client("timeout 5 wget -qO- http://\(external):\(randomPort)/").hasPrefix("served by"),
+                    "another container, through the host's address")
             }
         }
         // A taken host port is a clear error.

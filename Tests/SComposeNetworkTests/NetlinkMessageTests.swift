@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeNetlink
 import SComposeNetwork
+import Foundation
 import Testing
 
 /// Golden bytes of the rtnetlink messages, the IPAM choices and the DNS answers: no root needed.
@@ -60,5 +61,31 @@ struct NetlinkMessageTests {
         #expect(Array(a[0..<12]) == [0xbe, 0xef, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0])
         #expect(hex(Array(a[q.count...])) == "c00c00010001000002580004ac120002" + "c00c00010001000002580004ac120003")
         #expect(DNSResponder.hostResolvers("# x\nnameserver 10.0.0.2\nnameserver ::1\nsearch lan\n") == ["10.0.0.2"])
+    }
+}
+
+/// rtnetlink against the kernel (root): a bridge, a veth pair on it with hairpin mode, an
+/// address; all deleted again.
+@Suite(.serialized) struct NetlinkKernelTests {
+    static var isRoot: Bool { getuid() == 0 }
+
+    @Test(.enabled(if: isRoot)) func bridgeVethAddressHairpin() throws {
+        let nl = try Netlink()
+        let tag = String(getpid() % 0xffff, radix: 16)
+        let bridge = "sctb" + tag
+        let veth = "sctv" + tag
+        try nl.createBridge(bridge)
+        defer { if let i = try? nl.linkIndex(bridge) { try? nl.deleteLink(i) } }
+        try nl.createVeth(veth, peer: veth + "p")
+        defer { if let i = try? nl.linkIndex(veth) { try? nl.deleteLink(i) } }
+        let b = try #require(try nl.linkIndex(bridge))
+        let v = try #require(try nl.linkIndex(veth))
+        try nl.setLink(v, up: true, master: b)
+        try nl.setHairpin(v)
+        let hairpin = try String(contentsOfFile: "/sys/class/net/\(veth)/brport/hairpin_mode", encoding: .utf8)
+        #expect(hairpin.hasPrefix("1"))
+        try nl.addAddress(b, IPv4("198.19.250.1")!, prefix: 30)
+        #expect(try nl.ipv4Addresses().contains(Subnet("198.19.250.0/30")!))
+        #expect(throws: NetlinkError.self) { try nl.createBridge(bridge) }
     }
 }
