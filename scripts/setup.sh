@@ -11,7 +11,7 @@ bin="$(swift build -c release --show-bin-path)"
 install -m 0755 "$bin/scompose" "$bin/scompose-shim" /usr/local/bin/
 SCOMPOSE_BIN=/usr/local/bin/scompose "$root/scripts/make-busybox-image.sh" busybox:latest
 cd "$root/examples/quickstart"
-scompose up -d
+scompose up -d --wait
 for _ in $(seq 1 50); do
   if page="$(busybox wget -q -O - http://127.0.0.1:${WEB_PORT:-18080}/ 2>/dev/null)"; then break; fi
   sleep 0.2

@@ -674,6 +674,8 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd) {
     }
     // setns into a pid namespace applies to children: fork once more.
     pid_t inner = fork();
+    // Killing the intermediate (a healthcheck that timed out) kills the program too.
+    if (inner == 0) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (inner < 0) fail(report_fd, -7, errno);
     if (inner > 0) {
         int status = 0;

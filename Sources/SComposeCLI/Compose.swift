@@ -67,18 +67,25 @@ struct Up: ParsableCommand {
     @Flag(name: .customLong("no-recreate"), help: "If containers already exist, don't recreate them")
     var noRecreate = false
 
+    @Flag(name: .long, help: "Wait for services to be running|healthy. Implies detached mode.")
+    var wait = false
+
+    @Option(name: .customLong("wait-timeout"), help: "Maximum duration in seconds to wait for the project to be running|healthy")
+    var waitTimeout: Int?
+
     @Argument(help: "Services to start (with what they depend on)")
     var services: [String] = []
 
     func run() throws {
         if forceRecreate && noRecreate { throw CLIError("--force-recreate and --no-recreate are incompatible") }
-        guard detach else {
+        guard detach || wait else {
             throw CLIError("attached `up` is not available yet: use `up -d`, then `logs -f`")
         }
         try ProjectContext.guardRoot()
         let project = try ProjectContext.load(global, services: services)
-        try ProjectContext.engine().up(
-            project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed)
+        let engine = ProjectContext.engine()
+        try engine.up(project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed)
+        if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
     }
 }
 
@@ -131,7 +138,7 @@ struct Ps: ParsableCommand {
                 let row: [(String, JSONValue)] = [
                     ("Command", .string(Self.command(c.record.command, truncate: false))),
                     ("CreatedAt", .string(c.record.created)), ("ExitCode", .int(Int64(c.exit?.exitCode ?? c.lastExitCode ?? 0))),
-                    ("Health", .string("")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
+                    ("Health", .string(c.health ?? "")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
                     ("Labels", .string(c.record.labels.keys.sorted().map { "\($0)=\(c.record.labels[$0] ?? "")" }.joined(separator: ","))),
                     ("Name", .string(c.record.name)), ("Names", .string(c.record.name)), ("Project", .string(c.record.project)),
                     ("Publishers", .array(c.record.ports?.map { p in

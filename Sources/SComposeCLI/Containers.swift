@@ -18,7 +18,13 @@ enum StatusText {
         switch c.state {
         case "running", "paused":
             let up = "Up " + ago(c.startedAt).replacingSuffix(" ago", "")
-            return c.state == "paused" ? up + " (Paused)" : (c.shimPid == nil ? up + " (unsupervised)" : up)
+            if c.state == "paused" { return up + " (Paused)" }
+            if c.shimPid == nil { return up + " (unsupervised)" }
+            switch c.health {
+            case "starting"?: return up + " (health: starting)"
+            case let h?: return up + " (\(h))"
+            case nil: return up
+            }
         case "restarting":
             return "Restarting (\(c.lastExitCode ?? 0)) \(ago(c.startedAt))"
         case "exited":

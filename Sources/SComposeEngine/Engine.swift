@@ -33,6 +33,8 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var anonymousVolumes: [String: String]?
     /// Published ports.
     public var ports: [PortBinding]?
+    /// Whether its shim runs a healthcheck.
+    public var healthcheck: Bool?
 }
 
 /// A container as `ps` shows it.
@@ -50,6 +52,8 @@ public struct ContainerStatus: Sendable {
     public var lastExitCode: Int32?
     /// Frozen by `pause`.
     public var paused = false
+    /// `starting`, `healthy` or `unhealthy` while a container with a healthcheck runs.
+    public var health: String?
 
     /// Docker's state: created, running, paused, restarting, exited or dead (the shim died
     /// without recording an exit).
@@ -125,6 +129,10 @@ public struct Engine {
             status.restartCount = exit?.restartCount ?? state?.restartCount ?? 0
             status.lastExitCode = state?.lastExitCode
             status.paused = running && layout.map { Cgroup(layout: $0, path: "scompose/\(record.id)").isFrozen } == true
+            if running, record.healthcheck == true {
+                // Until the shim's first write, a container with a healthcheck is starting.
+                status.health = StateFile.read(HealthState.self, from: files.health)?.status ?? "starting"
+            }
             out.append(status)
         }
         return out.sorted { ($0.record.service, $0.record.number) < ($1.record.service, $1.record.number) }
@@ -146,8 +154,9 @@ public struct Engine {
         try recreateChangedNetworks(loaded, services: services)
         let existing = containers(project: project.name)
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
-        for name in try order(project, selected: selected) {
+        for name in services {
             guard let service = project.services[name] else { continue }
+            if start { try waitForDependencies(service, project: project.name) }
             let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
             for number in 1...max(1, service.replicas) {
                 let containerName = service.containerName ?? "\(project.name)-\(name)-\(number)"
@@ -194,6 +203,62 @@ public struct Engine {
             var st = stat()
             let path = containersDir + "/" + name
             if stat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 { Files.removeTree(path) }
+        }
+    }
+
+    /// `depends_on` conditions: a dependency must be healthy (`service_healthy`) or have exited
+    /// with 0 (`service_completed_successfully`) before the service starts.
+    func waitForDependencies(_ service: ServiceConfig, project: String) throws {
+        for (dep, condition) in service.dependsOn.sorted(by: { $0.key < $1.key }) {
+            let kind = condition.condition.rawValue
+            guard kind == "service_healthy" || kind == "service_completed_successfully" else { continue }
+            let deadline = time(nil) + 600
+            while true {
+                let cs = containers(project: project).filter { $0.record.service == dep }
+                if cs.isEmpty {
+                    if !condition.required { break }
+                    throw EngineError("service \"\(service.name)\" depends on \"\(dep)\", which has no container")
+                }
+                if kind == "service_healthy" {
+                    if cs.allSatisfy({ $0.health == "healthy" }) { break }
+                    if let sick = cs.first(where: { $0.health == "unhealthy" || (!$0.running && !$0.restarting) }) {
+                        throw EngineError("dependency failed to start: container \(sick.record.name) is unhealthy")
+                    }
+                    if cs.contains(where: { $0.running && $0.health == nil }) {
+                        throw EngineError("container \(cs[0].record.name) has no healthcheck configured")
+                    }
+                } else {
+                    if let failed = cs.first(where: { ($0.exit?.exitCode ?? 0) != 0 }) {
+                        throw EngineError(
+                            "service \"\(dep)\" didn't complete successfully: exit \(failed.exit?.exitCode ?? 1)")
+                    }
+                    if cs.allSatisfy({ $0.exit?.exitCode == 0 }) { break }
+                }
+                if time(nil) >= deadline { throw EngineError("timed out waiting for \(dep)") }
+                progress("Container \(cs[0].record.name)  Waiting")
+                usleep(100_000)
+            }
+        }
+    }
+
+    /// `up --wait`: until every container of `services` runs (healthy, when it has a healthcheck),
+    /// or `timeout` seconds.
+    public func waitUntilReady(project: String, services: [String], timeout: Int?) throws {
+        let deadline = timeout.map { time(nil) + time_t($0) }
+        while true {
+            let cs = containers(project: project).filter { services.isEmpty || services.contains($0.record.service) }
+            if let bad = cs.first(where: { $0.health == "unhealthy" }) {
+                throw EngineError("container \(bad.record.name) is unhealthy")
+            }
+            if let dead = cs.first(where: { !$0.running && !$0.restarting && ($0.exit?.exitCode ?? 0) != 0 }) {
+                throw EngineError("container \(dead.record.name) exited (\(dead.exit?.exitCode ?? -1))")
+            }
+            if cs.allSatisfy({ ($0.running && ($0.health == nil || $0.health == "healthy")) || $0.exit?.exitCode == 0 }) {
+                for c in cs { progress("Container \(c.record.name)  \(c.health == "healthy" ? "Healthy" : "Running")") }
+                return
+            }
+            if let deadline, time(nil) >= deadline { throw EngineError("timeout waiting for the containers to be ready") }
+            usleep(50_000)
         }
     }
 
@@ -261,7 +326,6 @@ public struct Engine {
         }
         // Say what this first cut does not do yet, rather than let it pass unnoticed.
         var missing: [String] = []
-        if let hc = service.healthcheck, !hc.disable, hc.test.first != "NONE" { missing.append("healthchecks do not run") }
         if !missing.isEmpty {
             progress("WARN service \(service.name): not supported yet: " + missing.joined(separator: "; "))
         }
@@ -354,6 +418,7 @@ public struct Engine {
         spec.stdinOpen = service.stdinOpen
         spec.network = network.shim
         spec.joinNetworkOf = network.joinDirectory
+        spec.healthcheck = Self.healthcheck(service.healthcheck, image: defaults.Healthcheck)
         (spec.logMaxSize, spec.logMaxFiles) = try Self.logRotation(service)
         try StateFile.write(spec, to: staged(files.spec))
         var labels = service.labels
@@ -375,7 +440,7 @@ public struct Engine {
             stopSignal: try service.stopSignal.map { try Signals.number($0) },
             stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) },
             anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous,
-            ports: network.ports.isEmpty ? nil : network.ports)
+            ports: network.ports.isEmpty ? nil : network.ports, healthcheck: spec.healthcheck != nil ? true : nil)
         try StateFile.write(record, to: staged(files.dir + "/container.json"))
         guard rename(stage, files.dir) == 0 else {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
@@ -402,6 +467,7 @@ public struct Engine {
     /// Starts the container's shim and waits until the container runs (or failed to).
     func start(_ files: ContainerFiles) throws {
         unlink(files.exit)
+        unlink(files.health)
         unlink(files.state)
         var sync: [Int32] = [-1, -1]
         guard pipe(&sync) == 0 else { throw EngineError("pipe: \(String(cString: strerror(errno)))") }
@@ -646,6 +712,29 @@ public struct Engine {
     }
 
     // MARK: - Helpers
+
+    /// The service's healthcheck over the image's, Docker's defaults for what neither sets; nil
+    /// for none (`NONE`, `disable: true`).
+    static func healthcheck(_ service: Healthcheck?, image: ImageConfig.HealthConfig?) -> HealthcheckSpec? {
+        if service?.disable == true { return nil }
+        let test = (service?.test.isEmpty == false ? service?.test : nil) ?? image?.Test ?? []
+        guard let kind = test.first, kind != "NONE" else { return nil }
+        let command: [String]
+        switch kind {
+        case "CMD": command = Array(test.dropFirst())
+        case "CMD-SHELL": command = ["/bin/sh", "-c", test.dropFirst().joined(separator: " ")]
+        default: command = ["/bin/sh", "-c", test.joined(separator: " ")]
+        }
+        guard !command.isEmpty else { return nil }
+        var spec = HealthcheckSpec(command: command)
+        func positive(_ v: Int64?) -> Int64? { v.flatMap { $0 > 0 ? $0 : nil } }
+        if let v = positive(service?.interval) ?? positive(image?.Interval) { spec.interval = v }
+        if let v = positive(service?.timeout) ?? positive(image?.Timeout) { spec.timeout = v }
+        if let v = positive(service?.startPeriod) ?? positive(image?.StartPeriod) { spec.startPeriod = v }
+        if let v = positive(service?.startInterval) ?? positive(image?.StartInterval) { spec.startInterval = v }
+        if let v = (service?.retries ?? image?.Retries).flatMap({ $0 > 0 ? $0 : nil }) { spec.retries = v }
+        return spec
+    }
 
     /// `restart:` or, failing that, `deploy.restart_policy`.
     static func restartPolicy(_ service: ServiceConfig) throws -> RestartPolicy {

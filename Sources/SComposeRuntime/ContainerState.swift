@@ -23,6 +23,8 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     public var network: ShimNetwork?
     /// The directory of the container whose network namespace this one joins.
     public var joinNetworkOf: String?
+    /// The healthcheck the shim runs in the container.
+    public var healthcheck: HealthcheckSpec?
 
     public init(id: String, container: ContainerConfig, cgroup: String?, resources: Resources) {
         self.id = id
@@ -77,6 +79,47 @@ public struct ShimNetwork: Sendable, Codable, Equatable {
     public var reservations: [Reservation] = []
 
     public init() {}
+}
+
+/// A healthcheck as the shim runs it (times in nanoseconds, Docker's defaults filled in).
+public struct HealthcheckSpec: Sendable, Codable, Equatable {
+    /// The program and its arguments (`CMD-SHELL x` is `/bin/sh -c x` here).
+    public var command: [String]
+    public var interval: Int64 = 30_000_000_000
+    public var timeout: Int64 = 30_000_000_000
+    public var startPeriod: Int64 = 0
+    public var startInterval: Int64 = 5_000_000_000
+    public var retries = 3
+
+    public init(command: [String]) { self.command = command }
+}
+
+/// The health of a container, written by its shim as `health.json` (Docker's `State.Health`).
+public struct HealthState: Sendable, Codable, Equatable {
+    /// `starting`, `healthy` or `unhealthy`.
+    public var status: String
+    public var failingStreak: Int
+    /// The last probes (at most five), oldest first.
+    public var log: [Probe]
+
+    public struct Probe: Sendable, Codable, Equatable {
+        public var start: String
+        public var end: String
+        public var exitCode: Int32
+        public var output: String
+        public init(start: String, end: String, exitCode: Int32, output: String) {
+            self.start = start
+            self.end = end
+            self.exitCode = exitCode
+            self.output = output
+        }
+    }
+
+    public init(status: String, failingStreak: Int, log: [Probe]) {
+        self.status = status
+        self.failingStreak = failingStreak
+        self.log = log
+    }
 }
 
 /// When the shim starts a container again after it exits (`restart:`).
@@ -190,6 +233,7 @@ public struct ContainerFiles: Sendable {
     public var hosts: String { dir + "/hosts" }
     public var hostname: String { dir + "/hostname" }
     public var resolvConf: String { dir + "/resolv.conf" }
+    public var health: String { dir + "/health.json" }
 }
 
 /// Written by the shim once the container runs.

@@ -95,6 +95,35 @@ public enum Launcher {
         return pid
     }
 
+    /// Starts a process in the container whose init is `target` and returns its pid at once
+    /// (once the program runs); the caller reaps it. For the shim's healthchecks.
+    public static func startExec(into target: pid_t, _ plan: InitPlan, stdio: Stdio) throws(SpawnError) -> pid_t {
+        let (arena, steps) = encode(plan)
+        var fds: [Int32] = [-1, -1]
+        guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+        let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
+            steps.withUnsafeBufferPointer { stepBuffer in
+                var cPlan = sc_plan(
+                    steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
+                    clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
+                return sc_exec_spawn(target, &cPlan, fds[1])
+            }
+        }
+        let forkErrno = errno
+        close(fds[1])
+        defer { close(fds[0]) }
+        guard pid > 0 else { throw SpawnError(step: "join the container's namespaces", errno: forkErrno) }
+        var failure = sc_failure()
+        let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
+        if n == MemoryLayout<sc_failure>.size {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let index = Int(failure.step)
+            throw SpawnError(step: index >= 0 && index < plan.steps.count ? plan.steps[index].description : "setns", errno: failure.err)
+        }
+        return pid
+    }
+
     /// A new pty pair (master, slave), both close-on-exec, from the devpts instance whose
     /// `ptmx` is given (a container's, through `/proc/<pid>/root`, so that the program sees a
     /// terminal of its own /dev/pts).

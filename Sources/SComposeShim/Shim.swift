@@ -88,6 +88,21 @@ struct Supervisor {
     var stdinWriter: Int32 = -1
     /// Interfaces, DNS server and held ports, when the container has networks.
     let networking: ContainerNetworking?
+    /// The healthcheck's state and the probe in flight.
+    var health: HealthState?
+    var probe: Probe?
+    var nextProbe: Int64 = 0
+    var runStarted: Int64 = 0
+    var probePlan: InitPlan?
+
+    struct Probe {
+        var pid: pid_t
+        var output: Int32
+        var deadline: Int64
+        var started: String
+        var bytes: [UInt8] = []
+        var timedOut = false
+    }
 
     init(spec: ShimSpec, files: ContainerFiles) {
         self.spec = spec
@@ -147,6 +162,7 @@ struct Supervisor {
                 pid: pid, shimPid: getpid(), startedAt: Clock.rfc3339Now(),
                 startTicks: ProcessCheck.startTicks(pid) ?? 0, restartCount: restarts)
             try? StateFile.write(state, to: files.state)
+            startHealth(pid)
             if let fd = sync {
                 Shim.report(fd, #"{"pid":\#(pid)}"#)
                 sync = nil
@@ -155,6 +171,7 @@ struct Supervisor {
                 sc_malloc_trim()
             }
             code = supervise(pid)
+            endProbe()
             let ranFor = Int((Self.now() - startedAt) / 1000)
             guard spec.restart.shouldRestart(exitCode: code, restarts: restarts, stoppedByUser: stoppedByUser) else { break }
             delay = RestartPolicy.delay(previous: delay, ranFor: ranFor)
@@ -295,6 +312,12 @@ struct Supervisor {
         while code == nil || !outputs.isEmpty {
             var timeout: Int32 = -1
             if let deadline = killDeadline { timeout = Int32(max(0, deadline - Self.now())) }
+            if code == nil, spec.healthcheck != nil {
+                let due = probe?.deadline ?? nextProbe
+                let wait = Int32(max(0, min(due - Self.now(), 60_000)))
+                timeout = timeout < 0 ? wait : min(timeout, wait)
+                runHealthcheck(pid)
+            }
             if let reaped = serve(pid: pid, timeout: timeout) { code = reaped }
             if let deadline = killDeadline, Self.now() >= deadline, code == nil {
                 kill(pid, SIGKILL)
@@ -312,6 +335,7 @@ struct Supervisor {
     mutating func serve(pid: pid_t?, timeout: Int32) -> Int32? {
         var fds = outputs.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         if listener >= 0 { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
+        if let probe { fds.append(pollfd(fd: probe.output, events: Int16(POLLIN), revents: 0)) }
         let dns = networking?.dns
         if let dns {
             fds.append(pollfd(fd: dns.server, events: Int16(POLLIN), revents: 0))
@@ -324,7 +348,15 @@ struct Supervisor {
         if r < 0 && errno != EINTR { usleep(10_000) }
         var reaped: Int32?
         for p in fds where p.revents != 0 {
-            if let dns, p.fd == dns.server {
+            if let current = probe, p.fd == current.output {
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let n = read(current.output, &chunk, chunk.count)
+                if n > 0, current.bytes.count < 4096 { probe?.bytes += chunk[0..<min(n, 4096 - current.bytes.count)] }
+                if n <= 0 {
+                    close(current.output)
+                    probe?.output = -1
+                }
+            } else if let dns, p.fd == dns.server {
                 dns.handleQuery()
             } else if let dns, p.fd == dns.upstream {
                 dns.handleUpstream()
@@ -342,9 +374,113 @@ struct Supervisor {
             var status: Int32 = 0
             let r = waitpid(-1, &status, WNOHANG)
             if r <= 0 { break }
-            if r == pid { reaped = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            if r == pid { reaped = code }
+            if let current = probe, r == current.pid { finishProbe(code) }
         }
         return reaped
+    }
+
+    // MARK: - Healthcheck
+
+    mutating func startHealth(_ pid: pid_t) {
+        guard let hc = spec.healthcheck else { return }
+        runStarted = Self.now()
+        var state = health ?? HealthState(status: "starting", failingStreak: 0, log: [])
+        state.status = "starting"
+        state.failingStreak = 0
+        health = state
+        writeHealth()
+        // The first probe does not wait a full interval (Docker's does).
+        nextProbe = runStarted + min(hc.interval, hc.startPeriod > 0 ? hc.startInterval : hc.interval, 1_000_000_000) / 1_000_000
+        var config = spec.container
+        config.args = hc.command
+        config.tty = false
+        probePlan = try? InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root")
+    }
+
+    /// Starts a probe when one is due, and kills one that overran its timeout.
+    mutating func runHealthcheck(_ pid: pid_t) {
+        guard let hc = spec.healthcheck else { return }
+        let now = Self.now()
+        if let current = probe {
+            if now >= current.deadline && !current.timedOut {
+                kill(current.pid, SIGKILL)
+                probe?.timedOut = true
+            }
+            return
+        }
+        guard now >= nextProbe, let plan = probePlan else { return }
+        var pipeFDs: [Int32] = [-1, -1]
+        guard sc_pipe_cloexec(&pipeFDs) == 0 else { return }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer {
+            close(pipeFDs[1])
+            if null >= 0 { close(null) }
+        }
+        let started = Clock.rfc3339Now()
+        do {
+            let probePid = try Launcher.startExec(into: pid, plan, stdio: .init(stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1]))
+            probe = Probe(pid: probePid, output: pipeFDs[0], deadline: now + hc.timeout / 1_000_000, started: started)
+        } catch {
+            close(pipeFDs[0])
+            record(HealthState.Probe(start: started, end: Clock.rfc3339Now(), exitCode: -1, output: error.description))
+        }
+    }
+
+    mutating func finishProbe(_ code: Int32) {
+        guard let current = probe else { return }
+        if current.output >= 0 {
+            // What the probe wrote and we have not read yet.
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let flags = fcntl(current.output, F_GETFL)
+            _ = fcntl(current.output, F_SETFL, flags | O_NONBLOCK)
+            var bytes = current.bytes
+            while bytes.count < 4096 {
+                let n = read(current.output, &chunk, chunk.count)
+                if n <= 0 { break }
+                bytes += chunk[0..<min(n, 4096 - bytes.count)]
+            }
+            probe?.bytes = bytes
+            close(current.output)
+        }
+        let output = current.timedOut
+            ? "Health check exceeded timeout (\((spec.healthcheck?.timeout ?? 0) / 1_000_000_000)s)"
+            : String(decoding: probe?.bytes ?? [], as: UTF8.self)
+        probe = nil
+        record(HealthState.Probe(start: current.started, end: Clock.rfc3339Now(), exitCode: current.timedOut ? -1 : code, output: output))
+    }
+
+    mutating func endProbe() {
+        if let current = probe {
+            kill(current.pid, SIGKILL)
+            if current.output >= 0 { close(current.output) }
+            probe = nil
+        }
+    }
+
+    /// Docker's rules: a success makes it healthy; `retries` failures in a row after the start
+    /// period make it unhealthy (failures during the start period do not count).
+    mutating func record(_ result: HealthState.Probe) {
+        guard let hc = spec.healthcheck, var state = health else { return }
+        let now = Self.now()
+        let inStartPeriod = now < runStarted + hc.startPeriod / 1_000_000
+        if result.exitCode == 0 {
+            state.status = "healthy"
+            state.failingStreak = 0
+        } else if !inStartPeriod || state.status == "healthy" {
+            state.failingStreak += 1
+            if state.failingStreak >= hc.retries { state.status = "unhealthy" }
+        }
+        state.log = Array((state.log + [result]).suffix(5))
+        health = state
+        writeHealth()
+        let interval = state.status == "starting" && inStartPeriod ? hc.startInterval : hc.interval
+        nextProbe = now + interval / 1_000_000
+    }
+
+    func writeHealth() {
+        if let health { try? StateFile.write(health, to: files.health) }
     }
 
     mutating func readOutput(_ index: Int) {

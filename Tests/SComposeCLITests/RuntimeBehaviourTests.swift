@@ -355,4 +355,64 @@ import Testing
         let text = String(decoding: data, as: UTF8.self)
         return String(text.dropFirst().dropLast())
     }
+
+    @Test(.enabled(if: canRun)) func healthchecksDependencyConditionsAndWait() throws {
+        let p = try Project(
+            """
+            services:
+              db:
+                image: busybox
+                command: sh -c 'sleep 1; touch /tmp/ready; sleep 1000'
+                healthcheck: {test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s, start_interval: 200ms, start_period: 10s, retries: 2}
+                stop_grace_period: 1s
+              cache:
+                image: busybox
+                command: sleep 1000
+                healthcheck: {test: "true", interval: 1s}
+                depends_on: {db: {condition: service_healthy}}
+                stop_grace_period: 1s
+              migrate:
+                image: busybox
+                command: sh -c 'echo migrated'
+                depends_on: {cache: {condition: service_healthy}}
+              app:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                depends_on:
+                  migrate: {condition: service_completed_successfully}
+              sick:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                profiles: [sick]
+                healthcheck: {test: ["CMD-SHELL", "echo not well; exit 1"], interval: 1s, retries: 2, timeout: 1s}
+            """)
+        let started = Date()
+        let up = try p.run(["up", "-d", "--wait", "app"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(Date().timeIntervalSince(started) < 15)
+        // Each waited for the one before: the order of their starts shows it.
+        let order = ["db-1  Started", "cache-1  Started", "migrate-1  Started", "app-1  Started"].map {
+            up.err.range(of: $0)?.lowerBound
+        }
+        #expect(order.allSatisfy { $0 != nil }, "\(up.err)")
+        let indices = order.compactMap { $0 }
+        #expect(indices == indices.sorted(), "\(up.err)")
+        let ps = try p.run(["ps", "-a"]).out
+        #expect(ps.contains("(healthy)"), "\(ps)")
+        #expect(ps.contains("Exited (0)"))
+        #expect(try p.run(["ps", "--format", "json", "db"]).out.contains("\"Health\":\"healthy\""))
+        // An unhealthy container fails `up --wait`, with the probe's output kept.
+        let sick = try p.run(["--profile", "sick", "up", "-d", "--wait", "--wait-timeout", "20", "sick"])
+        #expect(sick.status != 0)
+        #expect(sick.err.contains("sick-1 is unhealthy"), "\(sick.err)")
+        #expect(try p.run(["--profile", "sick", "ps", "sick"]).out.contains("(unhealthy)"))
+        let health = try FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers").compactMap {
+            try? String(contentsOfFile: p.s.root + "/containers/\($0)/health.json", encoding: .utf8)
+        }
+        #expect(health.contains { $0.contains("not well") && $0.contains("\"exitCode\":1") })
+        try p.run(["--profile", "sick", "down", "-t", "1"])
+        try p.downAndCheckClean()
+    }
 }
