@@ -344,6 +344,8 @@ import Testing
         #expect(wait.status == 4)
         #expect(wait.out.contains("exited with status code 4"))
         #expect(try p.run(["logs", "--no-log-prefix", "terminal"]).out.hasPrefix("/dev/pts/0"))
+        let ls = try p.s.run(["ls", "-a"]).out
+        #expect(ls.hasPrefix("NAME") && ls.contains(p.name) && ls.contains("running(1)") && ls.contains(p.file), "\(ls)")
         let images = try p.run(["images"]).out
         #expect(images.hasPrefix("CONTAINER"), "\(images)")
         #expect(images.contains("busybox") && images.contains("latest") && images.contains("linux/"))
