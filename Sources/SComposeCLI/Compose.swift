@@ -70,6 +70,12 @@ struct Up: ParsableCommand {
     @Flag(name: .long, help: "Wait for services to be running|healthy. Implies detached mode.")
     var wait = false
 
+    @Option(name: .long, help: "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.")
+    var scale: [String] = []
+
+    @Flag(name: .customLong("remove-orphans"), help: "Remove containers for services not defined in the Compose file")
+    var removeOrphans = false
+
     @Option(name: .customLong("wait-timeout"), help: "Maximum duration in seconds to wait for the project to be running|healthy")
     var waitTimeout: Int?
 
@@ -84,7 +90,15 @@ struct Up: ParsableCommand {
         try ProjectContext.guardRoot()
         let project = try ProjectContext.load(global, services: services)
         let engine = ProjectContext.engine()
-        try engine.up(project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed)
+        var counts: [String: Int] = [:]
+        for item in scale {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let n = Int(parts[1]), n >= 0 else { throw CLIError("invalid --scale \(item): expected SERVICE=NUM") }
+            counts[parts[0]] = n
+        }
+        try engine.up(
+            project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed, scale: counts,
+            removeOrphans: removeOrphans)
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
     }
 }
@@ -595,7 +609,22 @@ struct Down: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        let (engine, containers) = try ProjectContext.containers(global, services: [])
+        let project = try ProjectContext.load(global).project
+        let engine = ProjectContext.engine()
+        let lock = try engine.lockProject(project.name)
+        defer { _ = lock }
+        let all = engine.containers(project: project.name)
+        // Containers of services the file no longer has (in any profile) are orphans: left,
+        // with a warning, unless --remove-orphans.
+        var everyProfile = global.projectOptions()
+        everyProfile.profiles = ["*"]
+        let known = Set(((try? Loader.load(everyProfile))?.project.serviceNames ?? []) + project.serviceNames)
+        let orphans = all.filter { !known.contains($0.record.service) }
+        let containers = removeOrphans ? all : all.filter { known.contains($0.record.service) }
+        if !orphans.isEmpty && !removeOrphans {
+            Console.warn(
+                "Found orphan containers ([\(orphans.map(\.record.name).joined(separator: " "))]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
+        }
         try engine.stop(containers, timeout: timeout) { c, done in
             Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
         }
@@ -604,7 +633,6 @@ struct Down: ParsableCommand {
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")
         }
-        let project = try ProjectContext.load(global).project
         try engine.removeProjectNetworks(project)
         if volumes {
             // Named volumes of the project (not external ones), and the containers' anonymous ones.

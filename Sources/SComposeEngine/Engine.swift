@@ -66,6 +66,16 @@ public struct ContainerStatus: Sendable {
     }
 }
 
+/// A project's lock, released when this goes away.
+public final class ProjectLock {
+    let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
+
 /// When `up` replaces an existing container.
 public enum RecreatePolicy: Sendable {
     /// When its configuration changed (the default).
@@ -144,21 +154,37 @@ public struct Engine {
     /// whose configuration did not change is left alone, one that changed is recreated.
     /// With `start: false` (`create`), containers are created and left stopped.
     public func up(
-        _ loaded: LoadedProject, services selected: [String], start: Bool = true, recreate: RecreatePolicy = .changed
+        _ loaded: LoadedProject, services selected: [String], start: Bool = true, recreate: RecreatePolicy = .changed,
+        scale: [String: Int] = [:], removeOrphans: Bool = false
     ) throws {
         let project = loaded.project
+        let lock = try lockProject(project.name)
+        defer { _ = lock }
         let store = try ImageStore(root: root)
         try mkdirs(containersDir)
         removeStaleStaging()
         let services = try order(project, selected: selected)
+        for name in scale.keys where project.services[name] == nil { throw EngineError("no such service: \(name)") }
         try recreateChangedNetworks(loaded, services: services)
         let existing = containers(project: project.name)
+        try handleOrphans(existing, project: project, remove: removeOrphans)
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
         for name in services {
             guard let service = project.services[name] else { continue }
             if start { try waitForDependencies(service, project: project.name) }
             let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
-            for number in 1...max(1, service.replicas) {
+            let replicas = scale[name] ?? service.replicas
+            // Scaling down: the highest numbers go, as Compose does.
+            let extra = existing.filter { $0.record.service == name && $0.record.number > replicas }
+            if !extra.isEmpty {
+                try stop(extra, timeout: nil) { c, done in self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")") }
+                for c in extra {
+                    try remove(c)
+                    progress("Container \(c.record.name)  Removed")
+                }
+            }
+            guard replicas > 0 else { continue }
+            for number in 1...replicas {
                 let containerName = service.containerName ?? "\(project.name)-\(name)-\(number)"
                 var previousAnonymous: [String: String] = [:]
                 if let current = existing.first(where: { $0.record.name == containerName }) {
@@ -203,6 +229,32 @@ public struct Engine {
             var st = stat()
             let path = containersDir + "/" + name
             if stat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 { Files.removeTree(path) }
+        }
+    }
+
+    /// Holds the project's lock until the returned value goes: one command changes a project's
+    /// containers at a time, so two `up` at once leave one set of containers.
+    public func lockProject(_ name: String) throws -> ProjectLock {
+        try mkdirs(root + "/projects")
+        let fd = open(root + "/projects/\(name).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw EngineError("cannot lock project \(name): \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        return ProjectLock(fd: fd)
+    }
+
+    /// Containers of services the project no longer has: a warning, or gone with `--remove-orphans`.
+    func handleOrphans(_ existing: [ContainerStatus], project: ComposeProject, remove: Bool) throws {
+        let orphans = existing.filter { project.services[$0.record.service] == nil && $0.record.labels["com.docker.compose.oneoff"] != "True" }
+        guard !orphans.isEmpty else { return }
+        if remove {
+            try stop(orphans, timeout: nil) { c, done in self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")") }
+            for c in orphans {
+                try self.remove(c)
+                progress("Container \(c.record.name)  Removed")
+            }
+        } else {
+            progress(
+                "WARN Found orphan containers ([\(orphans.map(\.record.name).joined(separator: " "))]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
         }
     }
 

@@ -417,4 +417,44 @@ import Testing
         try p.run(["--profile", "sick", "down", "-t", "1"])
         try p.downAndCheckClean()
     }
+
+    @Test(.enabled(if: canRun)) func concurrentUpScaleAndOrphans() throws {
+        let yaml = """
+            services:
+              a: {image: busybox, command: sleep 1000, stop_grace_period: 1s}
+              b: {image: busybox, command: sleep 1000, stop_grace_period: 1s, deploy: {replicas: 2}}
+            """
+        let p = try Project(yaml)
+        var env = ProcessInfo.processInfo.environment
+        env["SCOMPOSE_ROOT"] = p.s.root
+        // Two `up` of one project at the same time: one set of containers.
+        let ups = (0..<2).map { _ -> Process in
+            let up = Process()
+            up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+            up.arguments = ["-f", p.file, "up", "-d"]
+            up.environment = env
+            up.standardError = FileHandle.nullDevice
+            return up
+        }
+        for up in ups { try up.run() }
+        for up in ups { up.waitUntilExit() }
+        #expect(ups.allSatisfy { $0.terminationStatus == 0 })
+        #expect(try p.run(["ps", "-a", "-q"]).out.split(separator: "\n").count == 3)
+        // Scale up and down: the highest numbers go.
+        #expect(try p.run(["up", "-d", "--scale", "a=3"]).status == 0)
+        #expect(try p.run(["ps", "-q", "a"]).out.split(separator: "\n").count == 3)
+        let down = try p.run(["up", "-d", "--scale", "a=1"])
+        #expect(down.err.contains("a-3  Removed") && down.err.contains("a-2  Removed"), "\(down.err)")
+        #expect(try p.run(["ps", "--format", "json", "a"]).out.contains("\"Name\":\"\(p.name)-a-1\""))
+        // A service gone from the file leaves orphans: a warning, then --remove-orphans.
+        try ("name: \(p.name)\nservices:\n  a: {image: busybox, command: sleep 1000, stop_grace_period: 1s}\n")
+            .write(toFile: p.file, atomically: true, encoding: .utf8)
+        let warned = try p.run(["up", "-d"])
+        #expect(warned.err.contains("Found orphan containers") && warned.err.contains("\(p.name)-b-1"), "\(warned.err)")
+        #expect(try p.run(["ps", "-q"]).out.split(separator: "\n").count == 3, "orphans are left running")
+        let removed = try p.run(["up", "-d", "--remove-orphans"])
+        #expect(removed.err.contains("b-1  Removed") && removed.err.contains("b-2  Removed"), "\(removed.err)")
+        #expect(try p.run(["ps", "-a", "-q"]).out.split(separator: "\n").count == 1)
+        try p.downAndCheckClean()
+    }
 }
