@@ -73,6 +73,33 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.")
     var scale: [String] = []
 
+    @Flag(name: .customLong("abort-on-container-exit"), help: "Stops all containers if any container was stopped. Incompatible with -d")
+    var abortOnContainerExit = false
+
+    @Flag(name: .customLong("abort-on-container-failure"), help: "Stops all containers if any container exited with failure. Incompatible with -d")
+    var abortOnContainerFailure = false
+
+    @Option(name: .customLong("exit-code-from"), help: "Return the exit code of the selected service container. Implies --abort-on-container-exit")
+    var exitCodeFrom: String?
+
+    @Option(name: .long, help: "Restrict attaching to the specified services")
+    var attach: [String] = []
+
+    @Option(name: .customLong("no-attach"), help: "Do not attach (stream logs) to the specified services")
+    var noAttach: [String] = []
+
+    @Flag(name: .customLong("no-log-prefix"), help: "Don't print prefix in logs")
+    var noLogPrefix = false
+
+    @Flag(name: .customLong("no-color"), help: "Produce monochrome output")
+    var noColor = false
+
+    @Flag(name: .long, help: "Show timestamps")
+    var timestamps = false
+
+    @Option(name: [.short, .long], help: "Use this timeout in seconds for container shutdown when attached or when containers are already running")
+    var timeout: Int?
+
     @Flag(name: .customLong("remove-orphans"), help: "Remove containers for services not defined in the Compose file")
     var removeOrphans = false
 
@@ -84,8 +111,8 @@ struct Up: ParsableCommand {
 
     func run() throws {
         if forceRecreate && noRecreate { throw CLIError("--force-recreate and --no-recreate are incompatible") }
-        guard detach || wait else {
-            throw CLIError("attached `up` is not available yet: use `up -d`, then `logs -f`")
+        if detach && (abortOnContainerExit || abortOnContainerFailure || exitCodeFrom != nil) {
+            throw CLIError("--abort-on-container-exit, --abort-on-container-failure and --exit-code-from are incompatible with --detach")
         }
         try ProjectContext.guardRoot()
         let project = try ProjectContext.load(global, services: services)
@@ -100,6 +127,14 @@ struct Up: ParsableCommand {
             project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed, scale: counts,
             removeOrphans: removeOrphans)
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
+        guard !detach && !wait else { return }
+        if let from = exitCodeFrom, project.project.services[from] == nil { throw CLIError("no such service: \(from)") }
+        let session = AttachedSession(
+            engine: engine, project: project.name, attach: attach, noAttach: noAttach,
+            abortOnExit: abortOnContainerExit, abortOnFailure: abortOnContainerFailure, exitCodeFrom: exitCodeFrom,
+            prefix: !noLogPrefix, color: !noColor && isatty(1) == 1, timestamps: timestamps, timeout: timeout)
+        let code = session.run(services: services)
+        if code != 0 { throw CLIError("", code: code) }
     }
 }
 
@@ -328,6 +363,12 @@ struct LogPresenters {
             colors[c.record.id] = Self.rainbow[order.count % Self.rainbow.count]
             order.append(c.record.id)
         }
+    }
+
+    /// `text` in the container's colour (as Compose prints status lines).
+    func colorize(_ text: String, for c: ContainerStatus) -> String {
+        guard color, let code = colors[c.record.id] else { return text }
+        return "\u{1B}[\(code)m" + text + "\u{1B}[0m"
     }
 
     func prefix(for c: ContainerStatus) -> String {

@@ -165,6 +165,17 @@ public struct Engine {
         removeStaleStaging()
         let services = try order(project, selected: selected)
         for name in scale.keys where project.services[name] == nil { throw EngineError("no such service: \(name)") }
+        // Every image first: a missing one is an error before anything is made.
+        for name in services {
+            guard let service = project.services[name] else { continue }
+            guard let imageName = service.image else {
+                throw EngineError("service \"\(name)\" has no image (building images is not supported yet)")
+            }
+            guard try store.find(imageName) != nil else {
+                throw EngineError(
+                    "Error response from daemon: No such image: \(imageName) (load it with `scompose image load` or `image import`)")
+            }
+        }
         try recreateChangedNetworks(loaded, services: services)
         let existing = containers(project: project.name)
         try handleOrphans(existing, project: project, remove: removeOrphans)

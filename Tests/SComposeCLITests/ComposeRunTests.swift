@@ -106,5 +106,7 @@ import Testing
         let up = try s.run(["-f", project + "/compose.yaml", "up", "-d"])
         #expect(up.status != 0)
         #expect(up.err.contains("No such image: nothing-here:1"))
+        #expect(!up.err.contains("Network"), "nothing is made before the images are known: \(up.err)")
+        try s.run(["-f", project + "/compose.yaml", "down"])
     }
 }

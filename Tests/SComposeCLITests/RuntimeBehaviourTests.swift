@@ -457,4 +457,47 @@ import Testing
         #expect(try p.run(["ps", "-a", "-q"]).out.split(separator: "\n").count == 1)
         try p.downAndCheckClean()
     }
+
+    @Test(.enabled(if: canRun)) func attachedUpExitCodeFromAndInterrupt() throws {
+        let p = try Project(
+            """
+            services:
+              web:
+                image: busybox
+                init: true
+                command: sh -c 'trap "echo web stopping; exit 0" TERM; echo web up; while true; do sleep 0.1; done'
+              tests:
+                image: busybox
+                command: sh -c 'echo running tests; sleep 0.5; exit 3'
+            """)
+        let run = try p.run(["up", "--exit-code-from", "tests", "--no-color"])
+        #expect(run.status == 3, "the test container's code: \(run.err)")
+        #expect(run.out.hasPrefix("Attaching to tests-1, web-1\n"), "\(run.out)")
+        #expect(run.out.contains("tests-1  | running tests\n") && run.out.contains("web-1    | web up\n"))
+        #expect(run.out.contains("tests-1 exited with code 3\n"))
+        #expect(run.out.contains("web-1    | web stopping\n"), "the others are stopped")
+        #expect(try p.run(["ps"]).out.split(separator: "\n").count == 1, "nothing runs any more")
+        // Ctrl-C: everything stops gracefully, exit 0, and only this run's output is shown.
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+        up.arguments = ["-f", p.file, "up", "web"]
+        var env = ProcessInfo.processInfo.environment
+        env["SCOMPOSE_ROOT"] = p.s.root
+        up.environment = env
+        let out = Pipe()
+        up.standardOutput = out
+        up.standardError = FileHandle.nullDevice
+        try up.run()
+        _ = try p.waitFor("Up ", ["ps", "web"])
+        usleep(300_000)
+        kill(up.processIdentifier, SIGINT)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 0)
+        #expect(text.hasPrefix("Attaching to web-1\n"), "\(text)")
+        #expect(text.components(separatedBy: "web up").count == 2, "one run's output: \(text)")
+        #expect(text.contains("web-1 exited with code 0"))
+        #expect(try p.run(["ps"]).out.split(separator: "\n").count == 1)
+        try p.downAndCheckClean()
+    }
 }
