@@ -39,10 +39,10 @@ public enum Firewall {
     /// everything outside it.
     public static func networkScript(_ n: NetworkRecord) -> String {
         let table = networkTable(n)
-        var forward = [
-            "iifname \"\(n.bridge)\" oifname \"\(n.bridge)\" accept",
-            "iifname \"\(n.bridge)\" oifname \"scbr-*\" drop",
-        ]
+        var forward = ["iifname \"\(n.bridge)\" oifname \"\(n.bridge)\" accept"]
+        // A published port is for everyone, containers of other networks included.
+        if !n.isInternal { forward.append("iifname \"\(n.bridge)\" ct status dnat accept") }
+        forward.append("iifname \"\(n.bridge)\" oifname \"scbr-*\" drop")
         if n.isInternal {
             forward += ["iifname \"\(n.bridge)\" drop", "oifname \"\(n.bridge)\" drop"]
         } else {

@@ -183,6 +183,7 @@ import Testing
                 command: sh -c 'echo back > /tmp/index.html; httpd -f -p 80 -h /tmp'
                 stop_grace_period: 1s
                 networks: [b]
+                ports: ["18093:80"]
               both:
                 image: busybox
                 command: sleep 1000
@@ -225,6 +226,12 @@ import Testing
         #expect(!backIP.isEmpty)
         #expect(try exec("front", "nslookup back 127.0.0.11 >/dev/null 2>&1 && echo found || echo unknown").out == "unknown\n", "names of other networks do not resolve")
         #expect(try exec("front", Self.fetch(backIP, 80) + " | grep -q back && echo reached || echo blocked").out == "blocked\n", "nor are their addresses reachable")
+        // A published port is reachable from a container of another network, through the host.
+        let hostIP = Self.sh("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1").1
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if !hostIP.isEmpty {
+            #expect(try exec("front", "timeout 5 wget -qO- http://\(hostIP):18093/").out == "back\n")
+        }
         // Egress through NAT to the outside host, but not from an internal network.
         let egress = try exec("front", Self.fetch(outside.peerIP, 8080))
         #expect(egress.out.hasSuffix("outside world\n"), "\(egress.out) \(egress.err)")
