@@ -29,11 +29,6 @@ struct AttachedSession {
     let timestamps: Bool
     let timeout: Int?
 
-    struct Entry: Decodable {
-        var log: String
-        var time: String
-    }
-
     func shown(_ c: ContainerStatus) -> Bool {
         (attach.isEmpty || attach.contains(c.record.service)) && !noAttach.contains(c.record.service)
     }
@@ -70,7 +65,7 @@ struct AttachedSession {
                 // Only this run's output: what an earlier run of a restarted container wrote stays in `logs`.
                 let since = c.startedAt.flatMap(LogTime.parseRFC3339Nano) ?? 0
                 for line in lines {
-                    guard let entry = try? JSONDecoderShim.decode(line) else { continue }
+                    guard let entry = LogEntry(line) else { continue }
                     if since > 0, let t = LogTime.parseRFC3339Nano(entry.time), t < since { continue }
                     var text = entry.log
                     if text.hasSuffix("\n") { text.removeLast() }
@@ -123,12 +118,5 @@ struct AttachedSession {
                 try? engine.stop(c, timeout: seconds)
             }
         }
-    }
-}
-
-/// Log records are tiny: decoded without Foundation's decoder setup cost per line.
-enum JSONDecoderShim {
-    static func decode(_ line: [UInt8]) throws -> AttachedSession.Entry {
-        try StateJSONDecoder().decode(AttachedSession.Entry.self, from: line)
     }
 }

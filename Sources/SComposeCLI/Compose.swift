@@ -259,12 +259,6 @@ struct Logs: ParsableCommand {
 
     @Argument var services: [String] = []
 
-    struct Entry: Decodable {
-        var log: String
-        var stream: String
-        var time: String
-    }
-
     func run() throws {
         let name = try ProjectContext.name(global)
         let engine = ProjectContext.engine()
@@ -290,7 +284,7 @@ struct Logs: ParsableCommand {
         func show(_ c: ContainerStatus, _ lines: [[UInt8]]) {
             let prefix = presenters.prefix(for: c)
             for line in lines {
-                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { continue }
+                guard let entry = LogEntry(line) else { continue }
                 if sinceTime != nil || untilTime != nil {
                     let t = LogTime.parseRFC3339Nano(entry.time) ?? 0
                     if let sinceTime, t < sinceTime { continue }
@@ -333,6 +327,18 @@ struct Logs: ParsableCommand {
                 return
             }
         }
+    }
+}
+
+/// One record of a json-file log, read with the state files' small decoder (one per line would
+/// be costly with Foundation's).
+struct LogEntry: Decodable {
+    var log: String
+    var time: String
+
+    init?(_ line: [UInt8]) {
+        guard let e = try? StateJSONDecoder().decode(LogEntry.self, from: line) else { return nil }
+        self = e
     }
 }
 
@@ -527,9 +533,7 @@ struct Stop: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
-        try engine.stop(containers.filter { $0.running || $0.restarting || $0.shimPid != nil }, timeout: timeout) { c, done in
-            Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
-        }
+        try engine.stopReporting(containers.filter { $0.running || $0.restarting || $0.shimPid != nil }, timeout: timeout)
     }
 }
 
@@ -623,9 +627,7 @@ struct Rm: ParsableCommand {
             Console.error("No stopped containers")
             return
         }
-        try engine.stop(removable, timeout: nil) { c, done in
-            Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
-        }
+        try engine.stopReporting(removable, timeout: nil)
         for c in removable {
             try engine.remove(c)
             Console.error(" Container \(c.record.name)  Removed")
@@ -666,9 +668,7 @@ struct Down: ParsableCommand {
             Console.warn(
                 "Found orphan containers ([\(orphans.map(\.record.name).joined(separator: " "))]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
         }
-        try engine.stop(containers, timeout: timeout) { c, done in
-            Console.error(" Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
-        }
+        try engine.stopReporting(containers, timeout: timeout)
         for c in containers {
             Console.error(" Container \(c.record.name)  Removing")
             try engine.remove(c)

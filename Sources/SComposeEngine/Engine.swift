@@ -166,29 +166,31 @@ public struct Engine {
         let services = try order(project, selected: selected)
         for name in scale.keys where project.services[name] == nil { throw EngineError("no such service: \(name)") }
         // Every image first: a missing one is an error before anything is made.
+        var images: [String: ImageRecord] = [:]
         for name in services {
             guard let service = project.services[name] else { continue }
             guard let imageName = service.image else {
                 throw EngineError("service \"\(name)\" has no image (building images is not supported yet)")
             }
-            guard try store.find(imageName) != nil else {
+            guard let image = try store.find(imageName) else {
                 throw EngineError(
                     "Error response from daemon: No such image: \(imageName) (load it with `scompose image load` or `image import`)")
             }
+            images[name] = image
         }
         try recreateChangedNetworks(loaded, services: services)
         let existing = containers(project: project.name)
         try handleOrphans(existing, project: project, remove: removeOrphans)
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
         for name in services {
-            guard let service = project.services[name] else { continue }
+            guard let service = project.services[name], let image = images[name] else { continue }
             if start { try waitForDependencies(service, project: project.name) }
             let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
             let replicas = scale[name] ?? service.replicas
             // Scaling down: the highest numbers go, as Compose does.
             let extra = existing.filter { $0.record.service == name && $0.record.number > replicas }
             if !extra.isEmpty {
-                try stop(extra, timeout: nil) { c, done in self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")") }
+                try stopReporting(extra, timeout: nil)
                 for c in extra {
                     try remove(c)
                     progress("Container \(c.record.name)  Removed")
@@ -223,7 +225,7 @@ public struct Engine {
                 }
                 let files = try create(
                     project: project, environment: loaded.environment, service: service, number: number,
-                    name: containerName, hash: hash, store: store, previousAnonymous: previousAnonymous)
+                    name: containerName, hash: hash, store: store, image: image, previousAnonymous: previousAnonymous)
                 progress("Container \(containerName)  Created")
                 guard start else { continue }
                 progress("Container \(containerName)  Starting")
@@ -258,7 +260,7 @@ public struct Engine {
         let orphans = existing.filter { project.services[$0.record.service] == nil && $0.record.labels["com.docker.compose.oneoff"] != "True" }
         guard !orphans.isEmpty else { return }
         if remove {
-            try stop(orphans, timeout: nil) { c, done in self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")") }
+            try stopReporting(orphans, timeout: nil)
             for c in orphans {
                 try self.remove(c)
                 progress("Container \(c.record.name)  Removed")
@@ -378,15 +380,9 @@ public struct Engine {
 
     func create(
         project: ComposeProject, environment: [String: String], service: ServiceConfig, number: Int, name: String,
-        hash: String, store: ImageStore, previousAnonymous: [String: String] = [:]
+        hash: String, store: ImageStore, image: ImageRecord, previousAnonymous: [String: String] = [:]
     ) throws -> ContainerFiles {
-        guard let imageName = service.image else {
-            throw EngineError("service \"\(service.name)\" has no image (building images is not supported yet)")
-        }
-        guard let image = try store.find(imageName) else {
-            throw EngineError(
-                "Error response from daemon: No such image: \(imageName) (load it with `scompose image load` or `image import`)")
-        }
+        let imageName = service.image ?? image.id.description
         // Say what this first cut does not do yet, rather than let it pass unnoticed.
         var missing: [String] = []
         if !missing.isEmpty {
@@ -689,6 +685,13 @@ public struct Engine {
                 waiting = still
                 if !waiting.isEmpty { usleep(10_000) }
             }
+        }
+    }
+
+    /// `stop` with Compose's `Stopping` and `Stopped` lines.
+    public func stopReporting(_ containers: [ContainerStatus], timeout: Int?) throws {
+        try stop(containers, timeout: timeout) { c, done in
+            self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
         }
     }
 

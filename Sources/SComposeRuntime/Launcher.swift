@@ -284,31 +284,10 @@ public enum Launcher {
     public static func exec(
         into target: pid_t, _ plan: InitPlan, stdio: Stdio = Stdio(), whileRunning: ((pid_t) -> Void)? = nil
     ) throws(SpawnError) -> Int32 {
-        let (arena, steps) = encode(plan)
-        var fds: [Int32] = [-1, -1]
-        guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
-        let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
-            steps.withUnsafeBufferPointer { stepBuffer in
-                var cPlan = sc_plan(
-                    steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
-                    clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
-                return sc_exec_spawn(target, &cPlan, fds[1])
-            }
-        }
-        let forkErrno = errno
-        close(fds[1])
-        defer { close(fds[0]) }
-        guard pid > 0 else { throw SpawnError(step: "join the container's namespaces", errno: forkErrno) }
-        var failure = sc_failure()
-        let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
-        if n != MemoryLayout<sc_failure>.size { whileRunning?(pid) }
+        let pid = try startExec(into: target, plan, stdio: stdio)
+        whileRunning?(pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        if n == MemoryLayout<sc_failure>.size {
-            let index = Int(failure.step)
-            let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : "setns"
-            throw SpawnError(step: step, errno: failure.err)
-        }
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

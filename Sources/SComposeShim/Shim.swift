@@ -325,9 +325,7 @@ struct Supervisor {
             }
         }
         killDeadline = nil
-        if ptyMaster >= 0 {
-            ptyMaster = -1  // closed with the outputs
-        }
+        ptyMaster = -1  // closed with the outputs
         return code ?? 0
     }
 
