@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "SComposeOCITests", dependencies: ["SComposeOCI", "CLinux"]),
         .testTarget(name: "SComposeRuntimeTests", dependencies: ["SComposeRuntime", "SComposeOCI"]),
         .testTarget(name: "SComposeNetworkTests", dependencies: ["SComposeNetlink", "SComposeNetwork"]),
+        .testTarget(name: "SComposeEngineTests", dependencies: ["SComposeEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

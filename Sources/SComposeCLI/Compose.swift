@@ -48,6 +48,11 @@ enum ProjectContext {
         return (engine, services.isEmpty ? all : all.filter { services.contains($0.record.service) })
     }
 
+    /// `--dry-run`: the plan, one line per decision, prefixed as Compose's dry-run output.
+    static func printDryRun(_ plan: Plan) {
+        for line in plan.text.split(separator: "\n") { Console.error("DRY-RUN MODE - " + line) }
+    }
+
     static func guardRoot() throws {
         if getuid() != 0 { throw CLIError("scompose needs root to create containers (namespaces, mounts, cgroups)") }
     }
@@ -106,26 +111,44 @@ struct Up: ParsableCommand {
     @Option(name: .customLong("wait-timeout"), help: "Maximum duration in seconds to wait for the project to be running|healthy")
     var waitTimeout: Int?
 
+    @Flag(name: .customLong("no-deps"), help: "Don't start linked services")
+    var noDeps = false
+
+    @Flag(name: .customLong("always-recreate-deps"), help: "Recreate dependent containers. Incompatible with --no-recreate.")
+    var alwaysRecreateDeps = false
+
+    @Flag(name: .customLong("no-start"), help: "Don't start the services after creating them")
+    var noStart = false
+
+    @Flag(name: .customLong("quiet-pull"), help: "Pull without printing progress information")
+    var quietPull = false
+
     @Argument(help: "Services to start (with what they depend on)")
     var services: [String] = []
 
     func run() throws {
-        if forceRecreate && noRecreate { throw CLIError("--force-recreate and --no-recreate are incompatible") }
+        if alwaysRecreateDeps && noRecreate { throw CLIError("--always-recreate-deps and --no-recreate are incompatible") }
         if detach && (abortOnContainerExit || abortOnContainerFailure || exitCodeFrom != nil) {
             throw CLIError("--abort-on-container-exit, --abort-on-container-failure and --exit-code-from are incompatible with --detach")
         }
-        try ProjectContext.guardRoot()
+        if noStart && (wait || abortOnContainerExit || abortOnContainerFailure || exitCodeFrom != nil) {
+            throw CLIError("--no-start is incompatible with --wait, --abort-on-container-exit, --abort-on-container-failure and --exit-code-from")
+        }
         let project = try ProjectContext.load(global, services: services)
         let engine = ProjectContext.engine()
-        var counts: [String: Int] = [:]
-        for item in scale {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let n = Int(parts[1]), n >= 0 else { throw CLIError("invalid --scale \(item): expected SERVICE=NUM") }
-            counts[parts[0]] = n
+        var options = try ReconcileOptions(
+            targets: services, forceRecreate: forceRecreate, noRecreate: noRecreate, alwaysRecreateDeps: alwaysRecreateDeps,
+            scale: scale)
+        options.noDeps = noDeps
+        options.removeOrphans = removeOrphans
+        options.start = !noStart
+        if global.dryRun {
+            ProjectContext.printDryRun(try engine.plan(project, options: options))
+            return
         }
-        try engine.up(
-            project, services: services, recreate: forceRecreate ? .always : noRecreate ? .never : .changed, scale: counts,
-            removeOrphans: removeOrphans)
+        try ProjectContext.guardRoot()
+        try engine.up(project, options: options, parallel: global.parallelLimit)
+        if noStart { return }
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
         guard !detach && !wait else { return }
         if let from = exitCodeFrom, project.project.services[from] == nil { throw CLIError("no such service: \(from)") }
@@ -691,5 +714,22 @@ extension String {
     fileprivate func replacingOccurrences(_ what: String, _ with: String) -> String {
         guard let r = firstRange(of: what) else { return self }
         return String(self[..<r.lowerBound]) + with + String(self[r.upperBound...])
+    }
+}
+
+extension ReconcileOptions {
+    /// The options of `up` and `create`: the targets get `--force-recreate` / `--no-recreate`,
+    /// their dependencies `--always-recreate-deps` / `--no-recreate`, as Compose does.
+    init(targets: [String], forceRecreate: Bool, noRecreate: Bool, alwaysRecreateDeps: Bool, scale: [String]) throws {
+        if forceRecreate && noRecreate { throw CLIError("--force-recreate and --no-recreate are incompatible") }
+        self.init()
+        self.targets = targets
+        recreate = forceRecreate ? .always : noRecreate ? .never : .changed
+        recreateDependencies = alwaysRecreateDeps ? .always : noRecreate ? .never : .changed
+        for item in scale {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let n = Int(parts[1]), n >= 0 else { throw CLIError("invalid --scale \(item): expected SERVICE=NUM") }
+            self.scale[parts[0]] = n
+        }
     }
 }

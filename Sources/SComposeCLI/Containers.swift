@@ -46,12 +46,36 @@ struct Create: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @Flag(name: .customLong("force-recreate"), help: "Recreate containers even if their configuration and image haven't changed")
+    var forceRecreate = false
+
+    @Flag(name: .customLong("no-recreate"), help: "If containers already exist, don't recreate them")
+    var noRecreate = false
+
+    @Flag(name: .customLong("remove-orphans"), help: "Remove containers for services not defined in the Compose file")
+    var removeOrphans = false
+
+    @Option(name: .long, help: "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.")
+    var scale: [String] = []
+
+    @Flag(name: .customLong("quiet-pull"), help: "Pull without printing progress information")
+    var quietPull = false
+
     @Argument var services: [String] = []
 
     func run() throws {
-        try ProjectContext.guardRoot()
         let project = try ProjectContext.load(global, services: services)
-        try ProjectContext.engine().up(project, services: services, start: false)
+        var options = try ReconcileOptions(
+            targets: services, forceRecreate: forceRecreate, noRecreate: noRecreate, alwaysRecreateDeps: false, scale: scale)
+        options.removeOrphans = removeOrphans
+        options.start = false
+        let engine = ProjectContext.engine()
+        if global.dryRun {
+            ProjectContext.printDryRun(try engine.plan(project, options: options))
+            return
+        }
+        try ProjectContext.guardRoot()
+        try engine.up(project, options: options, parallel: global.parallelLimit)
     }
 }
 

@@ -153,6 +153,13 @@ public struct GlobalOptions: ParsableArguments {
 
     public init() {}
 
+    /// `--parallel`, else `COMPOSE_PARALLEL_LIMIT`; nil for unlimited.
+    var parallelLimit: Int? {
+        if parallel > 0 { return parallel }
+        if let text = Console.environment()["COMPOSE_PARALLEL_LIMIT"], let n = Int(text), n > 0 { return n }
+        return nil
+    }
+
     /// Loader options from these flags and the process environment.
     public func projectOptions() -> ProjectOptions {
         projectOptions(environment: Console.environment(), currentDirectory: FileSystem.currentDirectory())

@@ -7,6 +7,7 @@ import SComposeOCI
 import SComposeOS
 import SComposeRuntime
 import SComposeSpec
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -35,6 +36,8 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var ports: [PortBinding]?
     /// Whether its shim runs a healthcheck.
     public var healthcheck: Bool?
+    /// `pre_stop` hooks, run before `stop` and `down` stop it.
+    public var preStop: [HookRecord]?
 }
 
 /// A container as `ps` shows it.
@@ -100,15 +103,15 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 /// The first cut of the engine: project containers created, started, listed, stopped and
 /// removed from local state files, each supervised by its own `scompose-shim`. Containers get
 /// their own network namespace with loopback only until networks arrive.
-public struct Engine {
+public struct Engine: Sendable {
     /// scompose's version, also written in the `com.docker.compose.version` labels.
     public static let version = "0.1.0"
 
     public let root: String
     public let shimPath: String
-    public var progress: (String) -> Void
+    public var progress: @Sendable (String) -> Void
 
-    public init(root: String, shimPath: String, progress: @escaping (String) -> Void) {
+    public init(root: String, shimPath: String, progress: @escaping @Sendable (String) -> Void) {
         self.root = root
         self.shimPath = shimPath
         self.progress = progress
@@ -150,22 +153,51 @@ public struct Engine {
 
     // MARK: - up
 
-    /// Creates and starts every service's containers (dependencies first); a running container
-    /// whose configuration did not change is left alone, one that changed is recreated.
-    /// With `start: false` (`create`), containers are created and left stopped.
-    public func up(
-        _ loaded: LoadedProject, services selected: [String], start: Bool = true, recreate: RecreatePolicy = .changed,
-        scale: [String: Int] = [:], removeOrphans: Bool = false
-    ) throws {
+    /// Brings the project to what its files say: `Reconciler.plan` decides, from the observed
+    /// containers, what to create, recreate, start, restart or remove; this executes the plan,
+    /// services whose dependencies are done in parallel (at most `parallel` at once).
+    /// With `options.start == false` (`create`, `up --no-start`), containers are left stopped.
+    public func up(_ loaded: LoadedProject, options: ReconcileOptions, parallel: Int? = nil) throws {
         let project = loaded.project
         let lock = try lockProject(project.name)
         defer { _ = lock }
-        let store = try ImageStore(root: root)
         try mkdirs(containersDir)
         removeStaleStaging()
-        let services = try order(project, selected: selected)
-        for name in scale.keys where project.services[name] == nil { throw EngineError("no such service: \(name)") }
-        // Every image first: a missing one is an error before anything is made.
+        let store = try ImageStore(root: root)
+        let (services, images) = try checkImages(loaded, options: options, store: store)
+        try recreateChangedNetworks(loaded, services: services)
+        let existing = containers(project: project.name)
+        let plan = try Reconciler.plan(
+            project: project.name, desired: desiredServices(loaded, images: images),
+            observed: existing.map(Self.observed), options: options)
+        try handleOrphans(existing.filter { plan.orphans.contains($0.record.name) }, remove: plan.removeOrphans)
+        try ensureNetworks(project, services: services, rendered: loaded.rendered)
+        let index = Dictionary(plan.services.enumerated().map { ($0.element.service, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let after = plan.services.map { $0.after.compactMap { index[$0.service] } }
+        let byName = Dictionary(existing.map { ($0.record.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let context = UpContext(loaded: loaded, store: store, images: images, existing: byName, start: plan.start)
+        try Parallel.run(plan.services.count, after: after, limit: Parallel.limit(parallel)) { i in
+            try self.execute(plan.services[i], context)
+        }
+    }
+
+    /// The plan `up` would execute now (`--dry-run`): nothing is changed.
+    public func plan(_ loaded: LoadedProject, options: ReconcileOptions) throws -> Plan {
+        let (_, images) = try checkImages(loaded, options: options, store: try ImageStore(root: root))
+        return try Reconciler.plan(
+            project: loaded.project.name, desired: desiredServices(loaded, images: images),
+            observed: containers(project: loaded.project.name).map(Self.observed), options: options)
+    }
+
+    /// The services `up` covers, in dependency order, and their images: a missing image is an
+    /// error before anything is made.
+    func checkImages(
+        _ loaded: LoadedProject, options: ReconcileOptions, store: ImageStore
+    ) throws -> ([String], [String: ImageRecord]) {
+        let project = loaded.project
+        let targets = options.targets.isEmpty ? project.serviceNames : options.targets
+        let services = try Reconciler.dependencyOrder(
+            desiredServices(loaded, images: [:]), targets: targets, noDeps: options.noDeps)
         var images: [String: ImageRecord] = [:]
         for name in services {
             guard let service = project.services[name] else { continue }
@@ -178,60 +210,119 @@ public struct Engine {
             }
             images[name] = image
         }
-        try recreateChangedNetworks(loaded, services: services)
-        let existing = containers(project: project.name)
-        try handleOrphans(existing, project: project, remove: removeOrphans)
-        try ensureNetworks(project, services: services, rendered: loaded.rendered)
-        for name in services {
-            guard let service = project.services[name], let image = images[name] else { continue }
-            if start { try waitForDependencies(service, project: project.name) }
-            let hash = configHash(loaded.rendered, service: name, environment: loaded.environment)
-            let replicas = scale[name] ?? service.replicas
-            // Scaling down: the highest numbers go, as Compose does.
-            let extra = existing.filter { $0.record.service == name && $0.record.number > replicas }
-            if !extra.isEmpty {
-                try stopReporting(extra, timeout: nil)
-                for c in extra {
-                    try remove(c)
-                    progress("Container \(c.record.name)  Removed")
-                }
+        return (services, images)
+    }
+
+    /// What the jobs of one `up` share.
+    struct UpContext: @unchecked Sendable {
+        // ImageStore is a value over files; LoadedProject and the records are values.
+        let loaded: LoadedProject
+        let store: ImageStore
+        let images: [String: ImageRecord]
+        let existing: [String: ContainerStatus]
+        let start: Bool
+    }
+
+    /// One service's steps of a plan.
+    func execute(_ work: Plan.ServiceWork, _ context: UpContext) throws {
+        let project = context.loaded.project
+        guard let service = project.services[work.service], let image = context.images[work.service] else { return }
+        if context.start { try waitForDependencies(service, after: work.after, project: project.name) }
+        let hash = configHash(context.loaded.rendered, service: service.name, environment: context.loaded.environment)
+        let removed = work.steps.filter { $0.action == .remove }.compactMap { context.existing[$0.container] }
+        if !removed.isEmpty {
+            try stopReporting(removed, timeout: nil)
+            for c in removed {
+                try remove(c)
+                progress("Container \(c.record.name)  Removed")
             }
-            guard replicas > 0 else { continue }
-            for number in 1...replicas {
-                let containerName = service.containerName ?? "\(project.name)-\(name)-\(number)"
-                var previousAnonymous: [String: String] = [:]
-                if let current = existing.first(where: { $0.record.name == containerName }) {
-                    previousAnonymous = current.record.anonymousVolumes ?? [:]
-                    let same = recreate == .never || (recreate == .changed && current.record.configHash == hash)
-                    if same && (current.running || current.restarting) {
-                        progress("Container \(containerName)  Running")
-                        continue
-                    }
-                    if same && current.state != "dead" {
-                        // Same configuration, stopped: start it again (as Compose does).
-                        if start {
-                            progress("Container \(containerName)  Starting")
-                            try self.start(current)
-                            progress("Container \(containerName)  Started")
-                        }
-                        continue
-                    }
-                    progress("Container \(containerName)  Recreate")
-                    try stop(current, timeout: nil)
-                    try remove(current)
-                    progress("Container \(containerName)  Recreated")
-                } else {
-                    progress("Container \(containerName)  Creating")
-                }
-                let files = try create(
-                    project: project, environment: loaded.environment, service: service, number: number,
-                    name: containerName, hash: hash, store: store, image: image, previousAnonymous: previousAnonymous)
-                progress("Container \(containerName)  Created")
-                guard start else { continue }
-                progress("Container \(containerName)  Starting")
-                try self.start(files)
-                progress("Container \(containerName)  Started")
+        }
+        for step in work.steps where step.action != .remove {
+            let current = context.existing[step.container]
+            switch step.action {
+            case .keep:
+                if let current, current.running || current.restarting { progress("Container \(step.container)  Running") }
+                continue
+            case .start:
+                guard let current else { continue }
+                progress("Container \(step.container)  Starting")
+                try self.start(current)
+                try runPostStart(service.postStart, container: step.container, project: project.name)
+                progress("Container \(step.container)  Started")
+                continue
+            case .restart:
+                guard let current else { continue }
+                progress("Container \(step.container)  Restarting")
+                try stop(current, timeout: nil)
+                try self.start(current)
+                try runPostStart(service.postStart, container: step.container, project: project.name)
+                progress("Container \(step.container)  Started")
+                continue
+            case .recreate:
+                guard let current else { continue }
+                progress("Container \(step.container)  Recreate")
+                try stop(current, timeout: nil)
+                try remove(current)
+                progress("Container \(step.container)  Recreated")
+            case .create:
+                progress("Container \(step.container)  Creating")
+            case .remove:
+                continue
             }
+            let files = try Self.creating.withLock { _ in
+                try create(
+                    project: project, environment: context.loaded.environment, service: service, number: step.number,
+                    name: step.container, hash: hash, store: context.store, image: image,
+                    previousAnonymous: current?.record.anonymousVolumes ?? [:])
+            }
+            if step.action == .create { progress("Container \(step.container)  Created") }
+            guard context.start else { continue }
+            progress("Container \(step.container)  Starting")
+            try self.start(files)
+            try runPostStart(service.postStart, container: step.container, project: project.name)
+            progress("Container \(step.container)  Started")
+        }
+    }
+
+    /// Creations take turns: they pick ports, addresses and volume names from what the
+    /// others have not taken yet. Starts, the slow part, run in parallel.
+    static let creating = Mutex<Void>(())
+
+    /// The reconciler's view of a container.
+    static func observed(_ c: ContainerStatus) -> ObservedContainer {
+        let phase: ObservedContainer.Phase = c.running || c.restarting ? .running : c.state == "dead" ? .dead : .stopped
+        return ObservedContainer(
+            name: c.record.name, service: c.record.service, number: c.record.number, configHash: c.record.configHash,
+            imageID: c.record.imageID, phase: phase, oneoff: c.record.labels["com.docker.compose.oneoff"] == "True")
+    }
+
+    /// The reconciler's view of the project's services: `depends_on` and the implicit
+    /// dependencies of links, `service:` namespaces and `volumes_from`.
+    func desiredServices(_ loaded: LoadedProject, images: [String: ImageRecord]) -> [DesiredService] {
+        let project = loaded.project
+        return project.serviceNames.compactMap { name in
+            guard let service = project.services[name] else { return nil }
+            var dependencies = service.dependsOn.sorted { $0.key < $1.key }.map {
+                DesiredService.Dependency(
+                    service: $0.key, condition: $0.value.condition.rawValue, restart: $0.value.restart, required: $0.value.required)
+            }
+            var parents: [String] = []
+            for mode in [service.networkMode, service.ipc, service.pid] {
+                if let mode, mode.hasPrefix("service:") { parents.append(String(mode.dropFirst(8))) }
+            }
+            var implicit = parents
+            implicit += service.links.compactMap { $0.split(separator: ":").first.map(String.init) }
+            implicit += service.volumesFrom.compactMap { entry in
+                entry.hasPrefix("container:") ? nil : entry.split(separator: ":").first.map(String.init)
+            }
+            for dep in implicit where project.services[dep] != nil && !dependencies.contains(where: { $0.service == dep }) {
+                dependencies.append(DesiredService.Dependency(service: dep))
+            }
+            return DesiredService(
+                name: name,
+                configHash: images.isEmpty ? "" : configHash(loaded.rendered, service: name, environment: loaded.environment),
+                imageID: images[name]?.id.description ?? "", replicas: service.replicas, containerName: service.containerName,
+                dependencies: dependencies, namespaceParents: parents)
         }
     }
 
@@ -256,8 +347,7 @@ public struct Engine {
     }
 
     /// Containers of services the project no longer has: a warning, or gone with `--remove-orphans`.
-    func handleOrphans(_ existing: [ContainerStatus], project: ComposeProject, remove: Bool) throws {
-        let orphans = existing.filter { project.services[$0.record.service] == nil && $0.record.labels["com.docker.compose.oneoff"] != "True" }
+    func handleOrphans(_ orphans: [ContainerStatus], remove: Bool) throws {
         guard !orphans.isEmpty else { return }
         if remove {
             try stopReporting(orphans, timeout: nil)
@@ -273,11 +363,13 @@ public struct Engine {
 
     /// `depends_on` conditions: a dependency must be healthy (`service_healthy`) or have exited
     /// with 0 (`service_completed_successfully`) before the service starts.
-    func waitForDependencies(_ service: ServiceConfig, project: String) throws {
-        for (dep, condition) in service.dependsOn.sorted(by: { $0.key < $1.key }) {
-            let kind = condition.condition.rawValue
+    func waitForDependencies(_ service: ServiceConfig, after: [DesiredService.Dependency], project: String) throws {
+        for condition in after {
+            let dep = condition.service
+            let kind = condition.condition
             guard kind == "service_healthy" || kind == "service_completed_successfully" else { continue }
             let deadline = time(nil) + 600
+            var announced = false
             while true {
                 let cs = containers(project: project).filter { $0.record.service == dep }
                 if cs.isEmpty {
@@ -285,7 +377,10 @@ public struct Engine {
                     throw EngineError("service \"\(service.name)\" depends on \"\(dep)\", which has no container")
                 }
                 if kind == "service_healthy" {
-                    if cs.allSatisfy({ $0.health == "healthy" }) { break }
+                    if cs.allSatisfy({ $0.health == "healthy" }) {
+                        if announced { for c in cs { progress("Container \(c.record.name)  Healthy") } }
+                        break
+                    }
                     if let sick = cs.first(where: { $0.health == "unhealthy" || (!$0.running && !$0.restarting) }) {
                         throw EngineError("dependency failed to start: container \(sick.record.name) is unhealthy")
                     }
@@ -297,11 +392,17 @@ public struct Engine {
                         throw EngineError(
                             "service \"\(dep)\" didn't complete successfully: exit \(failed.exit?.exitCode ?? 1)")
                     }
-                    if cs.allSatisfy({ $0.exit?.exitCode == 0 }) { break }
+                    if cs.allSatisfy({ $0.exit?.exitCode == 0 }) {
+                        if announced { for c in cs { progress("Container \(c.record.name)  Exited") } }
+                        break
+                    }
                 }
                 if time(nil) >= deadline { throw EngineError("timed out waiting for \(dep)") }
-                progress("Container \(cs[0].record.name)  Waiting")
-                usleep(100_000)
+                if !announced {
+                    for c in cs { progress("Container \(c.record.name)  Waiting") }
+                    announced = true
+                }
+                usleep(20_000)
             }
         }
     }
@@ -325,30 +426,6 @@ public struct Engine {
             if let deadline, time(nil) >= deadline { throw EngineError("timeout waiting for the containers to be ready") }
             usleep(50_000)
         }
-    }
-
-    /// Services in dependency order (dependencies first), limited to `selected` and what they need.
-    func order(_ project: ComposeProject, selected: [String]) throws -> [String] {
-        var result: [String] = []
-        var state: [String: Int] = [:]
-        func visit(_ name: String) throws {
-            if state[name] == 2 { return }
-            if state[name] == 1 { throw EngineError("dependency cycle through service \"\(name)\"") }
-            state[name] = 1
-            var deps = project.services[name]?.dependsOn.keys.sorted() ?? []
-            // Implicit: the service whose network namespace this one joins.
-            if let mode = project.services[name]?.networkMode, mode.hasPrefix("service:") { deps.append(String(mode.dropFirst(8))) }
-            for dep in deps where project.services[dep] != nil {
-                try visit(dep)
-            }
-            state[name] = 2
-            result.append(name)
-        }
-        for name in selected.isEmpty ? project.serviceNames : selected {
-            guard project.services[name] != nil else { throw EngineError("no such service: \(name)") }
-            try visit(name)
-        }
-        return result
     }
 
     /// SHA-256 of the service's printed configuration without the keys that do not change the container.
@@ -383,11 +460,6 @@ public struct Engine {
         hash: String, store: ImageStore, image: ImageRecord, previousAnonymous: [String: String] = [:]
     ) throws -> ContainerFiles {
         let imageName = service.image ?? image.id.description
-        // Say what this first cut does not do yet, rather than let it pass unnoticed.
-        var missing: [String] = []
-        if !missing.isEmpty {
-            progress("WARN service \(service.name): not supported yet: " + missing.joined(separator: "; "))
-        }
         let imageConfig = try store.config(image)
         let layers = try store.snapshots(image)
         let id = Digest.random().hex
@@ -499,7 +571,8 @@ public struct Engine {
             stopSignal: try service.stopSignal.map { try Signals.number($0) },
             stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) },
             anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous,
-            ports: network.ports.isEmpty ? nil : network.ports, healthcheck: spec.healthcheck != nil ? true : nil)
+            ports: network.ports.isEmpty ? nil : network.ports, healthcheck: spec.healthcheck != nil ? true : nil,
+            preStop: service.preStop.isEmpty ? nil : service.preStop.map(HookRecord.init))
         try StateFile.write(record, to: staged(files.dir + "/container.json"))
         guard rename(stage, files.dir) == 0 else {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
@@ -576,10 +649,21 @@ public struct Engine {
     ) throws -> Int32 {
         let candidates = containers(project: project).filter { $0.record.service == service }
         guard let c = candidates.first(where: { $0.record.number == index }) ?? (index == 1 ? candidates.first : nil),
-            c.running, let pid = c.pid
+            c.running
         else {
             throw EngineError("service \"\(service)\" is not running")
         }
+        return try exec(
+            in: c, command: command, user: user, workingDir: workingDir, env: env, privileged: privileged, stdio: stdio,
+            terminal: terminal)
+    }
+
+    /// Runs a command in a running container and returns its exit status.
+    public func exec(
+        in c: ContainerStatus, command: [String], user: String?, workingDir: String?, env: [String],
+        privileged: Bool = false, stdio: Launcher.Stdio = .init(), terminal: ((Int32) -> Void)? = nil
+    ) throws -> Int32 {
+        guard c.running, let pid = c.pid else { throw EngineError("container \(c.record.name) is not running") }
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
             throw EngineError("container \(c.record.name) has no spec")
@@ -656,6 +740,7 @@ public struct Engine {
     ) throws {
         let active = containers.filter { $0.exit == nil && $0.state != "created" }
         for level in Self.stopLevels(active) {
+            runPreStop(level)
             var waiting: [(ContainerStatus, time_t)] = []
             for c in level {
                 progress?(c, false)

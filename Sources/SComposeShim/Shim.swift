@@ -91,7 +91,14 @@ struct Supervisor {
     /// The healthcheck's state and the probe in flight.
     var health: HealthState?
     var probe: Probe?
+    /// When the next probe of Docker's schedule is due (its failures count).
     var nextProbe: Int64 = 0
+    /// While the container has never been healthy, extra probes on a fast back-off: one that
+    /// passes makes it healthy at once, one that fails does not count. A dependant waiting on
+    /// `service_healthy` starts within milliseconds of its dependency being ready instead of
+    /// a whole `interval` later, and nothing turns unhealthy sooner than with Docker.
+    var nextEarly: Int64?
+    var earlyDelay: Int64 = 0
     var runStarted: Int64 = 0
     var probePlan: InitPlan?
 
@@ -102,6 +109,7 @@ struct Supervisor {
         var started: String
         var bytes: [UInt8] = []
         var timedOut = false
+        var early = false
     }
 
     init(spec: ShimSpec, files: ContainerFiles) {
@@ -313,7 +321,7 @@ struct Supervisor {
             var timeout: Int32 = -1
             if let deadline = killDeadline { timeout = Int32(max(0, deadline - Self.now())) }
             if code == nil, spec.healthcheck != nil {
-                let due = probe?.deadline ?? nextProbe
+                let due = probe?.deadline ?? min(nextProbe, nextEarly ?? nextProbe)
                 let wait = Int32(max(0, min(due - Self.now(), 60_000)))
                 timeout = timeout < 0 ? wait : min(timeout, wait)
                 runHealthcheck(pid)
@@ -389,8 +397,10 @@ struct Supervisor {
         state.failingStreak = 0
         health = state
         writeHealth()
+        nextProbe = runStarted + (hc.startPeriod > 0 ? hc.startInterval : hc.interval) / 1_000_000
         // The first probe does not wait a full interval (Docker's does).
-        nextProbe = runStarted + min(hc.interval, hc.startPeriod > 0 ? hc.startInterval : hc.interval, 1_000_000_000) / 1_000_000
+        nextEarly = runStarted + 10
+        earlyDelay = 10
         var config = spec.container
         config.args = hc.command
         config.tty = false
@@ -408,7 +418,8 @@ struct Supervisor {
             }
             return
         }
-        guard now >= nextProbe, let plan = probePlan else { return }
+        let early = now < nextProbe
+        guard !early || now >= (nextEarly ?? Int64.max), let plan = probePlan else { return }
         var pipeFDs: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&pipeFDs) == 0 else { return }
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -419,7 +430,7 @@ struct Supervisor {
         let started = Clock.rfc3339Now()
         do {
             let probePid = try Launcher.startExec(into: pid, plan, stdio: .init(stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1]))
-            probe = Probe(pid: probePid, output: pipeFDs[0], deadline: now + hc.timeout / 1_000_000, started: started)
+            probe = Probe(pid: probePid, output: pipeFDs[0], deadline: now + hc.timeout / 1_000_000, started: started, early: early)
         } catch {
             close(pipeFDs[0])
             record(HealthState.Probe(start: started, end: Clock.rfc3339Now(), exitCode: -1, output: error.description))
@@ -446,7 +457,15 @@ struct Supervisor {
             ? "Health check exceeded timeout (\((spec.healthcheck?.timeout ?? 0) / 1_000_000_000)s)"
             : String(decoding: probe?.bytes ?? [], as: UTF8.self)
         probe = nil
-        record(HealthState.Probe(start: current.started, end: Clock.rfc3339Now(), exitCode: current.timedOut ? -1 : code, output: output))
+        let result = HealthState.Probe(start: current.started, end: Clock.rfc3339Now(), exitCode: current.timedOut ? -1 : code, output: output)
+        if current.early && result.exitCode != 0 {
+            // Not one of Docker's probes: try again soon, count nothing.
+            let now = Self.now()
+            earlyDelay = min(earlyDelay * 2, 1000)
+            nextEarly = now + earlyDelay < nextProbe ? now + earlyDelay : nil
+            return
+        }
+        record(result)
     }
 
     mutating func endProbe() {
@@ -472,9 +491,12 @@ struct Supervisor {
         }
         state.log = Array((state.log + [result]).suffix(5))
         health = state
+
         writeHealth()
         let interval = state.status == "starting" && inStartPeriod ? hc.startInterval : hc.interval
         nextProbe = now + interval / 1_000_000
+        let early = now + earlyDelay
+        nextEarly = state.status == "starting" && early < nextProbe ? early : nil
     }
 
     func writeHealth() {
