@@ -203,11 +203,11 @@ struct Ps: ParsableCommand {
         }
         let now = Int(time(nil))
         func describe(_ c: ContainerStatus) -> (String, String) { (c.state, StatusText.of(c, now: now)) }
-        if format == "json" {
-            for c in containers {
+        if format != "table" {
+            let rows = containers.map { c -> JSONValue in
                 let (state, text) = describe(c)
                 let created = Clock.parseRFC3339(c.record.created) ?? now
-                let row: [(String, JSONValue)] = [
+                return JSONValue.object([
                     ("Command", .string(Self.command(c.record.command, truncate: false))),
                     ("CreatedAt", .string(c.record.created)), ("ExitCode", .int(Int64(c.exit?.exitCode ?? c.lastExitCode ?? 0))),
                     ("Health", .string(c.health ?? "")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
@@ -221,12 +221,15 @@ struct Ps: ParsableCommand {
                     } ?? [])),
                     ("Ports", .string(Self.ports(c))), ("RunningFor", .string(Human.since(now - created))),
                     ("Service", .string(c.record.service)), ("State", .string(state)), ("Status", .string(text)),
-                ]
-                Console.out(JSONValue.object(row).compactText() + "\n")
+                ])
+            }
+            if format == "json" {
+                for row in rows { Console.out(row.compactText() + "\n") }
+            } else {
+                Console.out(try GoTemplate.render(format, rows: rows))
             }
             return
         }
-        guard format == "table" else { throw CLIError("unsupported format \"\(format)\"") }
         let rows = containers.map { c -> [String] in
             let created = Clock.parseRFC3339(c.record.created) ?? now
             return [

@@ -27,7 +27,7 @@ public struct SCompose: ParsableCommand {
         subcommands: [
             Up.self, Create.self, Ps.self, Logs.self, Exec.self, Start.self, Stop.self, Restart.self, Kill.self, Pause.self,
             Unpause.self, Top.self, Wait.self, Images.self, Cp.self, Rm.self, Down.self, Config.self, ImageCommand.self,
-            VolumeCommand.self, NetworkCommand.self, Port.self, Ls.self, Version.self,
+            VolumeCommand.self, NetworkCommand.self, Port.self, Ls.self, Version.self, Run.self, Attach.self, Events.self, Stats.self, Scale.self,
         ]
     )
 
@@ -61,7 +61,7 @@ public struct SCompose: ParsableCommand {
             let arg = arguments[i]
             let name = arg.split(separator: "=", maxSplits: 1).first.map(String.init) ?? arg
             if withValue.contains(arg), i + 1 < arguments.count {
-                globals += [arg == "-f" ? "--file" : arg, arguments[i + 1]]
+                globals += [arg == "-f" ? "--file" : arg == "-p" ? "--project-name" : arg, arguments[i + 1]]
                 i += 2
             } else if arg.hasPrefix("--"), arg.contains("="), withValue.contains(name) {
                 globals.append(arg)
@@ -241,5 +241,56 @@ enum Console {
             p += 1
         }
         return env
+    }
+}
+
+/// The global flags in `run`, whose `-p` is `--publish` as in Compose (the project name is
+/// `--project-name` there, or `-p` before the verb).
+struct RunGlobalOptions: ParsableArguments {
+    @Option(name: .customLong("file"), help: "Compose configuration files")
+    var file: [String] = []
+
+    @Option(name: .customLong("project-name"), help: "Project name")
+    var projectName: String?
+
+    @Option(name: .customLong("profile"), help: "Specify a profile to enable")
+    var profile: [String] = []
+
+    @Option(name: .customLong("env-file"), help: "Specify an alternate environment file")
+    var envFile: [String] = []
+
+    @Option(name: .customLong("project-directory"), help: "Specify an alternate working directory")
+    var projectDirectory: String?
+
+    @Option(name: .customLong("ansi"), help: "Control when to print ANSI control characters (never|always|auto)")
+    var ansi: String = "auto"
+
+    @Option(name: .customLong("progress"), help: "Set type of progress output (auto, tty, plain, json, quiet)")
+    var progress: String?
+
+    @Option(name: .customLong("parallel"), help: "Control max parallelism, -1 for unlimited")
+    var parallel: Int = -1
+
+    @Flag(name: .customLong("compatibility"), help: "Run compose in backward compatibility mode")
+    var compatibility = false
+
+    @Flag(name: .customLong("dry-run"), help: "Execute command in dry run mode")
+    var dryRun = false
+
+    init() {}
+
+    var options: GlobalOptions {
+        var g = GlobalOptions()
+        g.file = file
+        g.projectName = projectName
+        g.profile = profile
+        g.envFile = envFile
+        g.projectDirectory = projectDirectory
+        g.ansi = ansi
+        g.progress = progress
+        g.parallel = parallel
+        g.compatibility = compatibility
+        g.dryRun = dryRun
+        return g
     }
 }

@@ -254,7 +254,7 @@ public struct Engine: Sendable {
                 guard let current else { continue }
                 progress("Container \(step.container)  Restarting")
                 try stop(current, timeout: nil)
-                try self.start(current)
+                try self.start(ContainerFiles(dir: containersDir + "/" + current.record.id))
                 try runPostStart(service.postStart, container: step.container, project: project.name)
                 progress("Container \(step.container)  Started")
                 continue
@@ -457,7 +457,8 @@ public struct Engine: Sendable {
 
     func create(
         project: ComposeProject, environment: [String: String], service: ServiceConfig, number: Int, name: String,
-        hash: String, store: ImageStore, image: ImageRecord, previousAnonymous: [String: String] = [:]
+        hash: String, store: ImageStore, image: ImageRecord, previousAnonymous: [String: String] = [:],
+        oneoff: OneOff? = nil
     ) throws -> ContainerFiles {
         let imageName = service.image ?? image.id.description
         let imageConfig = try store.config(image)
@@ -512,7 +513,8 @@ public struct Engine: Sendable {
         config.tty = service.tty
         config.initProcess = service.initProcess ?? false
         let network = try networkPlan(
-            project: project, service: service, containerID: id, containerName: name, hostname: hostname, number: number)
+            project: project, service: service, containerID: id, containerName: name, hostname: hostname, number: number,
+            serviceAliases: oneoff?.useAliases ?? true)
         defer { if !created { releaseNetwork(id) } }
         if service.networkMode == "host" || network.joinDirectory != nil { config.namespaces.remove(.net) }
         if config.namespaces.contains(.net) {
@@ -550,13 +552,16 @@ public struct Engine: Sendable {
         spec.network = network.shim
         spec.joinNetworkOf = network.joinDirectory
         spec.healthcheck = Self.healthcheck(service.healthcheck, image: defaults.Healthcheck)
+        spec.waitForAttach = oneoff?.attach == true ? true : nil
+        spec.events = events(project: project.name, service: service.name, name: name, image: imageName)
         (spec.logMaxSize, spec.logMaxFiles) = try Self.logRotation(service)
         try StateFile.write(spec, to: staged(files.spec))
         var labels = service.labels
         labels["com.docker.compose.project"] = project.name
         labels["com.docker.compose.service"] = service.name
         labels["com.docker.compose.container-number"] = String(number)
-        labels["com.docker.compose.oneoff"] = "False"
+        labels["com.docker.compose.oneoff"] = oneoff == nil ? "False" : "True"
+        if let oneoff { labels["com.docker.compose.slug"] = oneoff.slug }
         labels["com.docker.compose.config-hash"] = hash
         labels["com.docker.compose.project.working_dir"] = project.workingDirectory
         labels["com.docker.compose.project.config_files"] = project.composeFiles.joined(separator: ",")
@@ -578,6 +583,7 @@ public struct Engine: Sendable {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
         }
         created = true
+        spec.events?.record("create", id: id)
         return files
     }
 
@@ -592,12 +598,16 @@ public struct Engine: Sendable {
     public func signal(_ c: ContainerStatus, _ signal: Int32) throws {
         guard c.running, let pid = c.pid else { return }
         let dir = containersDir + "/" + c.record.id
+        events(c.record).record("kill", id: c.record.id, extra: ["signal": String(signal)])
         if c.shimPid != nil, ShimControl.request(dir: dir, "kill \(signal)") == "ok" { return }
         if kill(pid, signal) != 0 { throw EngineError("cannot signal \(c.record.name): \(String(cString: strerror(errno)))") }
     }
 
-    /// Starts the container's shim and waits until the container runs (or failed to).
-    func start(_ files: ContainerFiles) throws {
+    /// Starts the container's shim and waits until the container runs (or failed to). With
+    /// `attachStdin` (a `run` container made with `waitForAttach`), the returned socket is
+    /// attached to it from before its first output.
+    @discardableResult
+    func start(_ files: ContainerFiles, attachStdin: Bool? = nil) throws -> Int32? {
         unlink(files.exit)
         unlink(files.health)
         unlink(files.state)
@@ -621,22 +631,35 @@ public struct Engine: Sendable {
         guard r == 0 else { throw EngineError("cannot run \(shimPath): \(String(cString: strerror(r)))") }
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        // One line: {"pid":N} or {"error":…}.
-        while !reply.contains(UInt8(ascii: "\n")) {
-            let n = read(sync[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            reply += buffer[0..<n]
+        var pending: [UInt8] = []
+        func line() -> [UInt8] {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !pending.contains(UInt8(ascii: "\n")) {
+                let n = read(sync[0], &buffer, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                pending += buffer[0..<n]
+            }
+            let end = pending.firstIndex(of: UInt8(ascii: "\n")) ?? pending.endIndex
+            defer { pending = Array(pending[min(end + 1, pending.endIndex)...]) }
+            return Array(pending[..<end])
+        }
+        // One line: {"pid":N} or {"error":…}, after {"listening":true} for a `run` container.
+        var reply = line()
+        var attached: Int32?
+        if String(decoding: reply, as: UTF8.self) == #"{"listening":true}"#, let attachStdin {
+            attached = ShimControl.attach(dir: files.dir, stdin: attachStdin)
+            reply = line()
         }
         let text = String(decoding: reply, as: UTF8.self)
         guard text.hasPrefix("{\"pid\":") else {
+            if let attached { close(attached) }
             struct Failure: Decodable { var error: String }
             let message = (try? JSONDecoder().decode(Failure.self, from: Data(reply)))?.error
                 ?? (text.isEmpty ? "the shim exited without starting the container" : text)
             throw EngineError("Error response from daemon: failed to create task for container: \(message)")
         }
+        return attached
     }
 
     // MARK: - exec
@@ -752,6 +775,7 @@ public struct Engine: Sendable {
                 } else {
                     // No shim (killed, or gone since we looked): nobody supervises the container.
                     try stopUnsupervised(c, signal: signal, timeout: seconds)
+                    events(c.record).record("stop", id: c.record.id)
                     progress?(c, true)
                 }
             }
@@ -760,6 +784,7 @@ public struct Engine: Sendable {
                 var still: [(ContainerStatus, time_t)] = []
                 for (c, deadline) in waiting {
                     if access(containersDir + "/" + c.record.id + "/exit.json", F_OK) == 0 {
+                        events(c.record).record("stop", id: c.record.id)
                         progress?(c, true)
                     } else if time(nil) >= deadline {
                         throw EngineError("timed out waiting for \(c.record.name) to stop")
@@ -845,6 +870,7 @@ public struct Engine: Sendable {
         }
         do {
             try cg.setFrozen(paused)
+            events(c.record).record(paused ? "pause" : "unpause", id: c.record.id)
         } catch {
             throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)")
         }
@@ -860,9 +886,21 @@ public struct Engine: Sendable {
     public func remove(_ c: ContainerStatus) throws {
         releaseNetwork(c.record.id)
         Files.removeTree(containersDir + "/" + c.record.id)
+        events(c.record).record("destroy", id: c.record.id)
     }
 
     // MARK: - Helpers
+
+    /// The project's event log (`events`).
+    public func eventLog(project: String) -> String { root + "/projects/\(project).events" }
+
+    func events(project: String, service: String, name: String, image: String) -> EventSource {
+        EventSource(path: eventLog(project: project), service: service, attributes: ["name": name, "image": image])
+    }
+
+    func events(_ record: ContainerRecord) -> EventSource {
+        events(project: record.project, service: record.service, name: record.name, image: record.image)
+    }
 
     /// The service's healthcheck over the image's, Docker's defaults for what neither sets; nil
     /// for none (`NONE`, `disable: true`).

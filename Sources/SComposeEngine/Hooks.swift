@@ -52,10 +52,15 @@ extension Engine {
         }
     }
 
-    /// `post_start` of the container named `name`, just started.
+    /// `post_start` of the container named `name`, just started. A container that has already
+    /// ended (a quick one-off) has nothing to run them in.
     func runPostStart(_ hooks: [ServiceHook], container name: String, project: String) throws {
-        guard !hooks.isEmpty, let c = containers(project: project).first(where: { $0.record.name == name }) else { return }
-        try runHooks(hooks.map(HookRecord.init), in: c, kind: "post_start")
+        guard !hooks.isEmpty, let c = container(named: name, project: project), c.running else { return }
+        do {
+            try runHooks(hooks.map(HookRecord.init), in: c, kind: "post_start")
+        } catch {
+            if container(named: name, project: project)?.running == true { throw error }
+        }
     }
 
     /// `pre_stop` of the running containers about to be stopped; a failure is reported and the

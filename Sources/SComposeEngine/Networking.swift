@@ -166,7 +166,7 @@ extension Engine {
     /// Addresses, names, DNS and ports for a new container.
     func networkPlan(
         project: ComposeProject, service: ServiceConfig, containerID: String, containerName: String, hostname: String,
-        number: Int
+        number: Int, serviceAliases: Bool = true
     ) throws -> NetworkPlan {
         let hostResolvConf = (try? String(decoding: Files.read("/etc/resolv.conf"), as: UTF8.self)) ?? ""
         var plan = NetworkPlan(resolvConf: Self.resolvConf())
@@ -215,8 +215,9 @@ extension Engine {
                 } catch {
                     throw EngineError("\(error)")
                 }
-                var names = [service.name, containerName, hostname, String(containerID.prefix(12))]
-                names += attachment?.aliases ?? []
+                // A one-off container answers to the service's names only with `run --use-aliases`.
+                var names = [containerName, hostname, String(containerID.prefix(12))]
+                if serviceAliases { names += [service.name] + (attachment?.aliases ?? []) }
                 let endpoint = Endpoint(
                     containerID: containerID, containerName: containerName, service: service.name, project: project.name,
                     address: address, names: Array(Set(names)).sorted(), mac: attachment?.macAddress ?? (i == 0 ? service.macAddress : nil))

@@ -64,7 +64,8 @@ public struct Loader {
             dict = try Normalize.apply(dict, environment: env)
         }
         var project = LoadedProject(
-            name: name, workingDirectory: details.workingDirectory, files: details.files.map(\.path),
+            name: name, workingDirectory: details.workingDirectory,
+            files: details.files.map(\.path).filter { $0 != options.commandLineOverride?.path },
             environment: env, model: dict,
             project: ComposeProject(name: name, workingDirectory: details.workingDirectory), warnings: [])
         var declared = Set<String>()

@@ -28,6 +28,8 @@ public struct ProjectOptions: Sendable {
     public var consistency = true
     /// Reads standard input for `-f -`.
     public var readStandardInput: @Sendable () -> String = { "" }
+    /// Compose text merged after the files (the flags of `run`); its name shows in errors.
+    public var commandLineOverride: ConfigFile?
 
     /// Creates options.
     public init(environment: [String: String], currentDirectory: String) {
@@ -42,6 +44,11 @@ public struct ConfigFile: Sendable {
     public var path: String
     /// The file's text.
     public var content: String
+
+    public init(path: String, content: String) {
+        self.path = path
+        self.content = content
+    }
 }
 
 /// The files, directory and variables a project loads from, once discovery is done.
@@ -133,6 +140,7 @@ extension ProjectOptions {
                 throw LoaderError(.notFound, error.description)
             }
         }
+        if let commandLineOverride { loaded.append(commandLineOverride) }
         return ConfigDetails(workingDirectory: workingDir(), files: loaded, environment: environment, warnings: warnings)
     }
 

@@ -505,3 +505,13 @@ struct SingleTreeDecoder: SingleValueDecodingContainer {
     func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(UInt64.self) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: TreeDecoder(tree: tree)) }
 }
+
+/// JSON text for command output written by hand.
+public enum JSONText {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quote(_ s: String) -> String {
+        var out: [UInt8] = []
+        JSONTree.quote(s, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}

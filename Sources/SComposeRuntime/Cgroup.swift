@@ -296,6 +296,63 @@ public struct Cgroup: Sendable {
         return text.split(separator: "\n").compactMap { pid_t($0) }
     }
 
+    /// What the cgroup's processes use now, as `stats` reports it.
+    public struct Usage: Sendable, Equatable {
+        /// CPU time of all its processes, nanoseconds.
+        public var cpuNanoseconds: Int64 = 0
+        /// Memory in use without the inactive page cache (as Docker counts it).
+        public var memory: Int64 = 0
+        /// The memory limit, nil when unlimited.
+        public var memoryLimit: Int64?
+        public var pids: Int64 = 0
+        public var readBytes: Int64 = 0
+        public var writeBytes: Int64 = 0
+
+        public init() {}
+    }
+
+    public func usage() -> Usage {
+        var u = Usage()
+        func number(_ file: String?) -> Int64? {
+            guard let file, let text = try? readText(file) else { return nil }
+            return Int64(text.split(separator: "\n").first ?? "")
+        }
+        switch layout {
+        case .v2:
+            guard let d = dir("") else { return u }
+            if let text = try? readText(d + "/cpu.stat") { u.cpuNanoseconds = Self.counter("usage_usec", in: text) * 1000 }
+            let inactive = (try? readText(d + "/memory.stat")).map { Self.counter("inactive_file", in: $0) } ?? 0
+            u.memory = max(0, (number(d + "/memory.current") ?? 0) - inactive)
+            u.memoryLimit = number(d + "/memory.max")
+            u.pids = number(d + "/pids.current") ?? 0
+            for line in ((try? readText(d + "/io.stat")) ?? "").split(separator: "\n") {
+                for field in line.split(separator: " ") {
+                    let kv = field.split(separator: "=")
+                    guard kv.count == 2, let n = Int64(kv[1]) else { continue }
+                    if kv[0] == "rbytes" { u.readBytes += n }
+                    if kv[0] == "wbytes" { u.writeBytes += n }
+                }
+            }
+        case .v1:
+            u.cpuNanoseconds = number(dir("cpuacct").map { $0 + "/cpuacct.usage" }) ?? 0
+            if let d = dir("memory") {
+                let inactive = (try? readText(d + "/memory.stat")).map { Self.counter("total_inactive_file", in: $0) } ?? 0
+                u.memory = max(0, (number(d + "/memory.usage_in_bytes") ?? 0) - inactive)
+                // v1 says "unlimited" with a huge page-rounded number.
+                u.memoryLimit = number(d + "/memory.limit_in_bytes").flatMap { $0 >= Int64.max / 2 ? nil : $0 }
+            }
+            u.pids = number(dir("pids").map { $0 + "/pids.current" }) ?? 0
+            let blkio = dir("blkio").flatMap { try? readText($0 + "/blkio.throttle.io_service_bytes") } ?? ""
+            for line in blkio.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 3, let n = Int64(parts[2]) else { continue }
+                if parts[1] == "Read" { u.readBytes += n }
+                if parts[1] == "Write" { u.writeBytes += n }
+            }
+        }
+        return u
+    }
+
     /// Whether the kernel's OOM killer killed a process of the cgroup.
     public func oomKilled() -> Bool {
         switch layout {

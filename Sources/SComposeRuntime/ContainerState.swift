@@ -25,6 +25,11 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     public var joinNetworkOf: String?
     /// The healthcheck the shim runs in the container.
     public var healthcheck: HealthcheckSpec?
+    /// A one-off container of `run`: the shim says `{"listening":true}` on the sync pipe once its
+    /// socket is up and starts the container only when a client attached (no output is lost).
+    public var waitForAttach: Bool?
+    /// Where the shim reports `start`, `die` and health changes.
+    public var events: EventSource?
 
     public init(id: String, container: ContainerConfig, cgroup: String?, resources: Resources) {
         self.id = id
@@ -170,7 +175,9 @@ public struct RestartPolicy: Sendable, Codable, Equatable {
 
 /// The shim's control socket, `shim.sock` in the container directory: one request line, one
 /// reply line. `stop SIGNAL SECONDS` (marks a user stop, escalates to SIGKILL), `kill SIGNAL`,
-/// `resize ROWS COLS`.
+/// `resize ROWS COLS`; `attach [stdin]` answers `ok` and turns the connection into a stream:
+/// `AttachFrame`s of the container's output from the shim, raw bytes for its standard input
+/// (with `stdin`) from the client, until the run ends with an exit frame.
 public enum ShimControl {
     /// The socket's path relative to the container directory, reached through
     /// `/proc/self/fd/<dirfd>/` so long state roots do not overflow `sun_path`.
@@ -189,31 +196,67 @@ public enum ShimControl {
 
     /// Sends one request and returns the reply line, or nil if the shim does not answer.
     public static func request(dir: String, _ line: String) -> String? {
+        guard let (sock, reply) = exchange(dir: dir, line) else { return nil }
+        close(sock)
+        return reply
+    }
+
+    /// `attach`: the connected socket once the shim said `ok`, or nil.
+    public static func attach(dir: String, stdin: Bool) -> Int32? {
+        guard let (sock, reply) = exchange(dir: dir, stdin ? "attach stdin" : "attach") else { return nil }
+        guard reply == "ok" else {
+            close(sock)
+            return nil
+        }
+        var none = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+        return sock
+    }
+
+    /// Connects, sends `line` and reads the reply line (byte by byte: nothing after it is taken).
+    static func exchange(dir: String, _ line: String) -> (Int32, String)? {
         let dirFD = open(dir, 0o10000000 /* O_PATH */ | O_DIRECTORY | O_CLOEXEC)
         guard dirFD >= 0 else { return nil }
         defer { close(dirFD) }
         let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard sock >= 0 else { return nil }
-        defer { close(sock) }
         var addr = address(dirFD: dirFD)
         let r = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard r == 0 else { return nil }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let bytes = Array((line + "\n").utf8)
-        guard (try? Files.writeAll(sock, bytes, what: "shim socket")) != nil else { return nil }
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
-        while !reply.contains(UInt8(ascii: "\n")) {
-            let n = read(sock, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            reply += buffer[0..<n]
+        guard r == 0, (try? Files.writeAll(sock, Array((line + "\n").utf8), what: "shim socket")) != nil else {
+            close(sock)
+            return nil
         }
-        guard let end = reply.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        return String(decoding: reply[..<end], as: UTF8.self)
+        var reply: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(sock, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                close(sock)
+                return nil
+            }
+            if byte == UInt8(ascii: "\n") { break }
+            reply.append(byte)
+        }
+        return (sock, String(decoding: reply, as: UTF8.self))
+    }
+}
+
+/// The framing of an attach stream from the shim: a byte for the stream, three zero bytes, the
+/// payload's length (big-endian 32 bits), the payload, as Docker's attach multiplexing.
+public enum AttachFrame {
+    public static let stdout: UInt8 = 1
+    public static let stderr: UInt8 = 2
+    /// The run ended: the payload is its exit status, big-endian 32 bits.
+    public static let exit: UInt8 = 3
+
+    public static func header(_ stream: UInt8, length: Int) -> [UInt8] {
+        let n = UInt32(truncatingIfNeeded: length)
+        return [stream, 0, 0, 0, UInt8(n >> 24), UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)]
     }
 }
 

@@ -54,10 +54,10 @@ public enum Shim {
         return supervisor.run(syncFD: syncFD)
     }
 
-    static func report(_ fd: Int32, _ line: String) {
+    static func report(_ fd: Int32, _ line: String, last: Bool = true) {
         let bytes = Array((line + "\n").utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
+        if last { close(fd) }
     }
 
     static func jsonString(_ s: String) -> String {
@@ -86,6 +86,12 @@ struct Supervisor {
     var ptyMaster: Int32 = -1
     /// Held open so a `stdin_open` container without a tty does not read EOF.
     var stdinWriter: Int32 = -1
+    /// Attached clients (`attach`, `run`): they get the output as `AttachFrame`s; those with
+    /// `stdin` feed the container's input.
+    var attached: [(fd: Int32, stdin: Bool)] = []
+    /// Input read from a client that the container has not taken yet: no client is read
+    /// until it is, so a container that does not read its input never blocks the shim.
+    var inputPending: [UInt8] = []
     /// Interfaces, DNS server and held ports, when the container has networks.
     let networking: ContainerNetworking?
     /// The healthcheck's state and the probe in flight.
@@ -148,6 +154,15 @@ struct Supervisor {
         }
         sigchld = sc_signalfd_sigchld()
         listener = listen(files.dir)
+        if spec.waitForAttach == true {
+            // `run`: the client attaches first, so that it sees all the output.
+            Shim.report(syncFD, #"{"listening":true}"#, last: false)
+            let deadline = Self.now() + 30_000
+            while attached.isEmpty && listener >= 0 && Self.now() < deadline {
+                var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, 1000) > 0 { handleRequest(pid: nil) }
+            }
+        }
         var sync: Int32? = syncFD
         var delay = 0
         var code: Int32 = 0
@@ -170,6 +185,7 @@ struct Supervisor {
                 pid: pid, shimPid: getpid(), startedAt: Clock.rfc3339Now(),
                 startTicks: ProcessCheck.startTicks(pid) ?? 0, restartCount: restarts)
             try? StateFile.write(state, to: files.state)
+            spec.events?.record("start", id: spec.id)
             startHealth(pid)
             if let fd = sync {
                 Shim.report(fd, #"{"pid":\#(pid)}"#)
@@ -180,6 +196,8 @@ struct Supervisor {
             }
             code = supervise(pid)
             endProbe()
+            detachAll(exitCode: code)
+            spec.events?.record("die", id: spec.id, extra: ["exitCode": String(code)])
             let ranFor = Int((Self.now() - startedAt) / 1000)
             guard spec.restart.shouldRestart(exitCode: code, restarts: restarts, stoppedByUser: stoppedByUser) else { break }
             delay = RestartPolicy.delay(previous: delay, ranFor: ranFor)
@@ -194,6 +212,7 @@ struct Supervisor {
             restarts += 1
         }
         let oom = cgroup?.oomKilled() ?? false
+        if oom { spec.events?.record("oom", id: spec.id) }
         cleanup()
         try? StateFile.write(
             ExitRecord(exitCode: code, oomKilled: oom, finishedAt: Clock.rfc3339Now(), restartCount: restarts),
@@ -348,6 +367,13 @@ struct Supervisor {
             if dns.upstream >= 0 { fds.append(pollfd(fd: dns.upstream, events: Int16(POLLIN), revents: 0)) }
         }
         if sigchld >= 0 { fds.append(pollfd(fd: sigchld, events: Int16(POLLIN), revents: 0)) }
+        let input = inputTarget
+        if !inputPending.isEmpty && input >= 0 { fds.append(pollfd(fd: input, events: Int16(POLLOUT), revents: 0)) }
+        for client in attached {
+            // Clients are watched for hang-ups; those that give input are read when there is room.
+            let reading = client.stdin && inputPending.isEmpty && input >= 0
+            fds.append(pollfd(fd: client.fd, events: reading ? Int16(POLLIN) : 0, revents: 0))
+        }
         // Without a signalfd, children are looked for every 100 ms.
         let wait = sigchld >= 0 ? timeout : (timeout < 0 ? 100 : min(timeout, 100))
         let r = poll(&fds, nfds_t(fds.count), wait)
@@ -371,6 +397,10 @@ struct Supervisor {
             } else if p.fd == sigchld {
                 var info = [UInt8](repeating: 0, count: 128)
                 _ = read(sigchld, &info, info.count)
+            } else if p.fd == input && (p.revents & Int16(POLLOUT)) != 0 && !inputPending.isEmpty {
+                flushInput()
+            } else if attached.contains(where: { $0.fd == p.fd }) {
+                readClient(p.fd)
             } else if let index = outputs.firstIndex(where: { $0.fd == p.fd }) {
                 readOutput(index)
             }
@@ -490,6 +520,7 @@ struct Supervisor {
             if state.failingStreak >= hc.retries { state.status = "unhealthy" }
         }
         state.log = Array((state.log + [result]).suffix(5))
+        if state.status != health?.status { spec.events?.record("health_status: \(state.status)", id: spec.id) }
         health = state
 
         writeHealth()
@@ -516,6 +547,7 @@ struct Supervisor {
             outputs.remove(at: index)
             return
         }
+        forward(buffer[0..<n], stream: stream == "stderr" ? AttachFrame.stderr : AttachFrame.stdout)
         var data = outputs[index].pending
         data += buffer[0..<n]
         var start = 0
@@ -536,7 +568,8 @@ struct Supervisor {
     mutating func handleRequest(pid: pid_t?) {
         let conn = sc_accept_root(listener)
         guard conn >= 0 else { return }
-        defer { close(conn) }
+        var keep = false
+        defer { if !keep { close(conn) } }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var request: [UInt8] = []
@@ -565,6 +598,16 @@ struct Supervisor {
                 try? cgroup?.setFrozen(false)
                 kill(pid, sig)
             }
+        case ("attach", 1), ("attach", 2):
+            let stdin = words.count == 2 && words[1] == "stdin"
+            guard (try? Files.writeAll(conn, Array("ok\n".utf8), what: "attach")) != nil else { return }
+            // Blocking writes with a bound: a client that stops reading slows the container's
+            // output (as a full pipe would) and is dropped after 10 s.
+            var bound = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &bound, socklen_t(MemoryLayout<timeval>.size))
+            attached.append((conn, stdin))
+            keep = true
+            return
         case ("resize", 3):
             guard let rows = UInt16(words[1]), let cols = UInt16(words[2]), ptyMaster >= 0 else { reply = "error no tty"; break }
             var size = winsize(ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0)
@@ -574,5 +617,79 @@ struct Supervisor {
         }
         let bytes = Array((reply + "\n").utf8)
         _ = bytes.withUnsafeBytes { write(conn, $0.baseAddress, $0.count) }
+    }
+
+    // MARK: - Attached clients
+
+    /// Where client input goes: the pty, or the stdin pipe of a `stdin_open` container.
+    var inputTarget: Int32 { ptyMaster >= 0 ? ptyMaster : stdinWriter }
+
+    /// Output to every attached client, framed.
+    mutating func forward(_ bytes: ArraySlice<UInt8>, stream: UInt8) {
+        guard !attached.isEmpty else { return }
+        let frame = AttachFrame.header(stream, length: bytes.count) + bytes
+        attached.removeAll { client in
+            guard (try? Files.writeAll(client.fd, frame, what: "attach")) == nil else { return false }
+            close(client.fd)
+            return true
+        }
+    }
+
+    /// Input from a client; its end closes the container's stdin (without a tty).
+    mutating func readClient(_ fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        let n = read(fd, &buffer, buffer.count)
+        if n < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        guard let index = attached.firstIndex(where: { $0.fd == fd }) else { return }
+        if n <= 0 {
+            if attached[index].stdin {
+                attached[index].stdin = false
+                if ptyMaster < 0 && stdinWriter >= 0 && n == 0 {
+                    close(stdinWriter)
+                    stdinWriter = -1
+                }
+            }
+            // A hang-up (not just the end of its input) ends the client.
+            var p = pollfd(fd: fd, events: 0, revents: 0)
+            if n < 0 || (poll(&p, 1, 0) > 0 && (p.revents & Int16(POLLHUP)) != 0) {
+                close(fd)
+                attached.remove(at: index)
+            }
+            return
+        }
+        inputPending += buffer[0..<n]
+        flushInput()
+    }
+
+    mutating func flushInput() {
+        let fd = inputTarget
+        guard fd >= 0 else {
+            inputPending = []
+            return
+        }
+        let flags = fcntl(fd, F_GETFL)
+        if flags & O_NONBLOCK == 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+        while !inputPending.isEmpty {
+            let n = inputPending.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return }
+            if n <= 0 {
+                inputPending = []
+                return
+            }
+            inputPending.removeFirst(n)
+        }
+    }
+
+    /// The run ended: clients get its exit status and are let go.
+    mutating func detachAll(exitCode: Int32) {
+        let code = UInt32(bitPattern: exitCode)
+        let frame = AttachFrame.header(AttachFrame.exit, length: 4) + [UInt8(code >> 24), UInt8((code >> 16) & 0xff), UInt8((code >> 8) & 0xff), UInt8(code & 0xff)]
+        for client in attached {
+            _ = try? Files.writeAll(client.fd, frame, what: "attach")
+            close(client.fd)
+        }
+        attached = []
+        inputPending = []
     }
 }
