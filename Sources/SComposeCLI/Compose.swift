@@ -14,7 +14,9 @@ import Glibc
 /// Shared by the verbs that act on a project's containers.
 enum ProjectContext {
     static func engine() -> Engine {
-        Engine(root: StateRoot.path, shimPath: shimPath) { line in Console.error(" " + line) }
+        Engine(root: StateRoot.path, shimPath: shimPath) { text in
+            Console.error(text.split(separator: "\n", omittingEmptySubsequences: false).map { " " + $0 }.joined(separator: "\n"))
+        }
     }
 
     /// `scompose-shim` next to this executable, unless SCOMPOSE_SHIM says otherwise.
@@ -59,7 +61,7 @@ enum ProjectContext {
 }
 
 struct Up: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create and start containers")
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Create and start containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -162,7 +164,7 @@ struct Up: ParsableCommand {
 }
 
 struct Ps: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List containers")
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -255,7 +257,7 @@ struct Ps: ParsableCommand {
 }
 
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "View output from containers")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "View output from containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -479,7 +481,7 @@ final class BufferedOutput {
 }
 
 struct Exec: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Execute a command in a running container")
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Execute a command in a running container")
 
     @OptionGroup var global: GlobalOptions
 
@@ -547,7 +549,7 @@ struct Exec: ParsableCommand {
 }
 
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop services")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -564,7 +566,7 @@ struct Stop: ParsableCommand {
 }
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start services")
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -582,7 +584,7 @@ struct Start: ParsableCommand {
 }
 
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart service containers")
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart service containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -605,7 +607,7 @@ struct Restart: ParsableCommand {
 }
 
 struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Force stop service containers")
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Force stop service containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -626,7 +628,7 @@ struct Kill: ParsableCommand {
 }
 
 struct Rm: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Removes stopped service containers")
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Removes stopped service containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -663,7 +665,7 @@ struct Rm: ParsableCommand {
 }
 
 struct Down: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop and remove containers, networks")
+    static let configuration = CommandConfiguration(commandName: "down", abstract: "Stop and remove containers, networks")
 
     @OptionGroup var global: GlobalOptions
 

@@ -42,7 +42,7 @@ extension String {
 }
 
 struct Create: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Creates containers for a service")
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Creates containers for a service")
 
     @OptionGroup var global: GlobalOptions
 
@@ -80,7 +80,7 @@ struct Create: ParsableCommand {
 }
 
 struct Pause: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Pause services")
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -97,7 +97,7 @@ struct Pause: ParsableCommand {
 }
 
 struct Unpause: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Unpause services")
+    static let configuration = CommandConfiguration(commandName: "unpause", abstract: "Unpause services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -114,7 +114,7 @@ struct Unpause: ParsableCommand {
 }
 
 struct Wait: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Block until containers of all (or specified) services stop.")
+    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Block until containers of all (or specified) services stop.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -152,7 +152,7 @@ struct Wait: ParsableCommand {
 }
 
 struct Top: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Display the running processes")
+    static let configuration = CommandConfiguration(commandName: "top", abstract: "Display the running processes")
 
     @OptionGroup var global: GlobalOptions
 
@@ -242,7 +242,7 @@ enum Processes {
 }
 
 struct Images: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List images used by the created containers")
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images used by the created containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -298,7 +298,7 @@ struct Images: ParsableCommand {
 
 /// `scompose ls`: the projects that have containers, as `docker compose ls`.
 struct Ls: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List running compose projects")
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List running compose projects")
 
     @Flag(name: [.short, .long], help: "Show all stopped Compose projects")
     var all = false
@@ -355,7 +355,7 @@ struct Ls: ParsableCommand {
 }
 
 struct Scale: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Scale services")
+    static let configuration = CommandConfiguration(commandName: "scale", abstract: "Scale services")
 
     @OptionGroup var global: GlobalOptions
 

@@ -10,7 +10,7 @@ import Glibc
 
 /// `scompose port SERVICE PRIVATE_PORT`.
 struct Port: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the public port for a port binding")
+    static let configuration = CommandConfiguration(commandName: "port", abstract: "Print the public port for a port binding")
 
     @OptionGroup var global: GlobalOptions
 

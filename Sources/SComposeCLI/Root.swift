@@ -185,7 +185,7 @@ public struct GlobalOptions: ParsableArguments {
 
 /// `scompose version`.
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the scompose version information")
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Show the scompose version information")
 
     @Option(name: [.short, .long], help: "Format the output. Values: [pretty | json]")
     var format: String = "pretty"

@@ -24,9 +24,9 @@ enum GoTemplate {
     static func line(_ template: String, _ row: JSONValue) throws -> String {
         var out = ""
         var rest = Substring(template)
-        while let open = rest.range(of: "{{") {
+        while let open = rest.firstRange(of: "{{") {
             out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else {
                 throw CLIError("template: unclosed action in \"\(template)\"")
             }
             let action = rest[open.upperBound..<close.lowerBound].trimmingSpaces
@@ -67,7 +67,7 @@ enum GoTemplate {
     static func fields(_ column: String) -> [String] {
         var out: [String] = []
         var rest = Substring(column)
-        while let open = rest.range(of: "{{."), let close = rest[open.upperBound...].range(of: "}}") {
+        while let open = rest.firstRange(of: "{{."), let close = rest[open.upperBound...].firstRange(of: "}}") {
             out.append(String(rest[open.upperBound..<close.lowerBound]))
             rest = rest[close.upperBound...]
         }

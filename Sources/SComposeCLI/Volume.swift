@@ -203,7 +203,7 @@ enum DiskUsage {
 
 /// `scompose cp`: files and directories between a service container and the host.
 struct Cp: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "cp", 
         abstract: "Copy files/folders between a service container and the local filesystem",
         usage: "scompose cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH\n       scompose cp [OPTIONS] SRC_PATH SERVICE:DEST_PATH")
 

@@ -40,6 +40,31 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var preStop: [HookRecord]?
 }
 
+extension ContainerRecord {
+    /// Reads `container.json` by hand: `ps` and `up` read one per container, and the generic
+    /// `Decodable` path cost more than the rest of reading the state.
+    static func read(_ path: String) -> ContainerRecord? {
+        guard let bytes = try? Files.read(path), let tree = try? JSONTree.parse(bytes),
+            let id = tree.value("id")?.stringValue, let name = tree.value("name")?.stringValue,
+            let project = tree.value("project")?.stringValue, let service = tree.value("service")?.stringValue,
+            let number = tree.value("number")?.intValue
+        else { return nil }
+        // Anything unusual (hooks, ports) goes through the full decoder.
+        if tree.value("preStop") != nil || tree.value("ports") != nil {
+            return try? StateJSONDecoder().decode(ContainerRecord.self, from: bytes)
+        }
+        return ContainerRecord(
+            id: id, name: name, project: project, service: service, number: number,
+            image: tree.value("image")?.stringValue ?? "", imageID: tree.value("imageID")?.stringValue ?? "",
+            command: tree.value("command")?.arrayValue?.compactMap(\.stringValue) ?? [],
+            created: tree.value("created")?.stringValue ?? "", configHash: tree.value("configHash")?.stringValue ?? "",
+            labels: tree.value("labels")?.stringMap ?? [:],
+            stopSignal: tree.value("stopSignal")?.intValue.map { Int32($0) }, stopTimeout: tree.value("stopTimeout")?.intValue,
+            anonymousVolumes: tree.value("anonymousVolumes")?.stringMap, ports: nil,
+            healthcheck: tree.value("healthcheck")?.boolValue, preStop: nil)
+    }
+}
+
 /// A container as `ps` shows it.
 public struct ContainerStatus: Sendable {
     public var record: ContainerRecord
@@ -109,6 +134,7 @@ public struct Engine: Sendable {
 
     public let root: String
     public let shimPath: String
+    /// Told each step, one line per step (several lines at once when they come together).
     public var progress: @Sendable (String) -> Void
 
     public init(root: String, shimPath: String, progress: @escaping @Sendable (String) -> Void) {
@@ -125,23 +151,29 @@ public struct Engine: Sendable {
     public func containers(project: String?) -> [ContainerStatus] {
         var out: [ContainerStatus] = []
         let ids = Files.list(containersDir).filter { $0.count == 64 }
-        let layout = ids.isEmpty ? nil : CgroupLayout.current()
         for id in ids {
             let files = ContainerFiles(dir: containersDir + "/" + id)
-            guard let record = StateFile.read(ContainerRecord.self, from: files.dir + "/container.json") else { continue }
+            guard let record = ContainerRecord.read(files.dir + "/container.json") else { continue }
             if let project, record.project != project { continue }
-            let state = StateFile.read(RunningState.self, from: files.state)
+            let state = RunningState.read(files.state)
             let exit = access(files.exit, F_OK) == 0 ? StateFile.read(ExitRecord.self, from: files.exit) : nil
-            let running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
             // A killed shim may linger as a zombie of whatever adopted it: that is dead too.
-            let shimAlive = state.map { ProcessCheck.isAlive($0.shimPid, startTicks: $0.shimStartTicks) } ?? false
+            let shimAlive = exit == nil && state.map { ProcessCheck.isAlive($0.shimPid, startTicks: $0.shimStartTicks) } == true
+            let running: Bool
+            if let state, shimAlive {
+                // Its shim records the exit first thing: without one, the container runs (or
+                // waits for its restart).
+                running = !state.restarting
+            } else {
+                running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
+            }
             var status = ContainerStatus(
                 record: record, running: running, pid: state?.pid, shimPid: shimAlive ? state?.shimPid : nil,
                 startedAt: state?.startedAt, exit: exit)
             status.restarting = exit == nil && !running && state?.restarting == true
             status.restartCount = exit?.restartCount ?? state?.restartCount ?? 0
             status.lastExitCode = state?.lastExitCode
-            status.paused = running && layout.map { Cgroup(layout: $0, path: "scompose/\(record.id)").isFrozen } == true
+            status.paused = running && access(files.paused, F_OK) == 0
             if running, record.healthcheck == true {
                 // Until the shim's first write, a container with a healthcheck is starting.
                 status.health = StateFile.read(HealthState.self, from: files.health)?.status ?? "starting"
@@ -167,15 +199,26 @@ public struct Engine: Sendable {
         let (services, images) = try checkImages(loaded, options: options, store: store)
         try recreateChangedNetworks(loaded, services: services)
         let existing = containers(project: project.name)
+        let desired = desiredServices(loaded, images: images)
         let plan = try Reconciler.plan(
-            project: project.name, desired: desiredServices(loaded, images: images),
-            observed: existing.map(Self.observed), options: options)
+            project: project.name, desired: desired, observed: existing.map(Self.observed), options: options)
         try handleOrphans(existing.filter { plan.orphans.contains($0.record.name) }, remove: plan.removeOrphans)
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
         let index = Dictionary(plan.services.enumerated().map { ($0.element.service, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let after = plan.services.map { $0.after.compactMap { index[$0.service] } }
         let byName = Dictionary(existing.map { ($0.record.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let context = UpContext(loaded: loaded, store: store, images: images, existing: byName, start: plan.start)
+        let context = UpContext(
+            loaded: loaded, store: store, images: images, existing: byName, start: plan.start,
+            hashes: Dictionary(desired.map { ($0.name, $0.configHash) }, uniquingKeysWith: { a, _ in a }))
+        // Nothing to do (the common `up` of a running project): no threads, one write.
+        if plan.services.allSatisfy({ $0.steps.allSatisfy { $0.action == .keep } }) {
+            let running = plan.services.flatMap(\.steps).filter {
+                guard let c = byName[$0.container] else { return false }
+                return c.running || c.restarting
+            }
+            if !running.isEmpty { progress(running.map { "Container \($0.container)  Running" }.joined(separator: "\n")) }
+            return
+        }
         try Parallel.run(plan.services.count, after: after, limit: Parallel.limit(parallel)) { i in
             try self.execute(plan.services[i], context)
         }
@@ -199,16 +242,19 @@ public struct Engine: Sendable {
         let services = try Reconciler.dependencyOrder(
             desiredServices(loaded, images: [:]), targets: targets, noDeps: options.noDeps)
         var images: [String: ImageRecord] = [:]
+        var found: [String: ImageRecord] = [:]
         for name in services {
             guard let service = project.services[name] else { continue }
             guard let imageName = service.image else {
                 throw EngineError("service \"\(name)\" has no image (building images is not supported yet)")
             }
-            guard let image = try store.find(imageName) else {
+            // Services often share an image: each is looked up once.
+            guard let image = try found[imageName] ?? store.find(imageName) else {
                 throw EngineError(
                     "Error response from daemon: No such image: \(imageName) (load it with `scompose image load` or `image import`)")
             }
             images[name] = image
+            found[imageName] = image
         }
         return (services, images)
     }
@@ -221,14 +267,19 @@ public struct Engine: Sendable {
         let images: [String: ImageRecord]
         let existing: [String: ContainerStatus]
         let start: Bool
+        /// Config hashes by service, as the plan compared them.
+        let hashes: [String: String]
     }
 
     /// One service's steps of a plan.
     func execute(_ work: Plan.ServiceWork, _ context: UpContext) throws {
         let project = context.loaded.project
         guard let service = project.services[work.service], let image = context.images[work.service] else { return }
-        if context.start { try waitForDependencies(service, after: work.after, project: project.name) }
-        let hash = configHash(context.loaded.rendered, service: service.name, environment: context.loaded.environment)
+        // A dependency's condition matters to what this service starts, not to what it keeps.
+        if context.start && !work.steps.allSatisfy({ $0.action == .keep || $0.action == .remove }) {
+            try waitForDependencies(service, after: work.after, project: project.name)
+        }
+        let hash = context.hashes[service.name] ?? ""
         let removed = work.steps.filter { $0.action == .remove }.compactMap { context.existing[$0.container] }
         if !removed.isEmpty {
             try stopReporting(removed, timeout: nil)
@@ -837,6 +888,7 @@ public struct Engine: Sendable {
         var code: Int32 = 255
         if c.running, let pid = c.pid, let ticks = StateFile.read(RunningState.self, from: files.state)?.startTicks {
             try? cgroup(of: c.record.id)?.setFrozen(false)
+            unlink(files.paused)
             kill(pid, signal)
             code = 128 + signal
             let deadline = time(nil) + time_t(timeout)
@@ -868,10 +920,16 @@ public struct Engine: Sendable {
         guard c.running, let cg = cgroup(of: c.record.id) else {
             throw EngineError("Error response from daemon: container \(c.record.name) is not running")
         }
+        let marker = ContainerFiles(dir: containersDir + "/" + c.record.id).paused
         do {
+            // The marker first when pausing, last when resuming: `ps` never shows a frozen
+            // container as running.
+            if paused { try writeText(marker, "") }
             try cg.setFrozen(paused)
+            if !paused { unlink(marker) }
             events(c.record).record(paused ? "pause" : "unpause", id: c.record.id)
         } catch {
+            if paused { unlink(marker) }
             throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)")
         }
     }

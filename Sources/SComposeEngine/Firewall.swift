@@ -24,7 +24,8 @@ public enum Firewall {
     }
 
     public static func tableExists(_ name: String) -> Bool {
-        (try? run("list table ip \(name)")) != nil
+        if let nl = try? Netlink(protocol: Netlink.NETLINK_NETFILTER), let exists = try? nl.nftablesTableExists(name) { return exists }
+        return (try? run("list table ip \(name)")) != nil
     }
 
     public static func deleteTable(_ name: String) {

@@ -165,6 +165,28 @@ public final class Netlink {
         guard fd >= 0 else { throw NetlinkError("netlink socket", errno: errno) }
     }
 
+    /// A netlink socket of another protocol (`NETLINK_NETFILTER` for nftables).
+    public init(protocol number: Int32) throws(NetlinkError) {
+        fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), number)
+        guard fd >= 0 else { throw NetlinkError("netlink socket", errno: errno) }
+    }
+
+    public static let NETLINK_NETFILTER: Int32 = 12
+
+    /// Whether the nftables table `ip NAME` exists: one `NFT_MSG_GETTABLE` on a netfilter
+    /// socket, so that `up` of an existing network need not load libnftables to check.
+    public func nftablesTableExists(_ name: String) throws(NetlinkError) -> Bool {
+        let getTable: UInt16 = 10 << 8 | 1  // NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE
+        do {
+            // struct nfgenmsg: family AF_INET, version 0, resource id 0.
+            try request("nftables table \(name)", type: getTable, flags: 0, header: [UInt8(AF_INET), 0, 0, 0], attributes: [.string(1, name)])
+            return true
+        } catch {
+            if error.errno == ENOENT { return false }
+            throw error
+        }
+    }
+
     /// Takes over a netlink socket made elsewhere (in another namespace).
     public init(socket: Int32) { fd = socket }
 

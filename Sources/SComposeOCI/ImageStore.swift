@@ -48,18 +48,17 @@ public struct ImageStore: Sendable {
     func readIndex() throws(OCIError) -> Index {
         guard access(indexPath, F_OK) == 0 else { return Index() }
         let bytes = try FS.read(indexPath)
+        // The state codec (no Foundation decoder to set up): every `up` and `ps` reads it.
         do {
-            return try JSONDecoder().decode(Index.self, from: Data(bytes))
+            return try StateJSONDecoder().decode(Index.self, from: bytes)
         } catch {
             throw .invalid("corrupt image index \(indexPath): \(error)")
         }
     }
 
     func writeIndex(_ index: Index) throws(OCIError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         do {
-            try FS.writeAtomically(indexPath, Array(try encoder.encode(index)))
+            try FS.writeAtomically(indexPath, try StateJSONEncoder().encode(index))
         } catch let error as OCIError {
             throw error
         } catch {

@@ -119,6 +119,8 @@ public enum Files {
             }
             if n == 0 { break }
             out.append(contentsOf: buffer[0..<n])
+            // A regular file read to the size it had: no read for the end.
+            if st.st_size > 0 && out.count == Int(st.st_size) { break }
         }
         return out
     }

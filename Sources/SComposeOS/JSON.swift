@@ -515,3 +515,49 @@ public enum JSONText {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+// MARK: - Reading a tree by hand
+
+extension JSONTree {
+    /// Parses JSON text.
+    public static func parse(_ bytes: [UInt8]) throws(JSONCodingError) -> JSONTree {
+        var parser = JSONParser(bytes)
+        return try parser.parse()
+    }
+
+    /// The value of `key` in an object (the last one if repeated).
+    public func value(_ key: String) -> JSONTree? { self[key] }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var intValue: Int? {
+        if case .number(let n) = self { return Int(n) }
+        return nil
+    }
+
+    public var uint64Value: UInt64? {
+        if case .number(let n) = self { return UInt64(n) }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    public var arrayValue: [JSONTree]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// An object of strings (`labels`).
+    public var stringMap: [String: String]? {
+        guard case .object(let pairs) = self else { return nil }
+        var out: [String: String] = [:]
+        for (k, v) in pairs { if case .string(let s) = v { out[k] = s } }
+        return out
+    }
+}

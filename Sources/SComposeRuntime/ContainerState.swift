@@ -277,9 +277,28 @@ public struct ContainerFiles: Sendable {
     public var hostname: String { dir + "/hostname" }
     public var resolvConf: String { dir + "/resolv.conf" }
     public var health: String { dir + "/health.json" }
+    /// Present while the container is frozen by `pause`.
+    public var paused: String { dir + "/paused" }
 }
 
 /// Written by the shim once the container runs.
+extension RunningState {
+    /// Reads `state.json` by hand (`ps` and `up` read one per container).
+    public static func read(_ path: String) -> RunningState? {
+        guard let bytes = try? Files.read(path), let tree = try? JSONTree.parse(bytes),
+            let pid = tree.value("pid")?.intValue, let shimPid = tree.value("shimPid")?.intValue,
+            let startedAt = tree.value("startedAt")?.stringValue,
+            let ticks = tree.value("startTicks").flatMap({ $0.uint64Value }),
+            let shimTicks = tree.value("shimStartTicks").flatMap({ $0.uint64Value })
+        else { return nil }
+        return RunningState(
+            pid: Int32(truncatingIfNeeded: pid), shimPid: Int32(truncatingIfNeeded: shimPid), startedAt: startedAt,
+            startTicks: ticks, restartCount: tree.value("restartCount")?.intValue ?? 0,
+            restarting: tree.value("restarting")?.boolValue ?? false,
+            lastExitCode: tree.value("lastExitCode")?.intValue.map { Int32(truncatingIfNeeded: $0) }, shimStartTicks: shimTicks)
+    }
+}
+
 public struct RunningState: Sendable, Codable, Equatable {
     public var pid: Int32
     public var shimPid: Int32
@@ -295,13 +314,14 @@ public struct RunningState: Sendable, Codable, Equatable {
     /// The exit code of the previous run, while restarting.
     public var lastExitCode: Int32?
 
+    /// The shim's start time is read from /proc unless given.
     public init(
         pid: Int32, shimPid: Int32, startedAt: String, startTicks: UInt64, restartCount: Int = 0,
-        restarting: Bool = false, lastExitCode: Int32? = nil
+        restarting: Bool = false, lastExitCode: Int32? = nil, shimStartTicks: UInt64? = nil
     ) {
         self.pid = pid
         self.shimPid = shimPid
-        shimStartTicks = ProcessCheck.startTicks(shimPid) ?? 0
+        self.shimStartTicks = shimStartTicks ?? ProcessCheck.startTicks(shimPid) ?? 0
         self.startedAt = startedAt
         self.startTicks = startTicks
         self.restartCount = restartCount

@@ -222,6 +222,7 @@ struct Supervisor {
 
     mutating func cleanup() {
         log.close()
+        unlink(files.paused)
         try? cgroup?.remove()
         if listener >= 0 {
             close(listener)
@@ -588,6 +589,7 @@ struct Supervisor {
             stoppedByUser = true
             if let pid {
                 try? cgroup?.setFrozen(false)
+                unlink(files.paused)
                 kill(pid, sig)
                 killDeadline = Self.now() + max(0, seconds) * 1000
             }
@@ -596,6 +598,7 @@ struct Supervisor {
             stoppedByUser = true
             if let pid {
                 try? cgroup?.setFrozen(false)
+                unlink(files.paused)
                 kill(pid, sig)
             }
         case ("attach", 1), ("attach", 2):
