@@ -50,9 +50,18 @@ enum ProjectContext {
         return (engine, services.isEmpty ? all : all.filter { services.contains($0.record.service) })
     }
 
-    /// `--dry-run`: the plan, one line per decision, prefixed as Compose's dry-run output.
-    static func printDryRun(_ plan: Plan) {
-        for line in plan.text.split(separator: "\n") { Console.error("DRY-RUN MODE - " + line) }
+    /// The work of `up`, `create` and `scale`: with `--dry-run` the plan is printed, one line
+    /// per decision prefixed as Compose's dry-run output, and false returned; otherwise it is
+    /// carried out.
+    static func reconcile(_ project: LoadedProject, _ options: ReconcileOptions, _ global: GlobalOptions, _ engine: Engine) throws -> Bool {
+        if global.dryRun {
+            let plan = try engine.plan(project, options: options)
+            for line in plan.text.split(separator: "\n") { Console.error("DRY-RUN MODE - " + line) }
+            return false
+        }
+        try guardRoot()
+        try engine.up(project, options: options, parallel: global.parallelLimit)
+        return true
     }
 
     static func guardRoot() throws {
@@ -144,12 +153,7 @@ struct Up: ParsableCommand {
         options.noDeps = noDeps
         options.removeOrphans = removeOrphans
         options.start = !noStart
-        if global.dryRun {
-            ProjectContext.printDryRun(try engine.plan(project, options: options))
-            return
-        }
-        try ProjectContext.guardRoot()
-        try engine.up(project, options: options, parallel: global.parallelLimit)
+        guard try ProjectContext.reconcile(project, options, global, engine) else { return }
         if noStart { return }
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
         guard !detach && !wait else { return }

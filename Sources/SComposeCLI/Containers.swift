@@ -69,13 +69,7 @@ struct Create: ParsableCommand {
             targets: services, forceRecreate: forceRecreate, noRecreate: noRecreate, alwaysRecreateDeps: false, scale: scale)
         options.removeOrphans = removeOrphans
         options.start = false
-        let engine = ProjectContext.engine()
-        if global.dryRun {
-            ProjectContext.printDryRun(try engine.plan(project, options: options))
-            return
-        }
-        try ProjectContext.guardRoot()
-        try engine.up(project, options: options, parallel: global.parallelLimit)
+        _ = try ProjectContext.reconcile(project, options, global, ProjectContext.engine())
     }
 }
 
@@ -372,12 +366,6 @@ struct Scale: ParsableCommand {
         // Only the number of containers changes: existing ones are left as they are.
         var options = try ReconcileOptions(targets: services, forceRecreate: false, noRecreate: true, alwaysRecreateDeps: false, scale: scales)
         options.noDeps = noDeps
-        let engine = ProjectContext.engine()
-        if global.dryRun {
-            ProjectContext.printDryRun(try engine.plan(project, options: options))
-            return
-        }
-        try ProjectContext.guardRoot()
-        try engine.up(project, options: options, parallel: global.parallelLimit)
+        _ = try ProjectContext.reconcile(project, options, global, ProjectContext.engine())
     }
 }

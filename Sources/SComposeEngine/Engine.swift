@@ -294,17 +294,14 @@ public struct Engine: Sendable {
             case .keep:
                 if let current, current.running || current.restarting { progress("Container \(step.container)  Running") }
                 continue
-            case .start:
+            case .start, .restart:
                 guard let current else { continue }
-                progress("Container \(step.container)  Starting")
-                try self.start(current)
-                try runPostStart(service.postStart, container: step.container, project: project.name)
-                progress("Container \(step.container)  Started")
-                continue
-            case .restart:
-                guard let current else { continue }
-                progress("Container \(step.container)  Restarting")
-                try stop(current, timeout: nil)
+                if step.action == .restart {
+                    progress("Container \(step.container)  Restarting")
+                    try stop(current, timeout: nil)
+                } else {
+                    progress("Container \(step.container)  Starting")
+                }
                 try self.start(ContainerFiles(dir: containersDir + "/" + current.record.id))
                 try runPostStart(service.postStart, container: step.container, project: project.name)
                 progress("Container \(step.container)  Started")

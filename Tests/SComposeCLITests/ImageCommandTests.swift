@@ -266,7 +266,11 @@ import Testing
     @Test func globalFlagsMoveAfterTheVerb() {
         #expect(
             SCompose.movingGlobalFlags(["-f", "a.yaml", "-p", "x", "config", "--services"])
-                == ["config", "--file", "a.yaml", "-p", "x", "--services"])
+                == ["config", "--file", "a.yaml", "--project-name", "x", "--services"])
+        // After the verb, `run -p` publishes a port, as in Compose.
+        #expect(
+            SCompose.movingGlobalFlags(["-p", "x", "run", "-p", "8080:80", "web"])
+                == ["run", "--project-name", "x", "-p", "8080:80", "web"])
         #expect(SCompose.movingGlobalFlags(["--project-name=x", "config"]) == ["config", "--project-name=x"])
         #expect(SCompose.movingGlobalFlags(["image", "prune", "-f"]) == ["image", "prune", "-f"])
         #expect(SCompose.movingGlobalFlags(["--version"]) == ["--version"])
