@@ -52,7 +52,7 @@ let package = Package(
             name: "scompose-shim", dependencies: ["SComposeShim"],
             // One shim runs per container: linked at a fixed address, the Swift metadata needs no
             // relocation at start, so those pages stay clean and shared among all shims.
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release))]
         ),
         .target(
             name: "SComposeCLI",
@@ -64,8 +64,9 @@ let package = Package(
         .executableTarget(
             name: "scompose", dependencies: ["SComposeCLI"],
             // As the shim: without position independence the Swift metadata needs no relocation
-            // at start (84,000 fewer relocations, a third of a short command's run time).
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]
+            // at start (84,000 fewer relocations). Release only: against the shared Swift
+            // runtime of a debug build the loader warns about protected symbols.
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release))]
         ),
         .testTarget(name: "SComposeYAMLTests", dependencies: ["SComposeYAML"]),
         .testTarget(name: "SComposeLoaderTests", dependencies: ["SComposeLoader", "SComposeSpec", "SComposeYAML"]),

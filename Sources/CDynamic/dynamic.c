@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <dlfcn.h>
 #include <nftables/libnftables.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,28 +40,32 @@ static void *nftables_handle;
 #define LIB_ARCHIVE open_library(&archive_handle, "libarchive.so.13", "libarchive13")
 #define LIB_NFTABLES open_library(&nftables_handle, "libnftables.so.1", "libnftables1")
 
-// A function of `lib` with the same prototype as its header's: it resolves its target once.
-#define FORWARD(lib, ret, name, params, args)                                                   \
-    ret name params {                                                                           \
-        static ret(*target) params;                                                             \
-        ret(*resolved) params = __atomic_load_n(&target, __ATOMIC_ACQUIRE);                            \
+// `wrapper`, calling the library's `target` (same prototype): it resolves it once.
+#define FORWARD_AS(lib, ret, wrapper, target, params, args)                                     \
+    ret wrapper params {                                                                        \
+        static ret(*slot) params;                                                               \
+        ret(*resolved) params = __atomic_load_n(&slot, __ATOMIC_ACQUIRE);                       \
         if (!resolved) {                                                                        \
-            resolved = (ret(*) params)symbol(lib, #name);                                       \
-            __atomic_store_n(&target, resolved, __ATOMIC_RELEASE);                              \
+            resolved = (ret(*) params)symbol(lib, #target);                                     \
+            __atomic_store_n(&slot, resolved, __ATOMIC_RELEASE);                                \
         }                                                                                       \
-        return resolved args;                                                                          \
+        return resolved args;                                                                   \
     }
 
-#define FORWARD_VOID(lib, name, params, args)                                                   \
-    void name params {                                                                          \
-        static void(*target) params;                                                            \
-        void(*resolved) params = __atomic_load_n(&target, __ATOMIC_ACQUIRE);                           \
+#define FORWARD_VOID_AS(lib, wrapper, target, params, args)                                     \
+    void wrapper params {                                                                       \
+        static void(*slot) params;                                                              \
+        void(*resolved) params = __atomic_load_n(&slot, __ATOMIC_ACQUIRE);                      \
         if (!resolved) {                                                                        \
-            resolved = (void(*) params)symbol(lib, #name);                                      \
-            __atomic_store_n(&target, resolved, __ATOMIC_RELEASE);                              \
+            resolved = (void(*) params)symbol(lib, #target);                                    \
+            __atomic_store_n(&slot, resolved, __ATOMIC_RELEASE);                                \
         }                                                                                       \
-        resolved args;                                                                                 \
+        resolved args;                                                                          \
     }
+
+// A function of `lib` with the same name and prototype as its header's.
+#define FORWARD(lib, ret, name, params, args) FORWARD_AS(lib, ret, name, name, params, args)
+#define FORWARD_VOID(lib, name, params, args) FORWARD_VOID_AS(lib, name, name, params, args)
 
 typedef struct archive_entry entry_t;
 typedef struct archive archive_t;
@@ -111,3 +116,28 @@ FORWARD(LIB_NFTABLES, int, nft_ctx_buffer_output, (struct nft_ctx *c), (c))
 FORWARD(LIB_NFTABLES, int, nft_ctx_buffer_error, (struct nft_ctx *c), (c))
 FORWARD(LIB_NFTABLES, const char *, nft_ctx_get_error_buffer, (struct nft_ctx *c), (c))
 FORWARD(LIB_NFTABLES, int, nft_run_cmd_from_buffer, (struct nft_ctx *c, const char *b), (c, b))
+
+static void *curl_library;
+#define LIB_CURL open_library(&curl_library, "libcurl.so.4", "libcurl4")
+
+// The variadic setters and getters, called through one prototype per argument kind.
+FORWARD_AS(LIB_CURL, CURLcode, sc_curl_setopt_long, curl_easy_setopt, (CURL * c, CURLoption o, long v), (c, o, v))
+FORWARD_AS(LIB_CURL, CURLcode, sc_curl_setopt_pointer, curl_easy_setopt, (CURL * c, CURLoption o, const void *v), (c, o, v))
+FORWARD_AS(LIB_CURL, CURLcode, sc_curl_setopt_offset, curl_easy_setopt, (CURL * c, CURLoption o, curl_off_t v), (c, o, v))
+FORWARD_AS(LIB_CURL, CURLcode, sc_curl_getinfo_long, curl_easy_getinfo, (CURL * c, CURLINFO i, long *v), (c, i, v))
+FORWARD_AS(LIB_CURL, CURLcode, sc_curl_easy_perform, curl_easy_perform, (CURL * c), (c))
+FORWARD_AS(LIB_CURL, const char *, sc_curl_easy_strerror, curl_easy_strerror, (CURLcode code), (code))
+FORWARD_VOID_AS(LIB_CURL, sc_curl_easy_cleanup, curl_easy_cleanup, (CURL * c), (c))
+FORWARD_AS(LIB_CURL, struct curl_slist *, sc_curl_slist_append, curl_slist_append, (struct curl_slist * l, const char *t), (l, t))
+FORWARD_VOID_AS(LIB_CURL, sc_curl_slist_free_all, curl_slist_free_all, (struct curl_slist * l), (l))
+FORWARD_AS(LIB_CURL, CURLcode, sc_curl_global_init, curl_global_init, (long flags), (flags))
+FORWARD_AS(LIB_CURL, CURL *, sc_curl_easy_init_raw, curl_easy_init, (void), ())
+
+static void curl_global_setup(void) { sc_curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/// A handle, after curl_global_init once (which is not thread-safe on its own).
+CURL *sc_curl_easy_init(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_global_setup);
+    return sc_curl_easy_init_raw();
+}

@@ -14,9 +14,13 @@ import Glibc
 /// Shared by the verbs that act on a project's containers.
 enum ProjectContext {
     static func engine() -> Engine {
-        Engine(root: StateRoot.path, shimPath: shimPath) { text in
+        var engine = Engine(root: StateRoot.path, shimPath: shimPath) { text in
             Console.error(text.split(separator: "\n", omittingEmptySubsequences: false).map { " " + $0 }.joined(separator: "\n"))
         }
+        engine.pullImage = { image, platform in
+            try Pulling.pull(try ImageReference(parsing: image), platform: platform, lines: false)
+        }
+        return engine
     }
 
     /// `scompose-shim` next to this executable, unless SCOMPOSE_SHIM says otherwise.
@@ -134,6 +138,9 @@ struct Up: ParsableCommand {
     @Flag(name: .customLong("quiet-pull"), help: "Pull without printing progress information")
     var quietPull = false
 
+    @Option(name: .long, help: "Pull image before running (\"always\"|\"missing\"|\"never\")")
+    var pull: String?
+
     @Argument(help: "Services to start (with what they depend on)")
     var services: [String] = []
 
@@ -153,6 +160,10 @@ struct Up: ParsableCommand {
         options.noDeps = noDeps
         options.removeOrphans = removeOrphans
         options.start = !noStart
+        if let pull {
+            guard ["always", "missing", "never"].contains(pull) else { throw CLIError("invalid --pull \(pull): always, missing or never") }
+            options.pull = pull
+        }
         guard try ProjectContext.reconcile(project, options, global, engine) else { return }
         if noStart { return }
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }

@@ -32,7 +32,7 @@ struct ImageCommand: ParsableCommand {
         commandName: "image", abstract: "Manage images",
         subcommands: [
             ImageImport.self, ImageLoad.self, ImageSave.self, ImageList.self, ImageInspect.self, ImageTag.self,
-            ImageRemove.self, ImageHistory.self, ImagePrune.self,
+            ImageRemove.self, ImageHistory.self, ImagePrune.self, ImagePull.self, ImagePush.self,
         ])
 }
 

@@ -136,6 +136,9 @@ public struct Engine: Sendable {
     public let shimPath: String
     /// Told each step, one line per step (several lines at once when they come together).
     public var progress: @Sendable (String) -> Void
+    /// Fetches an image (reference, `platform`) from its registry into the store; nil when this
+    /// engine cannot pull (a missing image is then an error).
+    public var pullImage: (@Sendable (String, String?) throws -> ImageRecord)?
 
     public init(root: String, shimPath: String, progress: @escaping @Sendable (String) -> Void) {
         self.root = root
@@ -232,7 +235,8 @@ public struct Engine: Sendable {
             observed: containers(project: loaded.project.name).map(Self.observed), options: options)
     }
 
-    /// The services `up` covers, in dependency order, and their images: a missing image is an
+    /// The services `up` covers, in dependency order, and their images: pulled first (in
+    /// parallel) as each service's `pull_policy` (or `--pull`) says, and a missing image is an
     /// error before anything is made.
     func checkImages(
         _ loaded: LoadedProject, options: ReconcileOptions, store: ImageStore
@@ -241,6 +245,38 @@ public struct Engine: Sendable {
         let targets = options.targets.isEmpty ? project.serviceNames : options.targets
         let services = try Reconciler.dependencyOrder(
             desiredServices(loaded, images: [:]), targets: targets, noDeps: options.noDeps)
+        // Which images to pull, once each, and for which services.
+        var toPull: [(image: String, platform: String?, services: [String])] = []
+        for name in services {
+            guard let service = project.services[name], let image = service.image else { continue }
+            let policy = options.pull ?? service.pullPolicy ?? "missing"
+            let present = try store.find(image) != nil
+            let wanted: Bool
+            switch policy {
+            case "always": wanted = true
+            case "never": wanted = false
+            case "build": wanted = false
+            // `daily`, `weekly`, `every_<duration>`: a pull when missing (scompose keeps no pull dates yet).
+            default: wanted = !present
+            }
+            guard wanted else { continue }
+            if let i = toPull.firstIndex(where: { $0.image == image }) {
+                toPull[i].services.append(name)
+            } else {
+                toPull.append((image, service.platform, [name]))
+            }
+        }
+        if !toPull.isEmpty {
+            guard let pullImage else {
+                throw EngineError("Error response from daemon: No such image: \(toPull[0].image)")
+            }
+            let jobs = toPull
+            for job in jobs { for name in job.services { progress("\(name) Pulling") } }
+            try Parallel.run(jobs.count, after: Array(repeating: [], count: jobs.count), limit: 4) { i in
+                _ = try pullImage(jobs[i].image, jobs[i].platform)
+                for name in jobs[i].services { self.progress("\(name) Pulled") }
+            }
+        }
         var images: [String: ImageRecord] = [:]
         var found: [String: ImageRecord] = [:]
         for name in services {
@@ -250,8 +286,7 @@ public struct Engine: Sendable {
             }
             // Services often share an image: each is looked up once.
             guard let image = try found[imageName] ?? store.find(imageName) else {
-                throw EngineError(
-                    "Error response from daemon: No such image: \(imageName) (load it with `scompose image load` or `image import`)")
+                throw EngineError("Error response from daemon: No such image: \(imageName)")
             }
             images[name] = image
             found[imageName] = image
@@ -346,7 +381,7 @@ public struct Engine: Sendable {
 
     /// The reconciler's view of the project's services: `depends_on` and the implicit
     /// dependencies of links, `service:` namespaces and `volumes_from`.
-    func desiredServices(_ loaded: LoadedProject, images: [String: ImageRecord]) -> [DesiredService] {
+    public func desiredServices(_ loaded: LoadedProject, images: [String: ImageRecord] = [:]) -> [DesiredService] {
         let project = loaded.project
         return project.serviceNames.compactMap { name in
             guard let service = project.services[name] else { return nil }

@@ -92,6 +92,8 @@ public struct ReconcileOptions: Sendable {
     public var removeOrphans = false
     /// `--scale SERVICE=N`, over `scale` / `deploy.replicas`.
     public var scale: [String: Int] = [:]
+    /// `--pull always|missing|never`, over each service's `pull_policy`.
+    public var pull: String?
 
     public init() {}
 }

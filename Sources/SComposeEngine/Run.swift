@@ -92,6 +92,11 @@ extension Engine {
 
         let lock = try lockProject(project.name)
         let store = try ImageStore(root: root)
+        if let imageName = service.image, try store.find(imageName) == nil, service.pullPolicy != "never", let pullImage {
+            progress("\(name) Pulling")
+            _ = try pullImage(imageName, service.platform)
+            progress("\(name) Pulled")
+        }
         guard let imageName = service.image, let image = try store.find(imageName) else {
             throw EngineError("Error response from daemon: No such image: \(service.image ?? name)")
         }

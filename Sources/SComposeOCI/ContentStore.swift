@@ -19,6 +19,12 @@ public enum OCIError: Error, Sendable, CustomStringConvertible, Equatable {
     case notFound(String)
     /// The operation would break something in use.
     case conflict(String)
+    /// A transfer broke off (worth another try).
+    case network(String)
+    /// A registry's name does not resolve, or nothing listens there (not retried).
+    case unreachable(String)
+    /// A registry answered with an error status (401, 403, 404, 429, 5xx…) and this message.
+    case registry(status: Int, String)
 
     public var description: String {
         switch self {
@@ -27,6 +33,9 @@ public enum OCIError: Error, Sendable, CustomStringConvertible, Equatable {
         case .invalid(let what): return what
         case .notFound(let what): return what
         case .conflict(let what): return what
+        case .network(let what): return what
+        case .unreachable(let what): return what
+        case .registry(let status, let what): return what.isEmpty ? "registry answered \(status)" : what
         }
     }
 }

@@ -102,11 +102,20 @@ import Testing
         let s = try ImageCommandTests.Sandbox()
         let project = s.dir + "/app"
         try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
-        try "services:\n  a:\n    image: nothing-here:1\n".write(toFile: project + "/compose.yaml", atomically: true, encoding: .utf8)
+        try "services:\n  a:\n    image: nothing-here:1\n    pull_policy: never\n".write(
+            toFile: project + "/compose.yaml", atomically: true, encoding: .utf8)
         let up = try s.run(["-f", project + "/compose.yaml", "up", "-d"])
         #expect(up.status != 0)
         #expect(up.err.contains("No such image: nothing-here:1"))
         #expect(!up.err.contains("Network"), "nothing is made before the images are known: \(up.err)")
+        // A registry nobody answers for: a clear error at once, nothing made either.
+        try "services:\n  a:\n    image: 127.0.0.1:1/nothing-here:1\n".write(
+            toFile: project + "/compose.yaml", atomically: true, encoding: .utf8)
+        let started = Date()
+        let pull = try s.run(["-f", project + "/compose.yaml", "up", "-d"])
+        #expect(pull.status != 0 && pull.err.contains("127.0.0.1:1/v2/nothing-here/manifests/1"), "\(pull.err)")
+        #expect(Date().timeIntervalSince(started) < 5, "an unreachable registry is not retried")
+        #expect(!pull.err.contains("Network"), "\(pull.err)")
         try s.run(["-f", project + "/compose.yaml", "down"])
     }
 }

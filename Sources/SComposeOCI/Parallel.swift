@@ -2,11 +2,12 @@
 import Dispatch
 import Synchronization
 
-/// Jobs with dependencies run on threads, at most `limit` at once.
-enum Parallel {
+/// Jobs with dependencies run on threads, at most `limit` at once (services of `up`, blobs of
+/// a pull).
+public enum Parallel {
     /// Runs job `i` once every job in `after[i]` is done. After a failure no new job starts;
     /// the first error is thrown once the running ones have ended.
-    static func run(_ count: Int, after: [[Int]], limit: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+    public static func run(_ count: Int, after: [[Int]], limit: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
         guard count > 0 else { return }
         let finished = Mutex<[(Int, (any Error)?)]>([])
         let signal = DispatchSemaphore(value: 0)
@@ -44,7 +45,7 @@ enum Parallel {
     }
 
     /// `--parallel` or `COMPOSE_PARALLEL_LIMIT`; unlimited (-1, 0 or unset) is a generous bound.
-    static func limit(_ value: Int?) -> Int {
+    public static func limit(_ value: Int?) -> Int {
         guard let value, value > 0 else { return 64 }
         return value
     }

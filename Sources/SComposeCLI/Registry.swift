@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import SComposeEngine
+import SComposeLoader
+import SComposeOCI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Pulls for the CLI: the registry client over libcurl with Docker's stored credentials, and
+/// Docker's progress lines.
+enum Pulling {
+    static func puller(platform: String?) throws -> Puller {
+        var puller = Puller(store: try StateRoot.images(), client: client())
+        if let platform {
+            guard let p = Platform(parsing: platform) else { throw CLIError("invalid platform \"\(platform)\": expected os/arch[/variant]") }
+            puller.platform = p
+        }
+        return puller
+    }
+
+    /// `docker pull`'s lines: `<12 hex>: Pull complete` per layer, the digest, the status.
+    static func pull(_ text: String, platform: String?, quiet: Bool) throws -> ImageRecord {
+        let reference: ImageReference
+        do {
+            reference = try ImageReference(parsing: text)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let puller = try pull(reference, platform: platform, lines: !quiet)
+        if quiet { Console.out(reference.description + "\n") }
+        return puller
+    }
+
+    static func pull(_ reference: ImageReference, platform: String?, lines: Bool) throws -> ImageRecord {
+        let puller = try Self.puller(platform: platform)
+        if lines {
+            let from = reference.domain == "docker.io" ? reference.familiarRepository : reference.path
+            Console.out("\(reference.tag ?? reference.digest?.description ?? "latest"): Pulling from \(from)\n")
+        }
+        // Layers are reported (not the config), each once.
+        let layers = Mutex<Set<Digest>>([])
+        let record: ImageRecord
+        do {
+            record = try puller.pull(reference) { event in
+                guard lines else { return }
+                switch event {
+                case .resolved(_, let descriptors, let present):
+                    layers.withLock { $0 = Set(descriptors.map(\.digest)) }
+                    for layer in descriptors where present.contains(layer.digest) {
+                        Console.out("\(layer.digest.hex.prefix(12)): Already exists\n")
+                    }
+                case .downloaded(let digest):
+                    if layers.withLock({ $0.remove(digest) != nil }) { Console.out("\(digest.hex.prefix(12)): Pull complete\n") }
+                case .complete(let record, let newer):
+                    Console.out("Digest: \(record.manifest)\n")
+                    Console.out("Status: \(newer ? "Downloaded newer image" : "Image is up to date") for \(reference.familiar)\n")
+                    Console.out(reference.description + "\n")
+                case .downloading:
+                    break
+                }
+            }
+        } catch {
+            throw CLIError("Error response from daemon: \(error)")
+        }
+        return record
+    }
+}
+
+struct ImagePull: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Download an image from a registry")
+
+    @Option(name: .long, help: "Set platform if server is multi-platform capable (os/arch[/variant])")
+    var platform: String?
+
+    @Flag(name: [.short, .long], help: "Suppress verbose output")
+    var quiet = false
+
+    @Argument(help: "NAME[:TAG|@DIGEST]")
+    var name: String
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        _ = try Pulling.pull(name, platform: platform, quiet: quiet)
+    }
+}
+
+struct Pull: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull service images")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .customLong("ignore-pull-failures"), help: "Pull what it can and ignores images with pull failures")
+    var ignorePullFailures = false
+
+    @Flag(name: .customLong("include-deps"), help: "Also pull services declared as dependencies")
+    var includeDeps = false
+
+    @Option(name: .long, help: "Apply pull policy (\"missing\"|\"always\")")
+    var policy: String?
+
+    @Flag(name: [.short, .long], help: "Pull without printing progress information")
+    var quiet = false
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        if let policy, policy != "missing", policy != "always" { throw CLIError("invalid --policy \(policy): missing or always") }
+        let loaded = try ProjectContext.load(global, services: services)
+        let engine = ProjectContext.engine()
+        var names = services.isEmpty ? loaded.project.serviceNames : services
+        if includeDeps {
+            names = try Reconciler.dependencyOrder(engine.desiredServices(loaded), targets: names, noDeps: false)
+        }
+        let store = try StateRoot.images()
+        for name in names {
+            guard let service = loaded.project.services[name], let image = service.image else { continue }
+            // As Compose: services that build are not pulled, and `pull_policy: never|build` are left alone.
+            if service.build != nil || service.pullPolicy == "never" || service.pullPolicy == "build" { continue }
+            if (policy ?? "always") == "missing", try store.find(image) != nil { continue }
+            if !quiet { Console.error(" \(name) Pulling") }
+            do {
+                _ = try Pulling.pull(try ImageReference(parsing: image), platform: service.platform, lines: false)
+                if !quiet { Console.error(" \(name) Pulled") }
+            } catch {
+                if !ignorePullFailures { throw error }
+                Console.error(" \(name) Error \(error)")
+            }
+        }
+    }
+}
+
+extension Pulling {
+    static func client() -> RegistryClient {
+        let credentials = DockerCredentials(environment: Console.environment())
+        return RegistryClient(transport: CurlTransport(), credentials: { credentials.lookup($0) })
+    }
+
+    /// `docker push`'s lines: the repository, each layer pushed or present, the digest.
+    static func push(_ text: String, quiet: Bool) throws {
+        let reference: ImageReference
+        do {
+            reference = try ImageReference(parsing: text)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let pusher = Pusher(store: try StateRoot.images(), client: client())
+        if !quiet { Console.out("The push refers to repository [\(reference.repository)]\n") }
+        do {
+            try pusher.push(reference) { event in
+                guard !quiet else { return }
+                switch event {
+                case .exists(let d): Console.out("\(d.hex.prefix(12)): Layer already exists\n")
+                case .pushed(let d): Console.out("\(d.hex.prefix(12)): Pushed\n")
+                case .complete(let tag, let digest, let size): Console.out("\(tag): digest: \(digest) size: \(size)\n")
+                }
+            }
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+struct ImagePush: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Upload an image to a registry")
+
+    @Flag(name: [.short, .long], help: "Suppress verbose output")
+    var quiet = false
+
+    @Argument(help: "NAME[:TAG]")
+    var name: String
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        try Pulling.push(name, quiet: quiet)
+    }
+}
+
+struct Push: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push service images")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .customLong("ignore-push-failures"), help: "Push what it can and ignores images with push failures")
+    var ignorePushFailures = false
+
+    @Flag(name: .customLong("include-deps"), help: "Also push images of services declared as dependencies")
+    var includeDeps = false
+
+    @Flag(name: [.short, .long], help: "Push without printing progress information")
+    var quiet = false
+
+    @Argument var services: [String] = []
+
+    func run() throws {
+        try ProjectContext.guardRoot()
+        let loaded = try ProjectContext.load(global, services: services)
+        var names = services.isEmpty ? loaded.project.serviceNames : services
+        if includeDeps {
+            names = try Reconciler.dependencyOrder(ProjectContext.engine().desiredServices(loaded), targets: names, noDeps: false)
+        }
+        for name in names {
+            guard let image = loaded.project.services[name]?.image else { continue }
+            if !quiet { Console.error(" \(name) Pushing") }
+            do {
+                try Pulling.push(image, quiet: true)
+                if !quiet { Console.error(" \(name) Pushed") }
+            } catch {
+                if !ignorePushFailures { throw error }
+                Console.error(" \(name) Error \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Registry credentials where Docker keeps them: `$DOCKER_CONFIG/config.json` (else
+/// `~/.docker/config.json`): `auths` entries (base64 `auth`, or `username` and `password`),
+/// and `credHelpers` / `credsStore` through the `docker-credential-<name> get` protocol.
+public struct DockerCredentials: Sendable {
+    let config: JSONTree?
+    let path: String
+
+    public init(environment: [String: String]) {
+        let dir = environment["DOCKER_CONFIG"] ?? ((environment["HOME"] ?? "/root") + "/.docker")
+        path = dir + "/config.json"
+        config = (try? Files.read(path)).flatMap { try? JSONTree.parse($0) }
+    }
+
+    /// `docker.io` as Docker names its entry, other hosts as they are.
+    static func key(_ host: String) -> String {
+        host == "docker.io" || host == "index.docker.io" || host == "registry-1.docker.io" ? "https://index.docker.io/v1/" : host
+    }
+
+    /// The host of an `auths` key (`https://host/v1/` → `host`).
+    static func host(ofKey key: String) -> String {
+        var s = Substring(key)
+        for prefix in ["https://", "http://"] where s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
+        return String(s.prefix { $0 != "/" })
+    }
+
+    /// The credentials for a registry host, if any are configured.
+    public func lookup(_ host: String) -> RegistryCredentials? {
+        guard let config else { return nil }
+        let wanted = Self.key(host)
+        let wantedHost = Self.host(ofKey: wanted)
+        if let helper = config.value("credHelpers")?.value(wantedHost)?.stringValue ?? config.value("credHelpers")?.value(wanted)?.stringValue {
+            return Self.fromHelper(helper, server: wanted)
+        }
+        if case .object(let entries)? = config.value("auths") {
+            for (key, entry) in entries where key == wanted || Self.host(ofKey: key) == wantedHost {
+                if let auth = entry.value("auth")?.stringValue, let decoded = Base64.decode(auth) {
+                    let text = String(decoding: decoded, as: UTF8.self)
+                    if let colon = text.firstIndex(of: ":") {
+                        return RegistryCredentials(username: String(text[..<colon]), secret: String(text[text.index(after: colon)...]))
+                    }
+                }
+                if let user = entry.value("username")?.stringValue, let password = entry.value("password")?.stringValue {
+                    return RegistryCredentials(username: user, secret: password)
+                }
+            }
+        }
+        if let store = config.value("credsStore")?.stringValue { return Self.fromHelper(store, server: wanted) }
+        return nil
+    }
+
+    /// `docker-credential-<helper> get` with the server on its input; nil when it has none.
+    static func fromHelper(_ helper: String, server: String) -> RegistryCredentials? {
+        guard helper.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else { return nil }
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        guard pipe(&input) == 0 else { return nil }
+        guard pipe(&output) == 0 else {
+            close(input[0])
+            close(input[1])
+            return nil
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+        for fd in [input[0], input[1], output[0], output[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv = ["docker-credential-" + helper, "get"]
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, environ)
+        close(input[0])
+        close(output[1])
+        defer { close(output[0]) }
+        guard spawned == 0 else {
+            close(input[1])
+            return nil
+        }
+        _ = try? Files.writeAll(input[1], Array(server.utf8), what: "credential helper")
+        close(input[1])
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while reply.count < 1 << 20 {
+            let n = read(output[0], &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            reply += buffer[0..<n]
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0, let tree = try? JSONTree.parse(reply), let user = tree.value("Username")?.stringValue,
+            let secret = tree.value("Secret")?.stringValue
+        else { return nil }
+        return RegistryCredentials(username: user, secret: secret)
+    }
+}

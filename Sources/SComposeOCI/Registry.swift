@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Credentials for a registry host.
+public struct RegistryCredentials: Sendable, Equatable {
+    public var username: String
+    public var secret: String
+
+    public init(username: String, secret: String) {
+        self.username = username
+        self.secret = secret
+    }
+}
+
+/// The client side of the OCI distribution API: where a reference's registry is, how to
+/// authenticate to it (anonymous, basic, or the bearer-token challenge of Docker Hub, GHCR and
+/// the rest), and requests with retries for what is worth retrying.
+public final class RegistryClient: Sendable {
+    let transport: any HTTPTransport
+    let credentials: @Sendable (String) -> RegistryCredentials?
+    /// Bearer tokens by host and scope.
+    let tokens = Mutex<[String: String]>([:])
+    /// Retries after a network failure, 429 or 5xx, with this many seconds of back-off each.
+    let backoff: [UInt32]
+
+    public init(
+        transport: any HTTPTransport, credentials: @escaping @Sendable (String) -> RegistryCredentials? = { _ in nil },
+        backoff: [UInt32] = [1, 2, 4]
+    ) {
+        self.transport = transport
+        self.credentials = credentials
+        self.backoff = backoff
+    }
+
+    /// The host to talk to for a reference's domain (Docker Hub's API lives elsewhere).
+    public static func apiHost(_ domain: String) -> String {
+        domain == "docker.io" || domain == "index.docker.io" ? "registry-1.docker.io" : domain
+    }
+
+    /// Plain HTTP for registries on this machine, as Docker allows; HTTPS elsewhere.
+    public static func scheme(_ host: String) -> String {
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        return name == "localhost" || name.hasPrefix("127.") || host.hasPrefix("[::1]") ? "http" : "https"
+    }
+
+    /// A request to `/v2/<repository>/<path>` of `domain`, authenticated as the registry asks.
+    public func send(
+        domain: String, repository: String, method: String = "GET", path: String, headers: [(String, String)] = [],
+        body: [UInt8]? = nil, bodyFile: String? = nil, push: Bool = false,
+        sink: ((UnsafeRawBufferPointer) throws(OCIError) -> Void)? = nil
+    ) throws(OCIError) -> HTTPResponse {
+        let host = Self.apiHost(domain)
+        // `path` may be a whole URL (an upload's Location) or relative to the repository.
+        let url: String
+        if path.hasPrefix("http://") || path.hasPrefix("https://") {
+            url = path
+        } else if path.hasPrefix("/") {
+            url = "\(Self.scheme(host))://\(host)\(path)"
+        } else {
+            url = "\(Self.scheme(host))://\(host)/v2/\(repository)/\(path)"
+        }
+        let scope = "repository:\(repository):\(push ? "pull,push" : "pull")"
+        var attempt = 0
+        var authenticated = false
+        while true {
+            var request = HTTPRequest(method: method, url: url, headers: headers, body: body, bodyFile: bodyFile)
+            if let token = tokens.withLock({ $0[host + " " + scope] }) { request.headers.append(("Authorization", token)) }
+            var response: HTTPResponse
+            do {
+                response = try transport.send(request, sink: sink)
+            } catch {
+                guard case .network = error, attempt < backoff.count else { throw error }
+                sleep(backoff[attempt])
+                attempt += 1
+                continue
+            }
+            if response.status == 401 && !authenticated, let challenge = response.header("www-authenticate") {
+                try authenticate(host: host, scope: scope, challenge: challenge)
+                authenticated = true
+                continue
+            }
+            if (response.status == 429 || response.status >= 500) && attempt < backoff.count {
+                // Retry-After in seconds when the registry says, else our back-off.
+                let wait = response.header("retry-after").flatMap { UInt32($0) }.map { min($0, 60) } ?? backoff[attempt]
+                sleep(wait)
+                attempt += 1
+                continue
+            }
+            return response
+        }
+    }
+
+    /// Answers a `WWW-Authenticate` challenge: basic credentials, or a bearer token from the
+    /// realm (with the credentials, when there are any, for private repositories).
+    func authenticate(host: String, scope: String, challenge: String) throws(OCIError) {
+        let (kind, parameters) = Self.parseChallenge(challenge)
+        let creds = credentials(host == "registry-1.docker.io" ? "https://index.docker.io/v1/" : host)
+        if kind == "basic" {
+            guard let creds else { return }
+            tokens.withLock { $0[host + " " + scope] = "Basic " + Base64.encode(Array("\(creds.username):\(creds.secret)".utf8)) }
+            return
+        }
+        guard kind == "bearer", let realm = parameters["realm"] else {
+            throw .registry(status: 401, "unsupported authentication challenge from \(host): \(challenge)")
+        }
+        var query: [String] = []
+        if let service = parameters["service"] { query.append("service=" + Self.percentEncode(service)) }
+        query.append("scope=" + Self.percentEncode(parameters["scope"] ?? scope))
+        var headers: [(String, String)] = []
+        if let creds {
+            headers.append(("Authorization", "Basic " + Base64.encode(Array("\(creds.username):\(creds.secret)".utf8))))
+        }
+        let url = realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
+        var response = try transport.send(HTTPRequest(url: url, headers: headers), sink: nil)
+        var attempt = 0
+        while (response.status == 429 || response.status >= 500) && attempt < backoff.count {
+            sleep(backoff[attempt])
+            attempt += 1
+            response = try transport.send(HTTPRequest(url: url, headers: headers), sink: nil)
+        }
+        guard response.status == 200, let tree = try? JSONTree.parse(response.body),
+            let token = tree.value("token")?.stringValue ?? tree.value("access_token")?.stringValue
+        else {
+            throw .registry(
+                status: response.status,
+                "cannot get a token from \(realm) (\(response.status)): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+        }
+        tokens.withLock { $0[host + " " + scope] = "Bearer " + token }
+    }
+
+    /// `Bearer realm="…",service="…",scope="…"` → ("bearer", parameters).
+    static func parseChallenge(_ text: String) -> (String, [String: String]) {
+        let trimmed = text.drop { $0 == " " }
+        let kind = trimmed.prefix { $0 != " " }.lowercased()
+        var parameters: [String: String] = [:]
+        var rest = trimmed.dropFirst(kind.count)
+        while !rest.isEmpty {
+            rest = rest.drop { $0 == " " || $0 == "," }
+            let key = rest.prefix { $0 != "=" }
+            rest = rest.dropFirst(key.count)
+            guard rest.first == "=" else { break }
+            rest = rest.dropFirst()
+            var value = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                while let c = rest.first, c != "\"" {
+                    if c == "\\", let next = rest.dropFirst().first {
+                        value.append(next)
+                        rest = rest.dropFirst(2)
+                        continue
+                    }
+                    value.append(c)
+                    rest = rest.dropFirst()
+                }
+                rest = rest.dropFirst()
+            } else {
+                value = String(rest.prefix { $0 != "," })
+                rest = rest.dropFirst(value.count)
+            }
+            parameters[key.trimmingSpaces().lowercased()] = value
+        }
+        return (kind, parameters)
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+            }
+        }
+        return out
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
+
+/// Base64 (RFC 4648) for credentials, without Foundation.
+public enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let b0 = bytes[i]
+            let b1 = i + 1 < bytes.count ? bytes[i + 1] : 0
+            let b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            out.append(alphabet[Int(b0 >> 2)])
+            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
+            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        for c in text.utf8 where c != UInt8(ascii: "=") && c != UInt8(ascii: "\n") && c != UInt8(ascii: "\r") {
+            guard let v = alphabet.firstIndex(of: c) else { return nil }
+            values.append(UInt8(v))
+        }
+        var out: [UInt8] = []
+        var i = 0
+        while i + 1 < values.count {
+            out.append(values[i] << 2 | values[i + 1] >> 4)
+            if i + 2 < values.count { out.append((values[i + 1] & 15) << 4 | values[i + 2] >> 2) }
+            if i + 3 < values.count { out.append((values[i + 2] & 3) << 6 | values[i + 3]) }
+            i += 4
+        }
+        return out
+    }
+}

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Synchronization
+import Testing
+
+@testable import SComposeOCI
+
+/// A registry in memory behind the transport protocol: what `RegistryClient` and `Puller` send
+/// and how they react to challenges, indexes, errors and broken blobs.
+final class FakeRegistry: HTTPTransport, @unchecked Sendable {
+    /// URL (without query) → response; `handler` decides everything else.
+    var routes: [String: HTTPResponse] = [:]
+    var handler: (@Sendable (HTTPRequest) -> HTTPResponse?)?
+    let log = Mutex<[String]>([])
+
+    func send(_ request: HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(OCIError) -> Void)?) throws(OCIError) -> HTTPResponse {
+        log.withLock { $0.append(request.url) }
+        var response = handler?(request) ?? routes[String(request.url.prefix { $0 != "?" })] ?? HTTPResponse(status: 404)
+        if let sink, (200..<300).contains(response.status) {
+            // In pieces, as a network delivers it.
+            var offset = 0
+            while offset < response.body.count {
+                let piece = Array(response.body[offset..<min(offset + 7, response.body.count)])
+                var failure: OCIError?
+                piece.withUnsafeBytes { raw in
+                    do throws(OCIError) { try sink(raw) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                offset += 7
+            }
+            response.body = []
+        }
+        return response
+    }
+}
+
+@Suite struct PullTests {
+    /// A one-layer image: (layer, config, manifest) bytes.
+    static func image(file: String = "hello") -> ([UInt8], [UInt8], [UInt8]) {
+        var tar = TarBuilder()
+        tar.add("etc/", kind: .directory, mode: 0o755)
+        tar.add("etc/greeting", content: Array("\(file)\n".utf8))
+        let layer = tar.archive
+        let config = Array("""
+            {"architecture":"amd64","os":"linux","created":"2026-11-26T00:00:00Z","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["\(Digest(of: layer))"]}}
+            """.utf8)
+        let manifest = Array("""
+            {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(MediaType.ociConfig)","digest":"\(Digest(of: config))","size":\(config.count)},"layers":[{"mediaType":"\(MediaType.ociLayer)","digest":"\(Digest(of: layer))","size":\(layer.count)}]}
+            """.utf8)
+        return (layer, config, manifest)
+    }
+
+    func store(_ dir: TempDir) throws -> ImageStore { try ImageStore(root: dir.path) }
+
+    /// Nothing of a failed pull is left: no name, no blob, no half-written file.
+    func expectNothingStored(_ store: ImageStore, _ digests: [Digest]) throws {
+        #expect(try store.list().isEmpty)
+        for d in digests { #expect(!store.content.has(d)) }
+        let ingest = (try? FileManager.default.contentsOfDirectory(atPath: store.content.root + "/ingest")) ?? []
+        #expect(ingest.isEmpty, "\(ingest)")
+    }
+
+    @Test func tokenChallengeIndexAndPlatform() throws {
+        let (layer, config, manifest) = Self.image()
+        let (armLayer, armConfig, armManifest) = Self.image(file: "arm")
+        let index = Array("""
+            {"schemaVersion":2,"mediaType":"\(MediaType.ociIndex)","manifests":[
+              {"mediaType":"\(MediaType.ociManifest)","digest":"\(Digest(of: armManifest))","size":\(armManifest.count),"platform":{"architecture":"arm64","os":"linux","variant":"v8"}},
+              {"mediaType":"\(MediaType.ociManifest)","digest":"\(Digest(of: manifest))","size":\(manifest.count),"platform":{"architecture":"amd64","os":"linux"}}]}
+            """.utf8)
+        let base = "https://registry.test/v2/lib/app/"
+        let fake = FakeRegistry()
+        let routes: [String: HTTPResponse] = [
+            base + "manifests/1": HTTPResponse(status: 200, headers: ["content-type": [MediaType.ociIndex]], body: index),
+            base + "manifests/\(Digest(of: manifest))": HTTPResponse(status: 200, body: manifest),
+            base + "manifests/\(Digest(of: armManifest))": HTTPResponse(status: 200, body: armManifest),
+            base + "blobs/\(Digest(of: config))": HTTPResponse(status: 200, body: config),
+            base + "blobs/\(Digest(of: layer))": HTTPResponse(status: 200, body: layer),
+            base + "blobs/\(Digest(of: armConfig))": HTTPResponse(status: 200, body: armConfig),
+            base + "blobs/\(Digest(of: armLayer))": HTTPResponse(status: 200, body: armLayer),
+        ]
+        fake.handler = { request in
+            if request.url.hasPrefix("https://auth.test/token") {
+                // The token needs the service and scope the challenge named, and the credentials.
+                guard request.url.contains("service=registry.test"), request.url.contains("scope=repository%3Alib%2Fapp%3Apull"),
+                    request.headers.contains(where: { $0 == ("Authorization", "Basic " + Base64.encode(Array("me:secret".utf8))) })
+                else { return HTTPResponse(status: 401) }
+                return HTTPResponse(status: 200, body: Array(#"{"token":"T0K3N"}"#.utf8))
+            }
+            guard request.headers.contains(where: { $0 == ("Authorization", "Bearer T0K3N") }) else {
+                return HTTPResponse(status: 401, headers: ["www-authenticate": [
+                    #"Bearer realm="https://auth.test/token",service="registry.test",scope="repository:lib/app:pull""#,
+                ]])
+            }
+            return routes[request.url]
+        }
+        let dir = try TempDir()
+        let store = try store(dir)
+        let client = RegistryClient(
+            transport: fake, credentials: { $0 == "registry.test" ? RegistryCredentials(username: "me", secret: "secret") : nil },
+            backoff: [])
+        var puller = Puller(store: store, client: client)
+        puller.platform = Platform(architecture: "amd64", os: "linux")
+        let record = try puller.pull(try ImageReference(parsing: "registry.test/lib/app:1"))
+        #expect(record.names == ["registry.test/lib/app:1"])
+        #expect(record.manifest == Digest(of: manifest) && record.id == Digest(of: config))
+        let snapshot = try store.snapshots(record)
+        #expect(try String(contentsOfFile: snapshot[0] + "/etc/greeting", encoding: .utf8) == "hello\n")
+        // One token for the whole pull; the arm64 image was never fetched.
+        let urls = fake.log.withLock { $0 }
+        #expect(urls.filter { $0.hasPrefix("https://auth.test/") }.count == 1, "\(urls)")
+        #expect(!urls.contains { $0.contains(Digest(of: armLayer).hex) })
+        // Pulled again: its blobs are present, only manifests travel.
+        fake.log.withLock { $0 = [] }
+        _ = try puller.pull(try ImageReference(parsing: "registry.test/lib/app:1"))
+        #expect(!fake.log.withLock { $0 }.contains { $0.contains("/blobs/") })
+        // arm64 on request, by platform.
+        puller.platform = Platform(parsing: "linux/arm64/v8") ?? .host
+        let arm = try puller.pull(try ImageReference(parsing: "registry.test/lib/app:1"))
+        #expect(arm.id == Digest(of: armConfig))
+        puller.platform = Platform(architecture: "s390x", os: "linux")
+        #expect(throws: OCIError.self) { try puller.pull(try ImageReference(parsing: "registry.test/lib/app:1")) }
+    }
+
+    @Test func corruptAndTruncatedBlobsAreNotStored() throws {
+        let (layer, config, manifest) = Self.image()
+        let base = "http://127.0.0.1:5000/v2/app/"
+        for damage in ["corrupt", "truncated", "longer"] {
+            var served = layer
+            switch damage {
+            case "corrupt": served[600] ^= 0xff
+            case "truncated": served.removeLast(100)
+            default: served += [0, 0, 0]
+            }
+            let fake = FakeRegistry()
+            fake.routes = [
+                base + "manifests/latest": HTTPResponse(status: 200, body: manifest),
+                base + "blobs/\(Digest(of: config))": HTTPResponse(status: 200, body: config),
+                base + "blobs/\(Digest(of: layer))": HTTPResponse(status: 200, body: served),
+            ]
+            let dir = try TempDir()
+            let store = try store(dir)
+            let puller = Puller(store: store, client: RegistryClient(transport: fake, backoff: []))
+            let reference = try ImageReference(parsing: "127.0.0.1:5000/app")
+            do throws(OCIError) {
+                _ = try puller.pull(reference)
+                Issue.record("a \(damage) blob was accepted")
+            } catch {
+                if damage == "corrupt" {
+                    guard case .digestMismatch = error else { Issue.record("\(error)"); continue }
+                }
+            }
+            try expectNothingStored(store, [Digest(of: layer), Digest(of: manifest)])
+        }
+    }
+
+    @Test func registryErrorsAreClear() throws {
+        let (_, _, manifest) = Self.image()
+        let fake = FakeRegistry()
+        let schema1 = Array(#"{"schemaVersion":1,"name":"old","fsLayers":[]}"#.utf8)
+        let calls = Mutex(0)
+        fake.handler = { request in
+            if request.url.hasSuffix("/old/manifests/latest") { return HTTPResponse(status: 200, body: schema1) }
+            if request.url.hasSuffix("/denied/manifests/latest") { return HTTPResponse(status: 403, body: Array("denied".utf8)) }
+            if request.url.hasSuffix("/busy/manifests/latest") {
+                // Twice too many requests, then the manifest (whose blobs are missing: 404).
+                let n = calls.withLock { (c: inout Int) -> Int in
+                    c += 1
+                    return c
+                }
+                return n < 3 ? HTTPResponse(status: 429) : HTTPResponse(status: 200, body: manifest)
+            }
+            return nil
+        }
+        let dir = try TempDir()
+        let store = try store(dir)
+        let puller = Puller(store: store, client: RegistryClient(transport: fake, backoff: [0, 0, 0]))
+        func failure(_ text: String) -> OCIError? {
+            guard let reference = try? ImageReference(parsing: text) else { return nil }
+            do throws(OCIError) {
+                _ = try puller.pull(reference)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(failure("localhost:5000/missing").map { if case .notFound = $0 { true } else { false } } == true)
+        #expect(failure("localhost:5000/old")?.description.contains("schema 1") == true)
+        #expect(failure("localhost:5000/denied")?.description.contains("pull access denied") == true)
+        #expect(failure("localhost:5000/busy").map { if case .notFound = $0 { true } else { false } } == true)
+        #expect(calls.withLock { $0 } == 3, "429 was retried")
+        try expectNothingStored(store, [Digest(of: manifest)])
+    }
+
+    @Test func challengesAndCredentials() throws {
+        let (kind, parameters) = RegistryClient.parseChallenge(
+            #"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#)
+        #expect(kind == "bearer")
+        #expect(parameters == ["realm": "https://auth.docker.io/token", "service": "registry.docker.io", "scope": "repository:library/busybox:pull"])
+        #expect(RegistryClient.parseChallenge(#"Basic realm="Registry Realm""#).0 == "basic")
+        #expect(RegistryClient.apiHost("docker.io") == "registry-1.docker.io")
+        #expect(RegistryClient.scheme("127.0.0.1:5000") == "http" && RegistryClient.scheme("ghcr.io") == "https")
+        #expect(Base64.encode(Array("me:secret".utf8)) == "bWU6c2VjcmV0")
+        #expect(Base64.decode("bWU6c2VjcmV0").map { String(decoding: $0, as: UTF8.self) } == "me:secret")
+        let dir = try TempDir()
+        _ = try dir.write("config.json", Array("""
+            {"auths":{"https://index.docker.io/v1/":{"auth":"\(Base64.encode(Array("hub:pw".utf8)))"},"registry.test":{"username":"u","password":"p"}}}
+            """.utf8))
+        let creds = DockerCredentials(environment: ["DOCKER_CONFIG": dir.path])
+        #expect(creds.lookup("docker.io") == RegistryCredentials(username: "hub", secret: "pw"))
+        #expect(creds.lookup("registry.test") == RegistryCredentials(username: "u", secret: "p"))
+        #expect(creds.lookup("elsewhere.test") == nil)
+    }
+}
