@@ -15,29 +15,21 @@ import Testing
         let process = Process()
         let port: Int
 
-        init(dir: String) throws {
+        /// A loopback port nothing listens on now.
+        static func freePort() -> Int {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
             _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            port = Int(UInt16(bigEndian: addr.sin_port))
-            close(fd)
-            let config = """
-                version: 0.1
-                log: {level: error}
-                storage: {filesystem: {rootdirectory: \(dir)/registry}}
-                http: {addr: 127.0.0.1:\(port)}
-                """
-            try config.write(toFile: dir + "/registry.yml", atomically: true, encoding: .utf8)
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-            process.arguments = ["serve", dir + "/registry.yml"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Up once it accepts connections.
+            return Int(UInt16(bigEndian: addr.sin_port))
+        }
+
+        /// Waits until something accepts connections on `port`.
+        static func waitForListener(_ port: Int) {
             for _ in 0..<100 {
                 let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 defer { close(s) }
@@ -53,8 +45,25 @@ import Testing
             }
         }
 
+        init(dir: String) throws {
+            port = Self.freePort()
+            let config = """
+                version: 0.1
+                log: {level: error}
+                storage: {filesystem: {rootdirectory: \(dir)/registry}}
+                http: {addr: 127.0.0.1:\(port)}
+                """
+            try config.write(toFile: dir + "/registry.yml", atomically: true, encoding: .utf8)
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
+            process.arguments = ["serve", dir + "/registry.yml"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Self.waitForListener(port)
+        }
+
         deinit {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
@@ -118,6 +127,84 @@ import Testing
         let pushed = try fresh.run(["push"])
         #expect(pushed.status == 0 && pushed.err.contains("app Pushed"), "\(pushed.out) \(pushed.err)")
         #expect(try p.s.run(["image", "pull", "-q", "\(host)/fresh/layer:2"]).status == 0)
+        _ = registry
+    }
+
+    /// A token server in front of the registry, as Docker Hub and GHCR work: every request
+    /// wants a bearer token, which the realm gives for the right basic credentials only.
+    static let tokenProxy = """
+        import base64, http.server, json, sys, urllib.error, urllib.request
+        upstream, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        TOKEN = "t0k3n-for-test"
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def reply(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for k, v in headers: self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD": self.wfile.write(body)
+            def do_HEAD(self): self.do_GET()
+            def do_GET(self):
+                if self.path.startswith("/token"):
+                    good = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                    if self.headers.get("Authorization") != good or "service=test-registry" not in self.path:
+                        return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+                    return self.reply(200, json.dumps({"token": TOKEN}).encode(), [("Content-Type", "application/json")])
+                if self.headers.get("Authorization") != "Bearer " + TOKEN:
+                    challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="test-registry",scope="repository:test/busybox:pull"'
+                    return self.reply(401, b"", [("WWW-Authenticate", challenge)])
+                request = urllib.request.Request(upstream + self.path, method=self.command, headers={"Accept": self.headers.get("Accept", "*/*")})
+                try:
+                    response = urllib.request.urlopen(request)
+                except urllib.error.HTTPError as error:
+                    response = error
+                body = response.read()
+                headers = [(k, response.headers[k]) for k in ("Content-Type", "Docker-Content-Digest") if response.headers.get(k)]
+                self.reply(response.status, body, headers)
+        http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+        """
+
+    @Test(.enabled(if: canRun)) func bearerTokenWithStoredCredentials() throws {
+        let source = try RuntimeBehaviourTests.Project("services: {}\n")
+        let registry = try LocalRegistry(dir: source.s.dir)
+        let archive = source.s.dir + "/busybox-oci.tar"
+        #expect(try source.s.run(["image", "save", "--format", "oci", "-o", archive, "busybox:latest"]).status == 0)
+        let seed = try source.s.run(
+            ["copy", "-q", "--dest-tls-verify=false", "oci-archive:" + archive, "docker://127.0.0.1:\(registry.port)/test/busybox:1"],
+            tool: "/usr/bin/skopeo")
+        #expect(seed.status == 0, "\(seed.err)")
+        let port = LocalRegistry.freePort()
+        try Self.tokenProxy.write(toFile: source.s.dir + "/proxy.py", atomically: true, encoding: .utf8)
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        proxy.arguments = [source.s.dir + "/proxy.py", "http://127.0.0.1:\(registry.port)", String(port), "alice", "s3cret"]
+        proxy.standardError = FileHandle.nullDevice
+        try proxy.run()
+        defer {
+            // SIGKILL: the test runner's children start with SIGTERM blocked.
+            kill(proxy.processIdentifier, SIGKILL)
+            proxy.waitUntilExit()
+        }
+        LocalRegistry.waitForListener(port)
+        // Credentials as `docker login` leaves them, in a config of the test's own.
+        func login(_ password: String) throws {
+            let auth = Data("alice:\(password)".utf8).base64EncodedString()
+            try #"{"auths":{"127.0.0.1:\#(port)":{"auth":"\#(auth)"}}}"#.write(
+                toFile: source.s.dir + "/config.json", atomically: true, encoding: .utf8)
+        }
+        setenv("DOCKER_CONFIG", source.s.dir, 1)
+        defer { unsetenv("DOCKER_CONFIG") }
+        let fresh = try ImageCommandTests.Sandbox()
+        try login("wrong")
+        let refused = try fresh.run(["image", "pull", "127.0.0.1:\(port)/test/busybox:1"])
+        #expect(refused.status != 0 && refused.err.contains("token"), "\(refused.err)")
+        #expect(try fresh.run(["image", "ls", "-q"]).out.isEmpty)
+        try login("s3cret")
+        let pulled = try fresh.run(["image", "pull", "127.0.0.1:\(port)/test/busybox:1"])
+        #expect(pulled.status == 0, "\(pulled.err)")
+        #expect(pulled.out.contains("Pull complete"), "\(pulled.out)")
         _ = registry
     }
 }
