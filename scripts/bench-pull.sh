@@ -23,19 +23,9 @@ cleanup() {
 trap cleanup EXIT
 
 # The image: directories of /usr up to about SIZE_MB, one layer.
+. "$here/bench-lib.sh"
 rootfs="$work/rootfs"
-mkdir -p "$rootfs/usr"
-total=0
-for d in /usr/lib/x86_64-linux-gnu /usr/share /usr/bin /usr/lib /usr/libexec; do
-  [ -d "$d" ] || continue
-  for entry in "$d"/*; do
-    [ "$total" -ge $((size_mb * 1024)) ] && break 2
-    s=$(du -sk "$entry" 2>/dev/null | cut -f1)
-    mkdir -p "$rootfs$(dirname "$entry")"
-    cp -a "$entry" "$rootfs$(dirname "$entry")/" 2>/dev/null || true
-    total=$((total + s))
-  done
-done
+copied_mb=$(copy_usr_rootfs "$rootfs" "$size_mb")
 tar -C "$rootfs" -czf "$work/layer.tar.gz" .
 rm -rf "$rootfs"
 export SCOMPOSE_ROOT="$work/state-make"
@@ -54,7 +44,7 @@ docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
 registry_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 skopeo copy -q --dest-tls-verify=false "oci-archive:$work/image.tar" "docker://127.0.0.1:$port/bench/pull:1"
-printf 'image: %s MB compressed (%s MB of files)\n' "$(( $(stat -c %s "$work/layer.tar.gz") >> 20 ))" "$((total / 1024))"
+printf 'image: %s MB compressed (%s MB of files)\n' "$(( $(stat -c %s "$work/layer.tar.gz") >> 20 ))" "$copied_mb"
 
 best() {  # best of 3 wall-clock seconds of a shell command, `clean` run (untimed) before each
   python3 - "$@" <<'PY'

@@ -19,20 +19,10 @@ mkdir -p "$rootfs"
 if command -v debootstrap >/dev/null 2>&1 && debootstrap --variant=minbase bookworm "$rootfs" >/dev/null 2>&1; then
   echo "rootfs: debootstrap bookworm minbase"
 else
-  rm -rf "$rootfs" && mkdir -p "$rootfs/usr"
-  # Copy directories of /usr until about SIZE_MB.
-  total=0
-  for d in /usr/lib/x86_64-linux-gnu /usr/share /usr/bin /usr/lib /usr/libexec; do
-    [ -d "$d" ] || continue
-    for entry in "$d"/*; do
-      [ "$total" -ge $((size_mb * 1024)) ] && break 2
-      s=$(du -sk "$entry" 2>/dev/null | cut -f1)
-      mkdir -p "$rootfs$(dirname "$entry")"
-      cp -a "$entry" "$rootfs$(dirname "$entry")/" 2>/dev/null || true
-      total=$((total + s))
-    done
-  done
-  echo "rootfs: copy of /usr ($((total / 1024)) MB)"
+  rm -rf "$rootfs"
+  . "$here/bench-lib.sh"
+  copied_mb=$(copy_usr_rootfs "$rootfs" "$size_mb")
+  echo "rootfs: copy of /usr ($copied_mb MB)"
 fi
 tar -C "$rootfs" -czf "$work/layer.tar.gz" .
 export SCOMPOSE_ROOT="$work/state-make"

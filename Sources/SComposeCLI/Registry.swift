@@ -40,32 +40,87 @@ enum Pulling {
             let from = reference.domain == "docker.io" ? reference.familiarRepository : reference.path
             Console.out("\(reference.tag ?? reference.digest?.description ?? "latest"): Pulling from \(from)\n")
         }
-        // Layers are reported (not the config), each once.
-        let layers = Mutex<Set<Digest>>([])
+        // Layers are reported (not the config), each once; on a terminal their lines are
+        // rewritten in place with a progress bar, as Docker's are.
+        let display = PullDisplay(tty: lines && isatty(1) == 1)
         let record: ImageRecord
         do {
             record = try puller.pull(reference) { event in
                 guard lines else { return }
                 switch event {
                 case .resolved(_, let descriptors, let present):
-                    layers.withLock { $0 = Set(descriptors.map(\.digest)) }
-                    for layer in descriptors where present.contains(layer.digest) {
-                        Console.out("\(layer.digest.hex.prefix(12)): Already exists\n")
-                    }
+                    display.start(descriptors.map { ($0.digest, present.contains($0.digest)) })
+                case .downloading(let digest, let received, let total):
+                    display.update(digest, received: received, total: total)
                 case .downloaded(let digest):
-                    if layers.withLock({ $0.remove(digest) != nil }) { Console.out("\(digest.hex.prefix(12)): Pull complete\n") }
+                    display.finish(digest)
                 case .complete(let record, let newer):
                     Console.out("Digest: \(record.manifest)\n")
                     Console.out("Status: \(newer ? "Downloaded newer image" : "Image is up to date") for \(reference.familiar)\n")
                     Console.out(reference.description + "\n")
-                case .downloading:
-                    break
                 }
             }
         } catch {
             throw CLIError("Error response from daemon: \(error)")
         }
         return record
+    }
+}
+
+/// The per-layer lines of a pull. Events come from the download threads: one lock orders them.
+final class PullDisplay: Sendable {
+    struct State {
+        var order: [Digest] = []
+        var last: [Digest: Int64] = [:]
+    }
+    let tty: Bool
+    let state = Mutex(State())
+
+    init(tty: Bool) { self.tty = tty }
+
+    func start(_ layers: [(Digest, Bool)]) {
+        state.withLock { s in
+            s.order = layers.map(\.0)
+            var out = ""
+            for (digest, present) in layers {
+                if present {
+                    out += "\(digest.hex.prefix(12)): Already exists\n"
+                } else if tty {
+                    out += "\(digest.hex.prefix(12)): Pulling fs layer\n"
+                }
+            }
+            Console.out(out)
+        }
+    }
+
+    /// On a terminal, at most ten redraws a second per layer.
+    func update(_ digest: Digest, received: Int64, total: Int64) {
+        guard tty else { return }
+        state.withLock { s in
+            guard let i = s.order.firstIndex(of: digest) else { return }
+            let now = Clock.nowNanoseconds()
+            if let last = s.last[digest], now - last < 100_000_000 { return }
+            s.last[digest] = now
+            let width = 50
+            let done = total > 0 ? Int(Int64(width) * received / total) : 0
+            let bar = "[" + String(repeating: "=", count: max(0, done - 1)) + (done > 0 ? ">" : "") + String(repeating: " ", count: width - max(done, 0)) + "]"
+            let text = "\(digest.hex.prefix(12)): Downloading \(bar) \(Units.decimal(received))/\(Units.decimal(total))"
+            Console.out(Self.rewrite(line: i, of: s.order.count, text))
+        }
+    }
+
+    func finish(_ digest: Digest) {
+        state.withLock { s in
+            guard let i = s.order.firstIndex(of: digest) else { return }
+            let text = "\(digest.hex.prefix(12)): Pull complete"
+            Console.out(tty ? Self.rewrite(line: i, of: s.order.count, text) : text + "\n")
+        }
+    }
+
+    /// Line `i` of the `count` printed last, replaced, with the cursor back below them.
+    static func rewrite(line i: Int, of count: Int, _ text: String) -> String {
+        let up = count - i
+        return "\u{1B}[\(up)A\r\u{1B}[2K" + text + "\u{1B}[\(up)B\r"
     }
 }
 
@@ -135,8 +190,11 @@ struct Pull: ParsableCommand {
 
 extension Pulling {
     static func client() -> RegistryClient {
-        let credentials = DockerCredentials(environment: Console.environment())
-        return RegistryClient(transport: CurlTransport(), credentials: { credentials.lookup($0) })
+        let environment = Console.environment()
+        let credentials = DockerCredentials(environment: environment)
+        return RegistryClient(
+            transport: CurlTransport(), credentials: { credentials.lookup($0) },
+            mirrors: RegistryClient.configuredMirrors(environment: environment))
     }
 
     /// `docker push`'s lines: the repository, each layer pushed or present, the digest.

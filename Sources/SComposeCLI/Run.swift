@@ -69,6 +69,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("quiet-pull"), help: "Pull without printing progress information")
     var quietPull = false
 
+    @Option(name: .long, help: "Pull image before running (\"always\"|\"missing\"|\"never\")")
+    var pull: String?
+
     @Argument(help: "The service")
     var service: String
 
@@ -94,6 +97,10 @@ struct Run: ParsableCommand {
         run.detach = detach
         run.noDeps = noDeps
         run.useAliases = useAliases
+        if let pull {
+            guard ["always", "missing", "never"].contains(pull) else { throw CLIError("invalid --pull \(pull): always, missing or never") }
+            run.pull = pull
+        }
         let engine = ProjectContext.engine()
         let (container, socket) = try engine.runOneOff(
             loaded, service: service, options: run, environment: Console.environment(), parallel: global.parallelLimit)

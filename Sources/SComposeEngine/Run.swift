@@ -37,6 +37,8 @@ public struct RunOptions: Sendable {
     public var detach = false
     public var noDeps = false
     public var useAliases = false
+    /// `--pull always|missing|never`, over the service's `pull_policy`.
+    public var pull: String?
 
     public init() {}
 }
@@ -92,7 +94,10 @@ extension Engine {
 
         let lock = try lockProject(project.name)
         let store = try ImageStore(root: root)
-        if let imageName = service.image, try store.find(imageName) == nil, service.pullPolicy != "never", let pullImage {
+        let policy = options.pull ?? service.pullPolicy ?? "missing"
+        if let imageName = service.image, let pullImage, policy != "never", policy != "build",
+            try policy == "always" || store.find(imageName) == nil
+        {
             progress("\(name) Pulling")
             _ = try pullImage(imageName, service.platform)
             progress("\(name) Pulled")

@@ -26,14 +26,31 @@ public final class RegistryClient: Sendable {
     let tokens = Mutex<[String: String]>([:])
     /// Retries after a network failure, 429 or 5xx, with this many seconds of back-off each.
     let backoff: [UInt32]
+    /// Pull-through mirrors of Docker Hub (`https://mirror.example.com`), tried in order before it.
+    let mirrors: [String]
 
     public init(
         transport: any HTTPTransport, credentials: @escaping @Sendable (String) -> RegistryCredentials? = { _ in nil },
-        backoff: [UInt32] = [1, 2, 4]
+        backoff: [UInt32] = [1, 2, 4], mirrors: [String] = []
     ) {
         self.transport = transport
         self.credentials = credentials
         self.backoff = backoff
+        self.mirrors = mirrors.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    }
+
+    /// `registry-mirrors` as Docker's daemon.json sets them, and `SCOMPOSE_REGISTRY_MIRRORS`
+    /// (comma-separated URLs), which comes first.
+    public static func configuredMirrors(environment: [String: String], daemonConfig: String = "/etc/docker/daemon.json") -> [String] {
+        var out = (environment["SCOMPOSE_REGISTRY_MIRRORS"] ?? "").split(separator: ",").map {
+            String($0.drop { $0 == " " })
+        }.filter { !$0.isEmpty }
+        if let bytes = try? Files.read(daemonConfig), let tree = try? JSONTree.parse(bytes),
+            let list = tree.value("registry-mirrors")?.arrayValue
+        {
+            out += list.compactMap(\.stringValue)
+        }
+        return out.filter { $0.hasPrefix("https://") || $0.hasPrefix("http://") }
     }
 
     /// The host to talk to for a reference's domain (Docker Hub's API lives elsewhere).
@@ -48,12 +65,25 @@ public final class RegistryClient: Sendable {
     }
 
     /// A request to `/v2/<repository>/<path>` of `domain`, authenticated as the registry asks.
+    /// Reads from Docker Hub go to its mirrors first; a mirror that fails or lacks the content
+    /// (any answer but 2xx) passes the request on to the next, and the last to Docker Hub.
     public func send(
         domain: String, repository: String, method: String = "GET", path: String, headers: [(String, String)] = [],
         body: [UInt8]? = nil, bodyFile: String? = nil, push: Bool = false,
         sink: ((UnsafeRawBufferPointer) throws(OCIError) -> Void)? = nil
     ) throws(OCIError) -> HTTPResponse {
         let host = Self.apiHost(domain)
+        if host == "registry-1.docker.io", !push, method == "GET" || method == "HEAD", !path.hasPrefix("/"), !path.contains("://") {
+            for mirror in mirrors {
+                let mirrorHost = String(mirror.split(separator: "/").dropFirst().first ?? "")
+                guard let response = try? exchange(
+                    host: mirrorHost, url: "\(mirror)/v2/\(repository)/\(path)", repository: repository, method: method, headers: headers,
+                    body: nil, bodyFile: nil, push: false, sink: sink, retries: false),
+                    (200..<300).contains(response.status)
+                else { continue }
+                return response
+            }
+        }
         // `path` may be a whole URL (an upload's Location) or relative to the repository.
         let url: String
         if path.hasPrefix("http://") || path.hasPrefix("https://") {
@@ -63,6 +93,17 @@ public final class RegistryClient: Sendable {
         } else {
             url = "\(Self.scheme(host))://\(host)/v2/\(repository)/\(path)"
         }
+        return try exchange(
+            host: host, url: url, repository: repository, method: method, headers: headers, body: body, bodyFile: bodyFile,
+            push: push, sink: sink, retries: true)
+    }
+
+    /// One request to one registry: its challenge answered, its 429/5xx and broken transfers retried.
+    func exchange(
+        host: String, url: String, repository: String, method: String, headers: [(String, String)], body: [UInt8]?,
+        bodyFile: String?, push: Bool, sink: ((UnsafeRawBufferPointer) throws(OCIError) -> Void)?, retries: Bool
+    ) throws(OCIError) -> HTTPResponse {
+        let backoff = retries ? self.backoff : []
         let scope = "repository:\(repository):\(push ? "pull,push" : "pull")"
         var attempt = 0
         var authenticated = false

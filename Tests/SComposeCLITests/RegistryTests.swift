@@ -119,6 +119,8 @@ import Testing
         #expect(!push.out.contains("Pushed"), "mounted from test/busybox: \(push.out)")
         let fresh = try RuntimeBehaviourTests.Project(
             "services:\n  a: {image: \"\(host)/copies/busybox:1\", command: [echo, pulled back]}\n")
+        let never = try fresh.run(["run", "--rm", "-T", "--pull", "never", "a"])
+        #expect(never.status != 0 && never.err.contains("No such image"), "\(never.err)")
         let run = try fresh.run(["run", "--rm", "-T", "a"])
         #expect(run.status == 0 && run.out == "pulled back\n", "\(run.out) \(run.err)")
         // A new image: its layer goes up (`push` of a service).

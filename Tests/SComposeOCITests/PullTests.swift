@@ -212,3 +212,36 @@ final class FakeRegistry: HTTPTransport, @unchecked Sendable {
         #expect(creds.lookup("elsewhere.test") == nil)
     }
 }
+
+@Suite struct MirrorTests {
+    /// Docker Hub reads go to the mirror first; what it lacks comes from Docker Hub itself.
+    @Test func mirrorFirstThenDockerHub() throws {
+        let (layer, config, manifest) = PullTests.image()
+        let fake = FakeRegistry()
+        fake.routes = [
+            "https://mirror.test/v2/library/app/manifests/latest": HTTPResponse(status: 200, body: manifest),
+            "https://mirror.test/v2/library/app/blobs/\(Digest(of: config))": HTTPResponse(status: 200, body: config),
+            // The layer only on Docker Hub.
+            "https://registry-1.docker.io/v2/library/app/blobs/\(Digest(of: layer))": HTTPResponse(status: 200, body: layer),
+        ]
+        let dir = try TempDir()
+        let store = try ImageStore(root: dir.path)
+        let client = RegistryClient(transport: fake, backoff: [], mirrors: ["https://mirror.test/"])
+        var puller = Puller(store: store, client: client)
+        puller.platform = Platform(architecture: "amd64", os: "linux")
+        let record = try puller.pull(try ImageReference(parsing: "app"))
+        #expect(record.names == ["docker.io/library/app:latest"])
+        let urls = fake.log.withLock { $0 }
+        #expect(!urls.contains("https://registry-1.docker.io/v2/library/app/manifests/latest"), "\(urls)")
+        #expect(urls.contains("https://registry-1.docker.io/v2/library/app/blobs/\(Digest(of: layer))"))
+        // Other registries are not mirrored.
+        #expect(throws: OCIError.self) { try puller.pull(try ImageReference(parsing: "ghcr.io/org/app")) }
+        #expect(!fake.log.withLock { $0 }.contains { $0.contains("mirror.test/v2/org") })
+        // The setting as Docker's daemon.json and our variable give it.
+        _ = try dir.write("daemon.json", Array(#"{"registry-mirrors":["https://hub-mirror.example"]}"#.utf8))
+        #expect(
+            RegistryClient.configuredMirrors(
+                environment: ["SCOMPOSE_REGISTRY_MIRRORS": "https://a.example, https://b.example"], daemonConfig: dir.path + "/daemon.json")
+                == ["https://a.example", "https://b.example", "https://hub-mirror.example"])
+    }
+}
