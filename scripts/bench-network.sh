@@ -87,7 +87,7 @@ if [ "$have_docker" = 1 ]; then
   theirs_lookup=$(lookup_us docker-compose -f "$work/theirs.yaml")
 fi
 
-ratio() { python3 -c "print('%.1fx' % ($1 / max($2, 1)))"; }
+. "$here/bench-lib.sh"  # ratio
 printf '%-44s %10s %16s %8s\n' "measure" "scompose" "docker compose" "ratio"
 if [ "$have_docker" = 1 ]; then
   printf '%-44s %7s µs %13s µs %8s\n' "connect to a published port (127.0.0.1)" "$ours_connect" "$theirs_connect" "$(ratio "$theirs_connect" "$ours_connect")"

@@ -56,24 +56,7 @@ mkdir -p "$work/noop" "$work/chain"
   done
 } > "$work/chain/compose.yaml"
 
-# Median wall time in ms of a command run $runs times, with `before` run (untimed) first each time.
-timed() {
-  python3 - "$runs" "$@" <<'PY'
-import statistics, subprocess, sys, time
-runs = int(sys.argv[1])
-sep = sys.argv.index("--")
-before, cmd = sys.argv[2:sep], sys.argv[sep + 1:]
-times = []
-for _ in range(runs):
-    if before:
-        subprocess.run(before, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    times.append((time.perf_counter() - t) * 1000)
-print("%.0f" % statistics.median(times))
-PY
-}
-ratio() { python3 -c "print('%.1fx' % ($1 / max($2, 1)))"; }
+. "$here/bench-lib.sh"  # timed, ratio
 
 declare -A ours theirs
 f="$work/noop/compose.yaml"

@@ -50,23 +50,7 @@ for n in 10 50; do
   } > "$work/p$n/compose.yaml"
 done
 
-# Median wall time in ms of a command run $runs times, with `before` run (untimed) first each time.
-timed() {
-  python3 - "$runs" "$@" <<'EOF'
-import statistics, subprocess, sys, time
-runs = int(sys.argv[1])
-sep = sys.argv.index("--")
-before, cmd = sys.argv[2:sep], sys.argv[sep + 1:]
-times = []
-for _ in range(runs):
-    if before:
-        subprocess.run(before, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    times.append((time.perf_counter() - t) * 1000)
-print("%.0f" % statistics.median(times))
-EOF
-}
+. "$here/bench-lib.sh"  # timed, ratio
 
 # Average PSS in KiB of the processes whose executable is $1 (by /proc/<pid>/exe, read only).
 pss_of() {
@@ -86,7 +70,6 @@ print("%d %d" % (sum(values) // max(1, len(values)), len(values)))
 EOF
 }
 
-ratio() { python3 -c "print('%.1fx' % ($1 / max($2, 1)))"; }
 
 declare -A ours theirs
 for n in 10 50; do

@@ -29,9 +29,9 @@ enum Pulling {
         } catch {
             throw CLIError("\(error)")
         }
-        let puller = try pull(reference, platform: platform, lines: !quiet)
+        let record = try pull(reference, platform: platform, lines: !quiet)
         if quiet { Console.out(reference.description + "\n") }
-        return puller
+        return record
     }
 
     static func pull(_ reference: ImageReference, platform: String?, lines: Bool) throws -> ImageRecord {

@@ -122,24 +122,8 @@ struct Run: ParsableCommand {
     /// merged exactly as the same lines in a file would be; without `--service-ports` the
     /// service's own ports are dropped (`!override`).
     static func override(service: String, volumes: [String], publish: [String], servicePorts: Bool) throws -> ConfigFile? {
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "$": out += "$$"  // flags are not interpolated
-                default:
-                    if scalar.value < 0x20 {
-                        let hex = String(scalar.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
-                }
-            }
-            return out + "\""
-        }
+        // A JSON string is a YAML one; `$` doubled, as flags are not interpolated.
+        func quoted(_ s: String) -> String { JSONText.quote(s).split(separator: "$", omittingEmptySubsequences: false).joined(separator: "$$") }
         var keys: [String] = []
         if !volumes.isEmpty { keys.append("\"volumes\": [" + volumes.map(quoted).joined(separator: ", ") + "]") }
         if !servicePorts { keys.append("\"ports\": !override [" + publish.map(quoted).joined(separator: ", ") + "]") }

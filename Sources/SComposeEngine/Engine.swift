@@ -245,12 +245,20 @@ public struct Engine: Sendable {
         let targets = options.targets.isEmpty ? project.serviceNames : options.targets
         let services = try Reconciler.dependencyOrder(
             desiredServices(loaded, images: [:]), targets: targets, noDeps: options.noDeps)
+        // Each image is looked up once (services often share one; every lookup reads the index).
+        var found: [String: ImageRecord] = [:]
+        func lookup(_ image: String) throws -> ImageRecord? {
+            if let hit = found[image] { return hit }
+            let hit = try store.find(image)
+            found[image] = hit
+            return hit
+        }
         // Which images to pull, once each, and for which services.
         var toPull: [(image: String, platform: String?, services: [String])] = []
         for name in services {
             guard let service = project.services[name], let image = service.image else { continue }
             let policy = options.pull ?? service.pullPolicy ?? "missing"
-            let present = try store.find(image) != nil
+            let present = try lookup(image) != nil
             let wanted: Bool
             switch policy {
             case "always": wanted = true
@@ -276,20 +284,18 @@ public struct Engine: Sendable {
                 _ = try pullImage(jobs[i].image, jobs[i].platform)
                 for name in jobs[i].services { self.progress("\(name) Pulled") }
             }
+            for job in jobs { found[job.image] = nil }
         }
         var images: [String: ImageRecord] = [:]
-        var found: [String: ImageRecord] = [:]
         for name in services {
             guard let service = project.services[name] else { continue }
             guard let imageName = service.image else {
                 throw EngineError("service \"\(name)\" has no image (building images is not supported yet)")
             }
-            // Services often share an image: each is looked up once.
-            guard let image = try found[imageName] ?? store.find(imageName) else {
+            guard let image = try lookup(imageName) else {
                 throw EngineError("Error response from daemon: No such image: \(imageName)")
             }
             images[name] = image
-            found[imageName] = image
         }
         return (services, images)
     }

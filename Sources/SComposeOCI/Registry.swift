@@ -202,7 +202,7 @@ public final class RegistryClient: Sendable {
                 value = String(rest.prefix { $0 != "," })
                 rest = rest.dropFirst(value.count)
             }
-            parameters[key.trimmingSpaces().lowercased()] = value
+            parameters[key.trimmingSpaces.lowercased()] = value
         }
         return (kind, parameters)
     }
@@ -220,15 +220,6 @@ public final class RegistryClient: Sendable {
             }
         }
         return out
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingSpaces() -> Substring {
-        var s = self
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return s
     }
 }
 

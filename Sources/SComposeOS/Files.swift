@@ -139,3 +139,13 @@ public enum Files {
         return out
     }
 }
+
+extension Substring {
+    /// Without leading and trailing spaces.
+    public var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
