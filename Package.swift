@@ -42,9 +42,13 @@ let package = Package(
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
         .target(
+            name: "SComposeBuild",
+            dependencies: ["SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "CSpawn", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "SComposeEngine",
             dependencies: [
-                "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "CNftables", "CDynamic",
+                "SComposeBuild", "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "CNftables", "CDynamic",
                 "SComposeNetlink", "SComposeNetwork",
             ]
         ),
@@ -77,6 +81,7 @@ let package = Package(
         .testTarget(name: "SComposeRuntimeTests", dependencies: ["SComposeRuntime", "SComposeOCI"]),
         .testTarget(name: "SComposeNetworkTests", dependencies: ["SComposeNetlink", "SComposeNetwork"]),
         .testTarget(name: "SComposeEngineTests", dependencies: ["SComposeEngine"]),
+        .testTarget(name: "SComposeBuildTests", dependencies: ["SComposeBuild"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,8 @@
 #include "CLinux.h"
 
 dev_t sc_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+unsigned int sc_major(dev_t dev) { return major(dev); }
+unsigned int sc_minor(dev_t dev) { return minor(dev); }
 
 int sc_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) {
     return fsetxattr(fd, name, value, size, flags);
@@ -17,6 +19,12 @@ long sc_fgetxattr(int fd, const char *name, void *value, size_t size) { return f
 
 long sc_lgetxattr(const char *path, const char *name, void *value, size_t size) {
     return lgetxattr(path, name, value, size);
+}
+
+long sc_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
+
+int sc_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
+    return lsetxattr(path, name, value, size, flags);
 }
 
 int sc_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }

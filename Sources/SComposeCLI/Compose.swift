@@ -17,6 +17,7 @@ enum ProjectContext {
         var engine = Engine(root: StateRoot.path, shimPath: shimPath) { text in
             Console.error(text.split(separator: "\n", omittingEmptySubsequences: false).map { " " + $0 }.joined(separator: "\n"))
         }
+        engine.buildOutput = { Console.error($0) }
         engine.pullImage = { image, platform in
             try Pulling.pull(try ImageReference(parsing: image), platform: platform, lines: false)
         }
@@ -141,6 +142,12 @@ struct Up: ParsableCommand {
     @Option(name: .long, help: "Pull image before running (\"always\"|\"missing\"|\"never\")")
     var pull: String?
 
+    @Flag(name: .long, help: "Build images before starting containers")
+    var build = false
+
+    @Flag(name: .customLong("no-build"), help: "Don't build an image, even if it's policy")
+    var noBuild = false
+
     @Argument(help: "Services to start (with what they depend on)")
     var services: [String] = []
 
@@ -160,6 +167,8 @@ struct Up: ParsableCommand {
         options.noDeps = noDeps
         options.removeOrphans = removeOrphans
         options.start = !noStart
+        if build && noBuild { throw CLIError("--build and --no-build are incompatible") }
+        options.build = build ? .always : noBuild ? .never : .missing
         if let pull {
             guard ["always", "missing", "never"].contains(pull) else { throw CLIError("invalid --pull \(pull): always, missing or never") }
             options.pull = pull

@@ -307,6 +307,14 @@ struct ImageInspect: ParsableCommand {
         fields.append(("StdinOnce", .bool(false)))
         fields.append(("Env", list(c.Env)))
         fields.append(("Cmd", list(c.Cmd)))
+        if let h = c.Healthcheck {
+            var health: [(String, JSONValue)] = [("Test", list(h.Test))]
+            for (key, value) in [("Interval", h.Interval), ("Timeout", h.Timeout), ("StartPeriod", h.StartPeriod), ("StartInterval", h.StartInterval)] {
+                if let value { health.append((key, .int(value))) }
+            }
+            if let retries = h.Retries { health.append(("Retries", .int(Int64(retries)))) }
+            fields.append(("Healthcheck", .object(health)))
+        }
         fields.append(("Image", .string("")))
         fields.append(("Volumes", set(c.Volumes)))
         fields.append(("WorkingDir", .string(c.WorkingDir ?? "")))

@@ -72,6 +72,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Pull image before running (\"always\"|\"missing\"|\"never\")")
     var pull: String?
 
+    @Flag(name: .long, help: "Build image before starting container")
+    var build = false
+
     @Argument(help: "The service")
     var service: String
 
@@ -97,6 +100,7 @@ struct Run: ParsableCommand {
         run.detach = detach
         run.noDeps = noDeps
         run.useAliases = useAliases
+        run.build = build
         if let pull {
             guard ["always", "missing", "never"].contains(pull) else { throw CLIError("invalid --pull \(pull): always, missing or never") }
             run.pull = pull

@@ -139,6 +139,8 @@ public struct Engine: Sendable {
     /// Fetches an image (reference, `platform`) from its registry into the store; nil when this
     /// engine cannot pull (a missing image is then an error).
     public var pullImage: (@Sendable (String, String?) throws -> ImageRecord)?
+    /// Where build steps are told (`#3 [web 2/4] RUN …`); `progress` when nil.
+    public var buildOutput: (@Sendable (String) -> Void)?
 
     public init(root: String, shimPath: String, progress: @escaping @Sendable (String) -> Void) {
         self.root = root
@@ -255,8 +257,21 @@ public struct Engine: Sendable {
         }
         // Which images to pull, once each, and for which services.
         var toPull: [(image: String, platform: String?, services: [String])] = []
+        var toBuild: [String] = []
         for name in services {
-            guard let service = project.services[name], let image = service.image else { continue }
+            guard let service = project.services[name] else { continue }
+            if service.build != nil {
+                // Services that build are built, not pulled: when the image is missing, with
+                // `--build`, or always with `pull_policy: build`.
+                let present = try lookup(Self.imageName(project: project.name, service: service)) != nil
+                switch options.build {
+                case .always: toBuild.append(name)
+                case .never: break
+                case .missing: if !present || service.pullPolicy == "build" { toBuild.append(name) }
+                }
+                continue
+            }
+            guard let image = service.image else { continue }
             let policy = options.pull ?? service.pullPolicy ?? "missing"
             let present = try lookup(image) != nil
             let wanted: Bool
@@ -264,8 +279,13 @@ public struct Engine: Sendable {
             case "always": wanted = true
             case "never": wanted = false
             case "build": wanted = false
-            // `daily`, `weekly`, `every_<duration>`: a pull when missing (scompose keeps no pull dates yet).
-            default: wanted = !present
+            default:
+                // `daily`, `weekly`, `every_<duration>`: when missing or last pulled longer ago.
+                if let period = PullDates.period(policy), present {
+                    wanted = PullDates(root: root).age(image).map { $0 >= period } ?? true
+                } else {
+                    wanted = !present
+                }
             }
             guard wanted else { continue }
             if let i = toPull.firstIndex(where: { $0.image == image }) {
@@ -282,16 +302,26 @@ public struct Engine: Sendable {
             for job in jobs { for name in job.services { progress("\(name) Pulling") } }
             try Parallel.run(jobs.count, after: Array(repeating: [], count: jobs.count), limit: 4) { i in
                 _ = try pullImage(jobs[i].image, jobs[i].platform)
+                PullDates(root: self.root).record(jobs[i].image)
                 for name in jobs[i].services { self.progress("\(name) Pulled") }
             }
             for job in jobs { found[job.image] = nil }
         }
+        if !toBuild.isEmpty {
+            let store = store
+            for name in toBuild {
+                guard let service = project.services[name] else { continue }
+                found[Self.imageName(project: project.name, service: service)] = try buildService(
+                    loaded, service: service, options: options.buildOptions, store: store)
+            }
+        }
         var images: [String: ImageRecord] = [:]
         for name in services {
             guard let service = project.services[name] else { continue }
-            guard let imageName = service.image else {
-                throw EngineError("service \"\(name)\" has no image (building images is not supported yet)")
+            guard service.image != nil || service.build != nil else {
+                throw EngineError("service \"\(name)\" has neither an image nor build context specified: invalid compose project")
             }
+            let imageName = Self.imageName(project: project.name, service: service)
             guard let image = try lookup(imageName) else {
                 throw EngineError("Error response from daemon: No such image: \(imageName)")
             }
@@ -549,7 +579,7 @@ public struct Engine: Sendable {
         hash: String, store: ImageStore, image: ImageRecord, previousAnonymous: [String: String] = [:],
         oneoff: OneOff? = nil
     ) throws -> ContainerFiles {
-        let imageName = service.image ?? image.id.description
+        let imageName = Self.imageName(project: project.name, service: service)
         let imageConfig = try store.config(image)
         let layers = try store.snapshots(image)
         let id = Digest.random().hex
@@ -580,7 +610,7 @@ public struct Engine: Sendable {
         var config = ContainerConfig(
             layers: layers, upperDir: files.upper, workDir: files.work, rootDir: files.root, args: args, env: env)
         config.workingDir = service.workingDir ?? defaults.WorkingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
-        (config.uid, config.gid, config.additionalGids) = try Users.resolve(
+        (config.uid, config.gid, config.additionalGids) = try ImageUsers.resolve(
             service.user ?? defaults.User ?? "", groupAdd: service.groupAdd, layers: layers)
         config.hostname = hostname
         config.privileged = service.privileged
@@ -789,7 +819,7 @@ public struct Engine: Sendable {
         }
         if let workingDir { config.workingDir = workingDir }
         if let user {
-            (config.uid, config.gid, config.additionalGids) = try Users.resolve(
+            (config.uid, config.gid, config.additionalGids) = try ImageUsers.resolve(
                 user, groupAdd: [], layers: ["/proc/\(pid)/root"])
         }
         if privileged {
@@ -1100,74 +1130,3 @@ public struct Engine: Sendable {
     }
 }
 
-/// Users and groups resolved from the image's /etc/passwd and /etc/group, in the parent:
-/// nothing is looked up after pivot_root.
-enum Users {
-    static func file(_ name: String, _ layers: [String]) -> String {
-        for layer in layers.reversed() {
-            if let bytes = try? FileSystem.readBytes(layer + name) { return String(decoding: bytes, as: UTF8.self) }
-        }
-        return ""
-    }
-
-    static func resolve(_ user: String, groupAdd: [String], layers: [String]) throws -> (UInt32, UInt32, [UInt32]) {
-        let passwd = file("/etc/passwd", layers)
-        let group = file("/etc/group", layers)
-        func lookupGroup(_ g: String) -> UInt32? {
-            if let n = UInt32(g) { return n }
-            for line in group.split(separator: "\n") {
-                let f = line.split(separator: ":", omittingEmptySubsequences: false)
-                if f.count >= 3, f[0] == g { return UInt32(f[2]) }
-            }
-            return nil
-        }
-        let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
-        var uid: UInt32 = 0
-        var gid: UInt32 = 0
-        var userName: String?
-        if let u = parts.first, !u.isEmpty {
-            if let n = UInt32(u) {
-                uid = n
-                for line in passwd.split(separator: "\n") {
-                    let f = line.split(separator: ":", omittingEmptySubsequences: false)
-                    if f.count >= 4, UInt32(f[2]) == n {
-                        gid = UInt32(f[3]) ?? 0
-                        userName = String(f[0])
-                    }
-                }
-            } else {
-                guard
-                    let line = passwd.split(separator: "\n").first(where: {
-                        $0.split(separator: ":", omittingEmptySubsequences: false).first.map(String.init) == u
-                    })
-                else {
-                    throw EngineError("unable to find user \(u): no matching entries in passwd file")
-                }
-                let f = line.split(separator: ":", omittingEmptySubsequences: false)
-                uid = f.count > 2 ? UInt32(f[2]) ?? 0 : 0
-                gid = f.count > 3 ? UInt32(f[3]) ?? 0 : 0
-                userName = u
-            }
-        } else {
-            userName = "root"
-        }
-        if parts.count == 2 {
-            guard let g = lookupGroup(parts[1]) else { throw EngineError("unable to find group \(parts[1])") }
-            gid = g
-        }
-        var groups: [UInt32] = []
-        if let userName {
-            for line in group.split(separator: "\n") {
-                let f = line.split(separator: ":", omittingEmptySubsequences: false)
-                if f.count >= 4, f[3].split(separator: ",").contains(where: { $0 == userName }), let g = UInt32(f[2]) {
-                    groups.append(g)
-                }
-            }
-        }
-        for g in groupAdd {
-            guard let n = lookupGroup(g) else { throw EngineError("unable to find group \(g)") }
-            groups.append(n)
-        }
-        return (uid, gid, groups)
-    }
-}

@@ -94,6 +94,10 @@ public struct ReconcileOptions: Sendable {
     public var scale: [String: Int] = [:]
     /// `--pull always|missing|never`, over each service's `pull_policy`.
     public var pull: String?
+    /// When to build the images of services with `build:` (`--build`, `--no-build`).
+    public var build: BuildPolicy = .missing
+    /// How to build them.
+    public var buildOptions = BuildOptions()
 
     public init() {}
 }

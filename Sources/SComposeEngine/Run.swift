@@ -39,6 +39,8 @@ public struct RunOptions: Sendable {
     public var useAliases = false
     /// `--pull always|missing|never`, over the service's `pull_policy`.
     public var pull: String?
+    /// `--build`: build the image first (services with `build:`).
+    public var build = false
 
     public init() {}
 }
@@ -95,15 +97,18 @@ extension Engine {
         let lock = try lockProject(project.name)
         let store = try ImageStore(root: root)
         let policy = options.pull ?? service.pullPolicy ?? "missing"
-        if let imageName = service.image, let pullImage, policy != "never", policy != "build",
-            try policy == "always" || store.find(imageName) == nil
-        {
+        let imageName = Self.imageName(project: project.name, service: service)
+        if service.build != nil {
+            if try options.build || policy == "build" || store.find(imageName) == nil {
+                try buildService(loaded, service: service, options: BuildOptions(), store: store)
+            }
+        } else if let pullImage, policy != "never", policy != "build", try policy == "always" || store.find(imageName) == nil {
             progress("\(name) Pulling")
             _ = try pullImage(imageName, service.platform)
             progress("\(name) Pulled")
         }
-        guard let imageName = service.image, let image = try store.find(imageName) else {
-            throw EngineError("Error response from daemon: No such image: \(service.image ?? name)")
+        guard let image = try store.find(imageName) else {
+            throw EngineError("Error response from daemon: No such image: \(imageName)")
         }
         if containers(project: nil).contains(where: { $0.record.name == containerName }) {
             throw EngineError(

@@ -118,7 +118,8 @@ public struct ImageStore: Sendable {
         }
     }
 
-    static func encode<T: Encodable>(_ value: T) throws(OCIError) -> [UInt8] {
+    /// JSON with sorted keys, as every stored document is written.
+    public static func encode<T: Encodable>(_ value: T) throws(OCIError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {
@@ -236,6 +237,19 @@ public struct ImageStore: Sendable {
         let size = try LayerUnpacker().unpack(layer: content.path(layer), into: path)
         try FS.writeAtomically(sizeFile, Array(String(size).utf8))
         return Snapshot(path: path, size: size)
+    }
+
+    /// Makes `directory` (the layer's content, in snapshot form) the snapshot of `chainID`,
+    /// moving it; when that snapshot exists already, `directory` is removed.
+    public func adoptSnapshot(directory: String, chainID: Digest, size: Int64) throws(OCIError) -> String {
+        let path = snapshotsRoot + "/" + chainID.hex
+        if access(path, F_OK) != 0 {
+            try FS.writeAtomically(path + ".size", Array(String(size).utf8))
+            if rename(directory, path) == 0 { return path }
+            guard errno == EEXIST || errno == ENOTEMPTY else { throw .io("rename \(directory)", errno) }
+        }
+        FS.removeTree(directory)
+        return path
     }
 
     /// The snapshot directories of an image, lowest layer first, unpacking missing ones.

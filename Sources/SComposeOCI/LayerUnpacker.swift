@@ -96,6 +96,13 @@ public struct LayerUnpacker: Sendable {
         let root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { throw .io("open \(dir)", errno) }
         defer { close(root) }
+        return try extract(archive: layer, into: root, dir: dir)
+    }
+
+    /// Extracts an archive (tar, compressed or not) into an existing directory, merging with
+    /// what is there (`ADD`'s local archives); the same confinement as layers.
+    @discardableResult
+    public func extract(archive layer: String, into root: Int32, dir: String) throws(OCIError) -> Int64 {
         guard let a = archive_read_new() else { throw .invalid("cannot create an archive reader") }
         defer { archive_read_free(a) }
         archive_read_support_filter_all(a)

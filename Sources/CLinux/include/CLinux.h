@@ -8,12 +8,19 @@
 
 /// makedev(3), a macro in glibc.
 dev_t sc_makedev(unsigned int major, unsigned int minor);
+/// major(3) and minor(3), macros in glibc.
+unsigned int sc_major(dev_t dev);
+unsigned int sc_minor(dev_t dev);
 /// fsetxattr(2).
 int sc_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
 /// fgetxattr(2).
 long sc_fgetxattr(int fd, const char *name, void *value, size_t size);
 /// lgetxattr(2).
 long sc_lgetxattr(const char *path, const char *name, void *value, size_t size);
+/// llistxattr(2).
+long sc_llistxattr(const char *path, char *list, size_t size);
+/// lsetxattr(2).
+int sc_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 /// mkostemp(3), a GNU extension.
 int sc_mkostemp(char *template_, int flags);
 

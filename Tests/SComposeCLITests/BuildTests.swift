@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+/// The Dockerfile builder for real: `scompose build`, `up` building what is missing, the
+/// layer cache, history, and failures that leave nothing behind.
+@Suite(.serialized) struct BuildTests {
+    static var canRun: Bool { ComposeRunTests.canRun }
+    typealias Project = RuntimeBehaviourTests.Project
+
+    /// The debootstrap root file system `scripts/make-debian-image.sh` keeps.
+    static var debianCache: String {
+        ProcessInfo.processInfo.environment["SCOMPOSE_DEBIAN_CACHE"] ?? "/var/cache/scompose/debian-bookworm.tar.gz"
+    }
+    static var canRunDebian: Bool { canRun && FileManager.default.fileExists(atPath: debianCache) }
+
+    static func write(_ text: String, _ path: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    @Test(.enabled(if: canRun)) func everyInstructionOnBusybox() throws {
+        let p = try Project(
+            """
+            services:
+              app:
+                build:
+                  context: .
+                  args: {GREETING: hello}
+                  labels: {org.example.from: compose}
+            """)
+        let dir = p.s.dir + "/app"
+        try Self.write(
+            """
+            # syntax=docker/dockerfile:1
+            ARG BASE=busybox:latest
+            FROM ${BASE} AS builder
+            ARG GREETING=unset
+            WORKDIR /src
+            COPY src/ ./
+            RUN echo "$GREETING from the builder" > /src/built.txt && \\
+                cat /src/main.txt >> /src/built.txt
+            RUN <<EOF
+            echo heredoc ran > /src/heredoc.txt
+            EOF
+
+            FROM ${BASE}
+            ARG GREETING
+            ENV APP_HOME=/app GREETING_COPY=${GREETING}
+            LABEL org.example.name="demo app" org.example.version=1
+            RUN echo 'appuser:x:1234:1234::/home/appuser:/bin/sh' >> /etc/passwd && \
+                echo 'appuser:x:1234:' >> /etc/group && mkdir -p /home/appuser
+            WORKDIR $APP_HOME
+            COPY --from=builder /src/built.txt /src/heredoc.txt ./
+            COPY --chown=appuser:appuser --chmod=640 config.ini /etc/app/
+            ADD files.tar.gz /opt/
+            COPY . /ctx/
+            EXPOSE 8080 9090/udp
+            VOLUME /data
+            STOPSIGNAL SIGINT
+            HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD test -f /app/built.txt
+            SHELL ["/bin/sh", "-c"]
+            USER appuser
+            ENTRYPOINT ["/bin/sh", "-c"]
+            CMD ["echo $GREETING_COPY; id -u; pwd; cat built.txt heredoc.txt"]
+            """, dir + "/Dockerfile")
+        try Self.write("main\n", dir + "/src/main.txt")
+        try Self.write("[app]\nkey=1\n", dir + "/config.ini")
+        try Self.write("secret\n", dir + "/secret.env")
+        try Self.write("ignored\n", dir + "/logs/a.log")
+        try Self.write("kept\n", dir + "/logs/keep.log")
+        try Self.write("old\n", dir + "/config.bak")
+        try Self.write("secret.env\nlogs\n!logs/keep.log\n*.bak\n", dir + "/.dockerignore")
+        let payload = p.s.dir + "/payload"
+        try Self.write("from the archive\n", payload + "/pkg/readme.txt")
+        #expect(try p.s.run(["-C", payload, "-czf", dir + "/files.tar.gz", "pkg"], tool: "/bin/tar").status == 0)
+
+        let build = try p.run(["build"])
+        #expect(build.status == 0, "\(build.err)")
+        #expect(build.err.contains("[app builder 3/5] COPY src/ ./"), "\(build.err)")
+        #expect(build.err.contains("naming to docker.io/library/\(p.name)-app:latest"), "\(build.err)")
+
+        let out = try p.run(["run", "--rm", "-T", "app"])
+        #expect(out.status == 0, "\(out.err)")
+        #expect(out.out == "hello\n1234\n/app\nhello from the builder\nmain\nheredoc ran\n", "\(out.out)")
+        let check = try p.run([
+            "run", "--rm", "-T", "-u", "0", "--entrypoint", "sh", "app", "-c",
+            "stat -c '%U %G %a' /etc/app/config.ini; cat /opt/pkg/readme.txt; ls -a /ctx | tr '\\n' ' '; echo; ls /ctx/logs",
+        ])
+        #expect(check.status == 0, "\(check.err)")
+        let lines = check.out.split(separator: "\n").map(String.init)
+        #expect(lines.first == "appuser appuser 640", "\(check.out)")
+        #expect(lines.contains("from the archive"))
+        // .dockerignore: secret.env, logs/ and *.bak are out; logs/keep.log comes back.
+        #expect(lines.contains { $0.contains(".dockerignore") && $0.contains("Dockerfile") && !$0.contains("secret.env") && !$0.contains("config.bak") }, "\(check.out)")
+        #expect(lines.last == "keep.log", "\(check.out)")
+
+        let inspect = try p.s.run(["image", "inspect", "\(p.name)-app"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(inspect.out.utf8)) as? [[String: Any]])
+        let config = try #require(json.first?["Config"] as? [String: Any])
+        #expect(config["User"] as? String == "appuser")
+        #expect(config["WorkingDir"] as? String == "/app")
+        #expect(config["StopSignal"] as? String == "SIGINT")
+        #expect((config["Env"] as? [String])?.contains("GREETING_COPY=hello") == true)
+        #expect((config["ExposedPorts"] as? [String: Any])?.keys.sorted() == ["8080/tcp", "9090/udp"])
+        #expect((config["Volumes"] as? [String: Any])?.keys.sorted() == ["/data"])
+        let labels = config["Labels"] as? [String: String]
+        #expect(labels?["org.example.name"] == "demo app" && labels?["org.example.from"] == "compose", "\(String(describing: labels))")
+        let health = config["Healthcheck"] as? [String: Any]
+        #expect(health?["Test"] as? [String] == ["CMD-SHELL", "test -f /app/built.txt"])
+        #expect(health?["Interval"] as? Int == 5_000_000_000 && health?["Retries"] as? Int == 4)
+
+        // An unchanged rebuild is all cache and gives the same image.
+        let idBefore = try p.s.run(["image", "ls", "-q", "\(p.name)-app"]).out
+        let again = try p.run(["build"])
+        #expect(again.status == 0, "\(again.err)")
+        #expect(again.err.components(separatedBy: "CACHED").count - 1 == 10, "every step that makes a layer: \(again.err)")
+        #expect(try p.s.run(["image", "ls", "-q", "\(p.name)-app"]).out == idBefore)
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func cacheReusesDependencyLayersAfterACodeChange() throws {
+        let p = try Project(
+            """
+            services:
+              web:
+                build: .
+                command: cat /app/app.txt /deps/installed.txt
+            """)
+        let dir = p.s.dir + "/app"
+        try Self.write(
+            """
+            FROM busybox:latest
+            WORKDIR /app
+            COPY requirements.txt .
+            RUN mkdir /deps && sed 's/$/ installed/' requirements.txt > /deps/installed.txt
+            COPY . .
+            """, dir + "/Dockerfile")
+        try Self.write("flask\n", dir + "/requirements.txt")
+        try Self.write("version 1\n", dir + "/app.txt")
+        // `up` builds the missing image.
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(up.err.contains("Built"), "\(up.err)")
+        #expect(try p.waitFor("version 1", ["logs", "web"]).contains("flask installed"))
+        // A change in the app's code: the dependency step comes from the cache, the copy runs.
+        try Self.write("version 2\n", dir + "/app.txt")
+        let rebuild = try p.run(["up", "-d", "--build"])
+        #expect(rebuild.status == 0, "\(rebuild.err)")
+        let steps = rebuild.err.split(separator: "\n").map(String.init)
+        func state(of instruction: String) -> String? {
+            guard let line = steps.first(where: { $0.hasSuffix(instruction) }), let number = line.split(separator: " ").first
+            else { return nil }
+            return steps.first { $0.hasPrefix(number + " CACHED") || $0.hasPrefix(number + " DONE") }
+        }
+        #expect(state(of: "RUN mkdir /deps && sed 's/$/ installed/' requirements.txt > /deps/installed.txt")?.contains("CACHED") == true, "\(rebuild.err)")
+        #expect(state(of: "COPY . .")?.contains("DONE") == true, "\(rebuild.err)")
+        #expect(rebuild.err.contains("Recreate"), "the container runs the new image: \(rebuild.err)")
+        let logs = try p.waitFor("version 2", ["logs", "web"])
+        #expect(logs.contains("version 2"), "\(logs)\n\(rebuild.err)")
+        let history = try p.s.run(["image", "history", "\(p.name)-web"])
+        #expect(history.status == 0, "\(history.err)")
+        #expect(history.out.contains("COPY . . # buildkit") && history.out.contains("RUN /bin/sh -c mkdir /deps"), "\(history.out)")
+        #expect(history.out.contains("WORKDIR /app"), "\(history.out)")
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func failingRunLeavesNoImage() throws {
+        let p = try Project(
+            """
+            services:
+              broken:
+                build:
+                  context: .
+                  dockerfile_inline: |
+                    FROM busybox:latest
+                    RUN echo before the failure
+                    RUN echo doomed; echo to stderr >&2; exit 3
+                    RUN echo never
+            """)
+        let images = try p.s.run(["image", "ls", "-q"]).out
+        let build = try p.run(["build"])
+        #expect(build.status != 0)
+        #expect(build.err.contains("doomed") && build.err.contains("to stderr"), "\(build.err)")
+        #expect(build.err.contains("did not complete successfully: exit code: 3"), "\(build.err)")
+        #expect(!build.err.contains("never\n"))
+        #expect(try p.s.run(["image", "ls", "-q"]).out == images, "no image or tag was made")
+        let bad = try p.run(["build", "--build-arg", "X=1"])
+        #expect(bad.status != 0)
+        // A Dockerfile error names its line.
+        let q = try Project(
+            """
+            services:
+              typo:
+                build:
+                  context: .
+                  dockerfile_inline: |
+                    FROM busybox:latest
+                    RUNN echo hi
+            """)
+        let typo = try q.run(["build"])
+        #expect(typo.status != 0)
+        #expect(typo.err.contains(":2:") && typo.err.lowercased().contains("unknown instruction"), "\(typo.err)")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/tmp")) ?? []
+        #expect(leftovers.isEmpty, "build scratch space is removed: \(leftovers)")
+    }
+
+    @Test(.enabled(if: canRunDebian)) func debianBaseWithUsersAndOwners() throws {
+        let p = try Project(
+            """
+            services:
+              api:
+                build:
+                  context: .
+                  target: runtime
+                command: ["sleep", "1000"]
+                stop_grace_period: 1s
+            """)
+        #expect(try p.s.run(["image", "import", Self.debianCache, "debian:bookworm"]).status == 0)
+        let dir = p.s.dir + "/app"
+        try Self.write(
+            """
+            FROM debian:bookworm AS base
+            RUN groupadd -g 2000 svc && useradd -m -u 2000 -g svc -s /bin/bash svc
+
+            FROM base AS runtime
+            ENV LANG=C.UTF-8
+            WORKDIR /home/svc/app
+            COPY --chown=svc:svc app.sh ./
+            RUN chmod 755 app.sh && rm -rf /usr/share/doc/*
+            USER svc
+            HEALTHCHECK --interval=1s CMD test -x /home/svc/app/app.sh
+            CMD ["./app.sh"]
+            """, dir + "/Dockerfile")
+        try Self.write("#!/bin/bash\necho \"$(id -un):$(id -gn) $LANG $(stat -c %U app.sh) $(ls /usr/share/doc | wc -l)\"\n", dir + "/app.sh")
+        let build = try p.run(["build"])
+        #expect(build.status == 0, "\(build.err)")
+        let run = try p.run(["run", "--rm", "-T", "api", "./app.sh"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out == "svc:svc C.UTF-8 svc 0\n", "\(run.out)")
+        let up = try p.run(["up", "-d", "--wait"])
+        #expect(up.status == 0, "\(up.err)")
+        let ps = try p.run(["ps"])
+        #expect(ps.out.contains("(healthy)"), "\(ps.out)")
+        try p.downAndCheckClean()
+    }
+}
