@@ -408,6 +408,8 @@ static void run_steps(const struct sc_plan *plan, int report) {
         case SC_MKNOD:
             r = mknod(str(plan, s->s[0]), (mode_t)s->n[0], makedev((unsigned)s->n[1], (unsigned)s->n[2]));
             if (r < 0 && errno == EEXIST) r = 0;
+            // The caller's umask must not take 0666 from /dev/null.
+            if (r == 0) r = chmod(str(plan, s->s[0]), (mode_t)s->n[0] & 07777);
             break;
         case SC_BIND_DEVICE: {
             int fd = open(str(plan, s->s[1]), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);

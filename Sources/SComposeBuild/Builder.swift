@@ -240,6 +240,8 @@ final class BuildRun {
     }
 
     static let shownKeywords: Set<String> = ["RUN", "COPY", "ADD", "WORKDIR"]
+    /// Part of every cache key: a builder that makes steps differently starts a new cache.
+    static let cacheVersion = "scompose-build-2"
 
     func buildStage(_ stage: Stage, multiStage: Bool) throws -> StageState {
         currentStage = stage.index
@@ -248,6 +250,8 @@ final class BuildRun {
         var shown = 1
         func prefix() -> String { "[" + (label.isEmpty ? "" : label + " ") + "\(shown)/\(total)]" }
         var state = try baseState(stage, title: "\(prefix()) FROM \(stage.base)")
+        // As BuildKit: a stage whose base has no PATH gets the default one.
+        if state.envValue("PATH") == nil { state.setEnv("PATH", String(defaultPath.dropFirst(5))) }
         // The base image's ONBUILD triggers run first, then are dropped.
         if let triggers = state.defaults.OnBuild, !triggers.isEmpty {
             state.defaults.OnBuild = nil
@@ -273,7 +277,7 @@ final class BuildRun {
         if stage.base.lowercased() == "scratch" {
             var config = ImageConfig(architecture: Platform.current.architecture, os: "linux", rootfs: .init(diffIDs: []))
             config.config = .init()
-            return StageState(config: config, layers: [], key: Digest(of: Array("scratch".utf8)))
+            return StageState(config: config, layers: [], key: Digest(of: Array("scratch \(Self.cacheVersion)".utf8)))
         }
         if let index = stageIndex(stage.base, before: stage.index), Int(stage.base) == nil, var state = results[index] {
             state.args = [:]
@@ -292,7 +296,8 @@ final class BuildRun {
         let manifest = try store.manifest(record)
         let config = try store.config(record)
         say("#\(number) DONE \(elapsed(since: started))")
-        return StageState(config: config, layers: manifest.layers, key: Digest(of: Array("image \(record.manifest)".utf8)))
+        return StageState(
+            config: config, layers: manifest.layers, key: Digest(of: Array("image \(record.manifest) \(Self.cacheVersion)".utf8)))
     }
 
     func nextStep() -> Int {

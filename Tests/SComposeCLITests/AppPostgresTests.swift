@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+/// examples/app-postgres end to end: both images built from the debootstrap Debian image
+/// (packages from the Debian mirror), `up -d --wait`, the page answers with data read from
+/// PostgreSQL, the data survives `down` + `up`, and `down -v` leaves nothing behind.
+@Suite(.serialized) struct AppPostgresTests {
+    static var example: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/app-postgres").path
+    }
+
+    static func links() -> Set<String> {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? []
+        return Set(entries)
+    }
+
+    @Test(.enabled(if: BuildTests.canRunDebian)) func upAnswersKeepsDataAndDownLeavesNothing() throws {
+        let s = try ImageCommandTests.Sandbox()
+        #expect(try s.run(["image", "import", BuildTests.debianCache, "debian:bookworm"]).status == 0)
+        let name = "ap\(getpid())"
+        let envFile = s.dir + "/test.env"
+        try "WEB_PORT=18181\nDB_PASSWORD=s3cret-\(getpid())\n".write(toFile: envFile, atomically: true, encoding: .utf8)
+        let compose = ["-f", Self.example + "/compose.yaml", "-p", name, "--env-file", envFile]
+        let linksBefore = Self.links()
+        func page() throws -> String {
+            var text = ""
+            for _ in 0..<50 {
+                text = try s.run(["wget", "-q", "-O", "-", "http://127.0.0.1:18181/"], tool: "/bin/busybox").out
+                if text.contains("visit") { break }
+                usleep(100_000)
+            }
+            return text
+        }
+
+        let up = try s.run(compose + ["up", "-d", "--wait"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(up.err.contains("Service db  Built") && up.err.contains("Service web  Built"), "\(up.err)")
+        let ps = try s.run(compose + ["ps"])
+        #expect(ps.out.components(separatedBy: "(healthy)").count == 3, "\(ps.out)")
+        #expect(ps.out.contains("0.0.0.0:18181->8000/tcp"), "\(ps.out)")
+        let first = try page()
+        #expect(first.hasPrefix("Hello from app-postgres: visit 1, stored in PostgreSQL 15"), "\(first)")
+
+        // Containers go, the named volume stays: the count goes on.
+        let down = try s.run(compose + ["down"])
+        #expect(down.status == 0, "\(down.err)")
+        let again = try s.run(compose + ["up", "-d", "--wait"])
+        #expect(again.status == 0, "\(again.err)")
+        #expect(!again.err.contains("Built"), "images are built once: \(again.err)")
+        #expect(try page().contains("visit 2,"))
+
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []
+        var pids: [Int32] = []
+        for id in ids {
+            guard let data = FileManager.default.contents(atPath: s.root + "/containers/\(id)/state.json"),
+                let state = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { continue }
+            pids += [state["pid"], state["shimPid"]].compactMap { ($0 as? Int).map(Int32.init) }
+        }
+        #expect(pids.count == 4, "two containers and their shims")
+        let gone = try s.run(compose + ["down", "-v"])
+        #expect(gone.status == 0, "\(gone.err)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []).isEmpty)
+        #expect(try s.run(["volume", "ls", "-q"]).out.isEmpty)
+        #expect(try s.run(["network", "ls", "-q", "--filter", "name=\(name)"]).out.isEmpty)
+        #expect(Self.links().subtracting(linksBefore).isEmpty, "no bridge or veth is left")
+        let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+        #expect(!mounts.contains(s.root))
+        for id in ids {
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/scompose/\(id)"))
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/scompose/\(id)"))
+        }
+        for pid in pids { #expect(kill(pid, 0) != 0 || RuntimeBehaviourTests.isZombie(pid), "process \(pid) is left") }
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") {
+            let tables = try s.run(["list", "tables"], tool: "/usr/sbin/nft").out
+            for id in ids { #expect(!tables.contains(String(id.prefix(12))), "no nftables table of a container is left") }
+        }
+    }
+}
