@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runtime benchmark: `up -d` of 10 and 50 busybox services (no containers before), `ps` with
-# 50 running, `down`, and the resident memory (PSS) of each per-container supervisor. When
+# Runtime benchmark: `up -d` of 1, 10 and 50 busybox services (no containers before), `ps`
+# with 50 running, `down`, `run --rm true`, `logs` of 200,000 lines, and the resident memory
+# (PSS) of each per-container supervisor. When
 # dockerd answers and Docker Compose is installed, the same project runs under both in this
 # one run and the ratios are printed; when podman is installed, conmon's PSS is shown too.
 # Needs root. Everything runs under a temporary SCOMPOSE_ROOT and a unique project name.
@@ -20,7 +21,7 @@ export SCOMPOSE_ROOT="$work/state"
 have_docker=0
 if command -v docker-compose >/dev/null 2>&1 && docker info >/dev/null 2>&1; then have_docker=1; fi
 cleanup() {
-  for n in 10 50; do
+  for n in 1 10 50 logs; do
     [ -f "$work/p$n/compose.yaml" ] || continue
     "$bin" -f "$work/p$n/compose.yaml" down -t 0 >/dev/null 2>&1 || true
     if [ "$have_docker" = 1 ]; then docker-compose -f "$work/p$n/compose.yaml" down -t 0 >/dev/null 2>&1 || true; fi
@@ -33,13 +34,16 @@ trap cleanup EXIT
 # A busybox image from Debian's busybox-static, for both engines.
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
 cp /bin/busybox "$work/rootfs/bin/busybox"
-for a in sh sleep true; do ln -s busybox "$work/rootfs/bin/$a"; done
+for a in sh sleep true seq; do ln -s busybox "$work/rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 "$bin" image import "$work/rootfs.tar" "$project-busybox:latest" >/dev/null
 if [ "$have_docker" = 1 ]; then docker import "$work/rootfs.tar" "$project-busybox:latest" >/dev/null; fi
 
-for n in 10 50; do
+mkdir -p "$work/plogs"
+printf 'name: %s-logs\nservices:\n  talker:\n    image: %s-busybox:latest\n    command: ["sh", "-c", "seq 1 200000; sleep 3600"]\n' \
+  "$project" "$project" > "$work/plogs/compose.yaml"
+for n in 1 10 50; do
   mkdir -p "$work/p$n"
   {
     echo "name: $project-$n"
@@ -72,13 +76,28 @@ EOF
 
 
 declare -A ours theirs
-for n in 10 50; do
+for n in 1 10 50; do
   f="$work/p$n/compose.yaml"
   ours[up$n]=$(timed "$bin" -f "$f" down -t 0 -- "$bin" -f "$f" up -d)
   if [ "$have_docker" = 1 ]; then
     theirs[up$n]=$(timed docker-compose -f "$f" down -t 0 -- docker-compose -f "$f" up -d)
   fi
 done
+f="$work/p1/compose.yaml"
+ours[run]=$(timed -- "$bin" -f "$f" run --rm -T s1 true)
+if [ "$have_docker" = 1 ]; then theirs[run]=$(timed -- docker-compose -f "$f" run --rm -T s1 true); fi
+# logs of 200,000 lines, once all are written.
+f="$work/plogs/compose.yaml"
+"$bin" -f "$f" up -d >/dev/null 2>&1
+until [ "$("$bin" -f "$f" logs --no-log-prefix 2>/dev/null | wc -l)" -ge 200000 ]; do sleep 0.5; done
+ours[logs]=$(timed -- "$bin" -f "$f" logs --no-color)
+"$bin" -f "$f" down -t 0 >/dev/null 2>&1
+if [ "$have_docker" = 1 ]; then
+  docker-compose -f "$f" up -d >/dev/null 2>&1
+  until [ "$(docker-compose -f "$f" logs --no-log-prefix 2>/dev/null | wc -l)" -ge 200000 ]; do sleep 0.5; done
+  theirs[logs]=$(timed -- docker-compose -f "$f" logs --no-color)
+  docker-compose -f "$f" down -t 0 >/dev/null 2>&1
+fi
 f="$work/p50/compose.yaml"
 ours[ps]=$(runs=$((runs * 5)) timed -- "$bin" -f "$f" ps)
 ours[noop]=$(timed -- "$bin" -f "$f" up -d)
@@ -107,8 +126,11 @@ if command -v podman >/dev/null 2>&1; then
 fi
 
 printf '%-34s %12s %16s %8s\n' "measure" "scompose" "docker compose" "ratio"
-for key in up10 up50 noop ps down; do
+for key in up1 up10 up50 noop ps down run logs; do
   case $key in
+    up1) label="up -d, 1 service" ;;
+    run) label="run --rm -T s1 true" ;;
+    logs) label="logs, 200,000 lines" ;;
     up10) label="up -d, 10 services" ;;
     up50) label="up -d, 50 services" ;;
     noop) label="up -d, 50 services, no change" ;;
