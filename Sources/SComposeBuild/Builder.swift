@@ -370,7 +370,8 @@ final class BuildRun {
             }
             metadata(&state, "ENV " + shown.joined(separator: " "))
         case "LABEL":
-            let pairs = try Dockerfile.keyValuePairs(shellText(instruction), escape: dockerfile.escape, legacyAllowed: false)
+            // BuildKit reads LABEL as ENV: `LABEL key value` is one pair too.
+            let pairs = try Dockerfile.keyValuePairs(shellText(instruction), escape: dockerfile.escape, legacyAllowed: true)
             var labels = state.defaults.Labels ?? [:]
             var shown: [String] = []
             for pair in pairs {
@@ -445,7 +446,7 @@ final class BuildRun {
         case "WORKDIR":
             var path = try expand.expand(shellText(instruction).trimmingSpaces())
             guard !path.isEmpty else { throw fail(instruction, "WORKDIR requires exactly one argument") }
-            if !path.hasPrefix("/") { path = Self.join(state.defaults.WorkingDir ?? "/", path) }
+            path = Self.join(state.defaults.WorkingDir ?? "/", path)
             state.defaults.WorkingDir = path
             try layerStep(&state, title: title, keyText: "WORKDIR " + path, history: "WORKDIR " + path) { space, _, _ in
                 try withRoot(space) { root in _ = close(try Copier(destRoot: root, owners: .root, mode: nil).makeDirectories(path)) }
@@ -474,18 +475,9 @@ final class BuildRun {
         "[" + words.map { JSONText.quote($0) }.joined(separator: " ") + "]"
     }
 
+    /// `path` (absolute, or relative to `base`) as a clean absolute path.
     static func join(_ base: String, _ path: String) -> String {
-        let joined = base.hasSuffix("/") ? base + path : base + "/" + path
-        var parts: [Substring] = []
-        for part in joined.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
-            }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
+        "/" + DockerIgnore.clean(path.hasPrefix("/") ? path : base + "/" + path).joined(separator: "/")
     }
 
     func shell(_ state: StageState) -> [String] { state.defaults.Shell ?? ["/bin/sh", "-c"] }

@@ -60,9 +60,7 @@ public struct Dockerfile: Sendable, Equatable {
 
     public static func parse(_ text: String, file: String = "Dockerfile") throws(DockerfileError) -> Dockerfile {
         var result = Dockerfile()
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
-            line.hasSuffix("\r") ? line.dropLast() : line
-        }
+        var lines = splitLines(text)
         if lines.last == "" { lines.removeLast() }
         var i = 0
         // Parser directives: `# key=value` lines at the very top.
@@ -70,10 +68,16 @@ public struct Dockerfile: Sendable, Equatable {
         while i < lines.count {
             let line = lines[i].trimmingWhitespace()
             guard line.hasPrefix("#") else { break }
+            // BuildKit's form: `#`, a name of ASCII letters and digits, `=`, a non-empty
+            // value, blanks allowed around each.
             let body = line.dropFirst().trimmingWhitespace()
-            guard let eq = body.firstIndex(of: "="), !body[..<eq].contains(" ") else { break }
-            let key = body[..<eq].trimmingWhitespace().lowercased()
+            guard let eq = body.firstIndex(of: "=") else { break }
+            let name = body[..<eq].trimmingWhitespace()
             let value = String(body[body.index(after: eq)...].trimmingWhitespace())
+            guard let initial = name.first, initial.isASCII, initial.isLetter,
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }), !value.isEmpty
+            else { break }
+            let key = name.lowercased()
             guard ["syntax", "escape", "check"].contains(key) else { break }
             guard seen.insert(key).inserted else {
                 throw DockerfileError(file: file, line: i + 1, message: "only one \(key) parser directive can be used")
@@ -160,6 +164,11 @@ public struct Dockerfile: Sendable, Equatable {
             while rest.hasPrefix("--") {
                 let end = rest.firstIndex { $0 == " " || $0 == "\t" } ?? rest.endIndex
                 let flag = rest[rest.index(rest.startIndex, offsetBy: 2)..<end]
+                // A bare `--` ends the flags, as in BuildKit.
+                if flag.isEmpty {
+                    rest = rest[end...].trimmingWhitespace()
+                    break
+                }
                 if let eq = flag.firstIndex(of: "=") {
                     let name = String(flag[..<eq]).lowercased()
                     let value = String(flag[flag.index(after: eq)...])
@@ -205,7 +214,12 @@ public struct Dockerfile: Sendable, Equatable {
                 i += 1
                 continue
             }
-            guard c == "<", i + 1 < chars.count, chars[i + 1] == "<", i + 2 < chars.count, chars[i + 2] != "<" else {
+            // BuildKit only takes a word of the form `[digits]<<[-]name` with no other `<`:
+            // `a<<b` and bash's `<<<` here-string are no heredocs.
+            var wordStart = i
+            while wordStart > 0, chars[wordStart - 1].isASCII, chars[wordStart - 1].isNumber { wordStart -= 1 }
+            let startsWord = wordStart == 0 || chars[wordStart - 1] == " " || chars[wordStart - 1] == "\t"
+            guard c == "<", startsWord, i + 1 < chars.count, chars[i + 1] == "<", i + 2 < chars.count, chars[i + 2] != "<" else {
                 i += 1
                 continue
             }
@@ -312,7 +326,7 @@ public struct Dockerfile: Sendable, Equatable {
             let trimmed = text.trimmingWhitespace()
             let end = trimmed.firstIndex { $0 == " " || $0 == "\t" } ?? trimmed.endIndex
             let value = trimmed[end...].trimmingWhitespace()
-            guard !value.isEmpty else { throw DockerfileError(line: 0, message: "ENV must have two arguments") }
+            guard !value.isEmpty else { throw DockerfileError(line: 0, message: "\(first) needs a value (KEY value or KEY=value)") }
             return [KeyValue(key: first, value: String(value))]
         }
         var out: [KeyValue] = []
@@ -534,6 +548,17 @@ public struct WordExpander {
         }
         guard !name.isEmpty else { return ("$", start) }
         return (lookup(name) ?? "", j)
+    }
+}
+
+/// The lines of a text file. Swift reads `"\r\n"` as one Character, which a split on `"\n"`
+/// never meets, so both ends of line are separators; a byte-order mark is dropped as
+/// BuildKit and the `.dockerignore` reader do.
+func splitLines(_ text: String) -> [Substring] {
+    var body = Substring(text)
+    if body.first == "\u{FEFF}" { body = body.dropFirst() }
+    return body.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map { line in
+        line.hasSuffix("\r") ? line.dropLast() : line
     }
 }
 

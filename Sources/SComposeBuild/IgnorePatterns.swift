@@ -14,8 +14,8 @@ public struct DockerIgnore: Sendable {
 
     public init(_ text: String) {
         var out: [Pattern] = []
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
+        for raw in splitLines(text) {
+            var line = String(raw)
             if line.hasPrefix("#") { continue }
             line = String(line.trimmingWhitespace())
             if line.isEmpty { continue }
@@ -31,7 +31,8 @@ public struct DockerIgnore: Sendable {
         patterns = out
     }
 
-    /// As Go's `filepath.Clean`, split into elements; leading `/` and `./` mean the root.
+    /// As Go's `filepath.Clean`, split into elements; leading `/` and `./` mean the root, and
+    /// `..` stops there.
     static func clean(_ path: String) -> [String] {
         var parts: [String] = []
         for part in path.split(separator: "/") {
@@ -125,7 +126,8 @@ public struct DockerIgnore: Sendable {
             guard let ch = s.first else { return false }
             var i = p.index(after: p.startIndex)
             var negate = false
-            if i < p.endIndex, p[i] == "^" || p[i] == "!" {
+            // Go's filepath.Match negates with `^` only (`[!a]` is the set of `!` and `a`).
+            if i < p.endIndex, p[i] == "^" {
                 negate = true
                 i = p.index(after: i)
             }

@@ -109,23 +109,10 @@ final class SourceTree {
 
     /// The names in a directory of the tree, sorted ("" is the root).
     func list(_ path: String) -> [String] {
-        let fd = path.isEmpty ? dup(rootFD) : sc_open_in_root(rootFD, path, O_RDONLY | O_DIRECTORY, 0)
+        let fd = openDirectory(path)
         guard fd >= 0 else { return [] }
-        guard let dir = fdopendir(fd) else {
-            close(fd)
-            return []
-        }
-        defer { closedir(dir) }
-        // A duplicate shares the offset of a directory read before.
-        rewinddir(dir)
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        defer { close(fd) }
+        return Self.names(fd)
     }
 
     /// Opens a directory of the tree (inside the root).

@@ -185,7 +185,7 @@ extension BuildRun {
         }
         let sources = words
         let workdir = state.defaults.WorkingDir ?? "/"
-        let destination = rawDest.hasPrefix("/") ? Self.join("/", rawDest) : Self.join(workdir, rawDest)
+        let destination = Self.join(workdir, rawDest)
         let destIsDirectory = rawDest.hasSuffix("/") || rawDest == "." || sources.count > 1
         let isAdd = keyword == "ADD"
         let currentLayers = try snapshots(state)

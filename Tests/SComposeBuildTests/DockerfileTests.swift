@@ -76,6 +76,17 @@ import Testing
         #expect(throws: DockerfileError.self) { try Dockerfile.keyValuePairs("name value", escape: "\\", legacyAllowed: false) }
     }
 
+    @Test func lineEndingsHereStringsAndFlagEnd() throws {
+        let crlf = try Dockerfile.parse("\u{FEFF}FROM busybox\r\nRUN echo a \\\r\n  b\r\n#  escape = `\r\n")
+        #expect(crlf.instructions.map(\.keyword) == ["FROM", "RUN"])
+        #expect(crlf.instructions[1].arguments == .shell("echo a   b"))
+        let bash = try Dockerfile.parse("FROM busybox\nRUN cat <<<\"hello\"\nRUN -- --x\n")
+        #expect(bash.instructions[1].heredocs.isEmpty)
+        #expect(bash.instructions[2].arguments == .shell("--x") && bash.instructions[2].flags.isEmpty)
+        #expect(DockerIgnore("a.txt\r\nb/\r\n").excludes("b/c"))
+        #expect(DockerIgnore.matchElement("[!a]", "!") && !DockerIgnore.matchElement("[!a]", "b"))
+    }
+
     @Test func substitution() throws {
         let vars = ["SET": "value", "EMPTY": ""]
         let e = WordExpander(escape: "\\") { vars[$0] }
@@ -88,7 +99,7 @@ import Testing
         #expect(try e.expandWords(#"a "b c" $SET ${UNSET}"#) == ["a", "b c", "value"])
     }
 
-    @Test func dockerignore() {
+    @Test func dockerignore() throws {
         let ignore = DockerIgnore(
             """
             # comment
@@ -115,6 +126,7 @@ import Testing
         #expect(ignore.excludes("src/tempfile/x") && !ignore.excludes("src/a/tempfile"))
         #expect(!ignore.excludes("src/main.swift"))
         #expect(DockerIgnore.matchElement("[a-c]x", "bx") && !DockerIgnore.matchElement("[^a-c]x", "bx"))
+        #expect(try Dockerfile.keyValuePairs("maintainer \"me\"", escape: "\\", legacyAllowed: true).map(\.key) == ["maintainer"])
     }
 
     @Test func durations() {

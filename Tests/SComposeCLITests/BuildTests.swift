@@ -20,16 +20,23 @@ import Testing
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    @Test(.enabled(if: canRun)) func everyInstructionOnBusybox() throws {
+    /// The bases the instruction test runs on: busybox always, Debian (debootstrap) when its
+    /// root file system is at hand.
+    static var bases: [String] { canRunDebian ? ["busybox:latest", "debian:bookworm"] : ["busybox:latest"] }
+
+    @Test(.enabled(if: canRun), arguments: bases) func everyInstruction(base: String) throws {
         let p = try Project(
             """
             services:
               app:
                 build:
                   context: .
-                  args: {GREETING: hello}
+                  args: {GREETING: hello, BASE: "\(base)"}
                   labels: {org.example.from: compose}
             """)
+        if base.hasPrefix("debian") {
+            #expect(try p.s.run(["image", "import", Self.debianCache, base]).status == 0)
+        }
         let dir = p.s.dir + "/app"
         try Self.write(
             """
