@@ -173,6 +173,41 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    @Test(.enabled(if: canRun)) func addFromURLs() throws {
+        let p = try Project("services:\n  fetched:\n    build: .\n")
+        let site = p.s.dir + "/site"
+        try Self.write("fetched over HTTP\n", site + "/data.txt")
+        let port = RegistryTests.LocalRegistry.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", site, String(port)]
+        server.standardError = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer {
+            // SIGKILL: the test runner's children start with SIGTERM blocked.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        RegistryTests.LocalRegistry.waitForListener(port)
+        try Self.write(
+            """
+            FROM busybox:latest
+            ADD http://127.0.0.1:\(port)/data.txt /opt/
+            ADD --chmod=644 http://127.0.0.1:\(port)/data.txt /opt/renamed.txt
+            CMD ["sh", "-c", "stat -c '%a %n' /opt/data.txt /opt/renamed.txt; cat /opt/renamed.txt"]
+            """, p.s.dir + "/app/Dockerfile")
+        let build = try p.run(["build"])
+        #expect(build.status == 0, "\(build.err)")
+        let run = try p.run(["run", "--rm", "-T", "fetched"])
+        #expect(run.out == "600 /opt/data.txt\n644 /opt/renamed.txt\nfetched over HTTP\n", "\(run.out) \(run.err)")
+        // A missing file is a clear error.
+        try Self.write("FROM busybox:latest\nADD http://127.0.0.1:\(port)/missing.txt /opt/\n", p.s.dir + "/app/Dockerfile")
+        let missing = try p.run(["build"])
+        #expect(missing.status != 0 && missing.err.contains("404"), "\(missing.err)")
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func failingRunLeavesNoImage() throws {
         let p = try Project(
             """
