@@ -96,9 +96,8 @@ struct StageState {
     var lastCreated: String { config.history?.last?.created ?? config.created ?? "1970-01-01T00:00:00Z" }
 
     mutating func addHistory(_ createdBy: String, created: String? = nil, empty: Bool) {
-        var entry = ImageConfig.History(
+        let entry = ImageConfig.History(
             created: created ?? lastCreated, createdBy: createdBy, comment: "buildkit.dockerfile.v0", emptyLayer: empty ? true : nil)
-        entry.author = nil
         config.history = (config.history ?? []) + [entry]
     }
 }

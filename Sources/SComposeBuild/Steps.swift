@@ -414,7 +414,7 @@ extension BuildRun {
         let response: HTTPResponse
         do {
             response = try CurlTransport().send(HTTPRequest(url: url)) { (chunk: UnsafeRawBufferPointer) throws(OCIError) in
-                try FSWrite.all(fd, chunk)
+                try Self.writeAll(fd, chunk)
             }
         } catch {
             throw BuildError("failed to load \(url): \(error)")
@@ -425,8 +425,9 @@ extension BuildRun {
     }
 }
 
-enum FSWrite {
-    static func all(_ fd: Int32, _ chunk: UnsafeRawBufferPointer) throws(OCIError) {
+extension BuildRun {
+    /// A downloaded chunk to the file, whole.
+    static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer) throws(OCIError) {
         var offset = 0
         while offset < chunk.count {
             let n = write(fd, chunk.baseAddress?.advanced(by: offset), chunk.count - offset)
