@@ -4,7 +4,7 @@ import SComposeEngine
 import SComposeLoader
 
 struct Build: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "build", abstract: "Build or rebuild services")
+    static let configuration = CommandConfiguration(commandName: "build", _superCommandName: "scompose", abstract: "Build or rebuild services")
 
     @OptionGroup var global: GlobalOptions
 

@@ -75,7 +75,7 @@ enum ProjectContext {
 }
 
 struct Up: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "up", abstract: "Create and start containers")
+    static let configuration = CommandConfiguration(commandName: "up", _superCommandName: "scompose", abstract: "Create and start containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -188,7 +188,7 @@ struct Up: ParsableCommand {
 }
 
 struct Ps: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers")
+    static let configuration = CommandConfiguration(commandName: "ps", _superCommandName: "scompose", abstract: "List containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -281,7 +281,7 @@ struct Ps: ParsableCommand {
 }
 
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "View output from containers")
+    static let configuration = CommandConfiguration(commandName: "logs", _superCommandName: "scompose", abstract: "View output from containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -505,7 +505,7 @@ final class BufferedOutput {
 }
 
 struct Exec: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Execute a command in a running container")
+    static let configuration = CommandConfiguration(commandName: "exec", _superCommandName: "scompose", abstract: "Execute a command in a running container")
 
     @OptionGroup var global: GlobalOptions
 
@@ -573,7 +573,7 @@ struct Exec: ParsableCommand {
 }
 
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop services")
+    static let configuration = CommandConfiguration(commandName: "stop", _superCommandName: "scompose", abstract: "Stop services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -590,7 +590,7 @@ struct Stop: ParsableCommand {
 }
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start services")
+    static let configuration = CommandConfiguration(commandName: "start", _superCommandName: "scompose", abstract: "Start services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -608,7 +608,7 @@ struct Start: ParsableCommand {
 }
 
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart service containers")
+    static let configuration = CommandConfiguration(commandName: "restart", _superCommandName: "scompose", abstract: "Restart service containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -631,7 +631,7 @@ struct Restart: ParsableCommand {
 }
 
 struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Force stop service containers")
+    static let configuration = CommandConfiguration(commandName: "kill", _superCommandName: "scompose", abstract: "Force stop service containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -652,7 +652,7 @@ struct Kill: ParsableCommand {
 }
 
 struct Rm: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Removes stopped service containers")
+    static let configuration = CommandConfiguration(commandName: "rm", _superCommandName: "scompose", abstract: "Removes stopped service containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -689,7 +689,7 @@ struct Rm: ParsableCommand {
 }
 
 struct Down: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "down", abstract: "Stop and remove containers, networks")
+    static let configuration = CommandConfiguration(commandName: "down", _superCommandName: "scompose", abstract: "Stop and remove containers, networks")
 
     @OptionGroup var global: GlobalOptions
 

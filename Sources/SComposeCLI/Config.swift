@@ -4,7 +4,7 @@ import SComposeLoader
 
 /// `scompose config`: parse, resolve and render the compose files in canonical form.
 struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "config", 
+    static let configuration = CommandConfiguration(commandName: "config", _superCommandName: "scompose", 
         abstract: "Parse, resolve and render compose file in canonical format")
 
     @OptionGroup var global: GlobalOptions

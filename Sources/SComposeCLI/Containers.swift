@@ -42,7 +42,7 @@ extension String {
 }
 
 struct Create: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "create", abstract: "Creates containers for a service")
+    static let configuration = CommandConfiguration(commandName: "create", _superCommandName: "scompose", abstract: "Creates containers for a service")
 
     @OptionGroup var global: GlobalOptions
 
@@ -74,7 +74,7 @@ struct Create: ParsableCommand {
 }
 
 struct Pause: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause services")
+    static let configuration = CommandConfiguration(commandName: "pause", _superCommandName: "scompose", abstract: "Pause services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -91,7 +91,7 @@ struct Pause: ParsableCommand {
 }
 
 struct Unpause: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "unpause", abstract: "Unpause services")
+    static let configuration = CommandConfiguration(commandName: "unpause", _superCommandName: "scompose", abstract: "Unpause services")
 
     @OptionGroup var global: GlobalOptions
 
@@ -108,7 +108,7 @@ struct Unpause: ParsableCommand {
 }
 
 struct Wait: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Block until containers of all (or specified) services stop.")
+    static let configuration = CommandConfiguration(commandName: "wait", _superCommandName: "scompose", abstract: "Block until containers of all (or specified) services stop.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -146,7 +146,7 @@ struct Wait: ParsableCommand {
 }
 
 struct Top: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "top", abstract: "Display the running processes")
+    static let configuration = CommandConfiguration(commandName: "top", _superCommandName: "scompose", abstract: "Display the running processes")
 
     @OptionGroup var global: GlobalOptions
 
@@ -236,7 +236,7 @@ enum Processes {
 }
 
 struct Images: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images used by the created containers")
+    static let configuration = CommandConfiguration(commandName: "images", _superCommandName: "scompose", abstract: "List images used by the created containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -292,7 +292,7 @@ struct Images: ParsableCommand {
 
 /// `scompose ls`: the projects that have containers, as `docker compose ls`.
 struct Ls: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List running compose projects")
+    static let configuration = CommandConfiguration(commandName: "ls", _superCommandName: "scompose", abstract: "List running compose projects")
 
     @Flag(name: [.short, .long], help: "Show all stopped Compose projects")
     var all = false
@@ -349,7 +349,7 @@ struct Ls: ParsableCommand {
 }
 
 struct Scale: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "scale", abstract: "Scale services")
+    static let configuration = CommandConfiguration(commandName: "scale", _superCommandName: "scompose", abstract: "Scale services")
 
     @OptionGroup var global: GlobalOptions
 

@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 struct Events: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "events", abstract: "Receive real time events from containers")
+    static let configuration = CommandConfiguration(commandName: "events", _superCommandName: "scompose", abstract: "Receive real time events from containers")
 
     @OptionGroup var global: GlobalOptions
 
@@ -82,7 +82,7 @@ struct Events: ParsableCommand {
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Display a live stream of container(s) resource usage statistics")
+    static let configuration = CommandConfiguration(commandName: "stats", _superCommandName: "scompose", abstract: "Display a live stream of container(s) resource usage statistics")
 
     @OptionGroup var global: GlobalOptions
 

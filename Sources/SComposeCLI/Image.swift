@@ -29,7 +29,7 @@ enum StateRoot {
 /// `scompose image …`: the local image store, with `docker image`'s verbs and output.
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "image", abstract: "Manage images",
+        commandName: "image", _superCommandName: "scompose", abstract: "Manage images",
         subcommands: [
             ImageImport.self, ImageLoad.self, ImageSave.self, ImageList.self, ImageInspect.self, ImageTag.self,
             ImageRemove.self, ImageHistory.self, ImagePrune.self, ImagePull.self, ImagePush.self,

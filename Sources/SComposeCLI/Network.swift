@@ -10,7 +10,7 @@ import Glibc
 
 /// `scompose port SERVICE PRIVATE_PORT`.
 struct Port: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "port", abstract: "Print the public port for a port binding")
+    static let configuration = CommandConfiguration(commandName: "port", _superCommandName: "scompose", abstract: "Print the public port for a port binding")
 
     @OptionGroup var global: GlobalOptions
 
@@ -38,7 +38,7 @@ struct Port: ParsableCommand {
 /// `scompose network …`: scompose's bridge networks.
 struct NetworkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "network", abstract: "Manage networks",
+        commandName: "network", _superCommandName: "scompose", abstract: "Manage networks",
         subcommands: [NetworkList.self, NetworkInspect.self, NetworkRemove.self, NetworkPrune.self])
 
     static func store() -> NetworkStore { NetworkStore(stateRoot: StateRoot.path) }

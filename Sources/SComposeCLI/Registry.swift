@@ -143,7 +143,7 @@ struct ImagePull: ParsableCommand {
 }
 
 struct Pull: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull service images")
+    static let configuration = CommandConfiguration(commandName: "pull", _superCommandName: "scompose", abstract: "Pull service images")
 
     @OptionGroup var global: GlobalOptions
 
@@ -238,7 +238,7 @@ struct ImagePush: ParsableCommand {
 }
 
 struct Push: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push service images")
+    static let configuration = CommandConfiguration(commandName: "push", _superCommandName: "scompose", abstract: "Push service images")
 
     @OptionGroup var global: GlobalOptions
 

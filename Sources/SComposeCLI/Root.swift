@@ -81,7 +81,7 @@ public struct SCompose: ParsableCommand {
     public static func run(arguments: [String]) -> Int32 {
         let arguments = movingGlobalFlags(arguments)
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseVerb(arguments) ?? parseAsRoot(arguments)
             try command.run()
             return 0
         } catch let error as LoaderError {
@@ -103,6 +103,23 @@ public struct SCompose: ParsableCommand {
             }
             return code
         }
+    }
+}
+
+extension SCompose {
+    /// The verb's command parsed on its own. Parsing from the root builds the argument sets of
+    /// the whole command tree, and checks them again for completion requests: a third of a
+    /// no-op `up`. Help, version and completion requests, and anything the verb's own parse
+    /// rejects, go through the root, which words usage and errors with the full command path.
+    static func parseVerb(_ arguments: [String]) -> ParsableCommand? {
+        guard let verb = arguments.first,
+            !arguments.contains(where: {
+                $0 == "-h" || $0 == "--help" || $0 == "--version" || $0 == "help" || $0.hasPrefix("--generate-completion")
+                    || $0.hasPrefix("---")
+            }),
+            let type = configuration.subcommands.first(where: { $0.configuration.commandName == verb })
+        else { return nil }
+        return try? type.parseAsRoot(Array(arguments.dropFirst()))
     }
 }
 
@@ -185,7 +202,7 @@ public struct GlobalOptions: ParsableArguments {
 
 /// `scompose version`.
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Show the scompose version information")
+    static let configuration = CommandConfiguration(commandName: "version", _superCommandName: "scompose", abstract: "Show the scompose version information")
 
     @Option(name: [.short, .long], help: "Format the output. Values: [pretty | json]")
     var format: String = "pretty"

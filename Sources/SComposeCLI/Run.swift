@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a one-off command on a service")
+    static let configuration = CommandConfiguration(commandName: "run", _superCommandName: "scompose", abstract: "Run a one-off command on a service")
 
     @OptionGroup var runGlobal: RunGlobalOptions
     var global: GlobalOptions { runGlobal.options }
@@ -138,7 +138,7 @@ struct Run: ParsableCommand {
 }
 
 struct Attach: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "attach", abstract: "Attach local standard input, output, and error streams to a service's running container")
+    static let configuration = CommandConfiguration(commandName: "attach", _superCommandName: "scompose", abstract: "Attach local standard input, output, and error streams to a service's running container")
 
     @OptionGroup var global: GlobalOptions
 

@@ -12,7 +12,7 @@ import Glibc
 /// `scompose volume …`: the volumes of every project, as `docker volume` shows them.
 struct VolumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "volume", abstract: "Manage volumes",
+        commandName: "volume", _superCommandName: "scompose", abstract: "Manage volumes",
         subcommands: [VolumeList.self, VolumeInspect.self, VolumeCreate.self, VolumeRemove.self, VolumePrune.self])
 
     static func store() -> VolumeStore { VolumeStore(stateRoot: StateRoot.path) }
@@ -203,7 +203,7 @@ enum DiskUsage {
 
 /// `scompose cp`: files and directories between a service container and the host.
 struct Cp: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cp", 
+    static let configuration = CommandConfiguration(commandName: "cp", _superCommandName: "scompose", 
         abstract: "Copy files/folders between a service container and the local filesystem",
         usage: "scompose cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH\n       scompose cp [OPTIONS] SRC_PATH SERVICE:DEST_PATH")
 
