@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -152,31 +153,103 @@ public struct Puller: Sendable {
         return (response.body, mediaType)
     }
 
-    /// A blob into the content store, verified; on any failure nothing of it is kept.
+    /// A blob into the content store, verified; on any failure nothing of it is kept. A
+    /// transfer that breaks is resumed where it stopped (`Range`), with the client's back-off.
     func fetch(_ blob: Descriptor, domain: String, repository: String, progress: @escaping @Sendable (PullEvent) -> Void) throws(OCIError) {
         // The transfer's callbacks run on this thread, one after the other.
         final class Download: @unchecked Sendable {
             var writer: ContentStore.Writer
+            /// Bytes in `writer`.
             var received: Int64 = 0
+            /// A resumed attempt's bytes, kept aside until its answer says where they start.
+            var sideFile: Int32 = -1
+            var sideCount: Int64 = 0
             init(_ writer: ContentStore.Writer) { self.writer = writer }
         }
         let download = Download(try ContentStore.Writer(store: store.content))
         var committed = false
         defer { if !committed { download.writer.abort() } }
         let size = blob.size
-        let response = try client.send(domain: domain, repository: repository, path: "blobs/\(blob.digest)") { (chunk) throws(OCIError) in
-            download.received += Int64(chunk.count)
-            if download.received > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
-            try download.writer.write(chunk)
-            progress(.downloading(blob.digest, received: download.received, total: size))
+        var failures = 0
+        while true {
+            let start = download.received
+            var sidePath = ""
+            if start > 0 {
+                var template = Array((store.content.root + "/ingest/resume-XXXXXX").utf8CString)
+                download.sideFile = template.withUnsafeMutableBufferPointer { sc_mkostemp($0.baseAddress, O_CLOEXEC) }
+                guard download.sideFile >= 0 else { throw .io("create \(store.content.root)/ingest", errno) }
+                sidePath = String(cString: template)
+                download.sideCount = 0
+            }
+            defer {
+                if download.sideFile >= 0 {
+                    close(download.sideFile)
+                    unlink(sidePath)
+                    download.sideFile = -1
+                }
+            }
+            let response: HTTPResponse
+            do {
+                response = try client.send(
+                    domain: domain, repository: repository, path: "blobs/\(blob.digest)",
+                    headers: start > 0 ? [("Range", "bytes=\(start)-")] : []
+                ) { (chunk) throws(OCIError) in
+                    if download.sideFile >= 0 {
+                        download.sideCount += Int64(chunk.count)
+                        if download.sideCount > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
+                        try FS.writeAll(download.sideFile, Array(chunk), what: "resumed blob")
+                        progress(.downloading(blob.digest, received: min(size, start + download.sideCount), total: size))
+                    } else {
+                        download.received += Int64(chunk.count)
+                        if download.received > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
+                        try download.writer.write(chunk)
+                        progress(.downloading(blob.digest, received: download.received, total: size))
+                    }
+                }
+            } catch {
+                guard case .network = error, failures < client.backoff.count else { throw error }
+                sleep(client.backoff[failures])
+                failures += 1
+                continue
+            }
+            try Self.check(response, what: "blob \(blob.digest)", reference: nil)
+            if start > 0 {
+                if response.status == 206 {
+                    // The rest, from where we stopped (as Content-Range must say).
+                    let range = response.header("content-range") ?? ""
+                    guard range.hasPrefix("bytes \(start)-") else {
+                        throw .invalid("blob \(blob.digest): the registry resumed at \(range), not at byte \(start)")
+                    }
+                } else {
+                    // The registry ignored the range: what came is the whole blob again.
+                    download.writer.abort()
+                    download.writer = try ContentStore.Writer(store: store.content)
+                    download.received = 0
+                }
+                try Self.append(file: download.sideFile, to: &download.writer)
+                download.received += download.sideCount
+            }
+            guard download.received == size else {
+                throw .network("blob \(blob.digest) ended after \(download.received) of its \(size) bytes")
+            }
+            _ = try download.writer.commit(expected: blob.digest)
+            committed = true
+            progress(.downloaded(blob.digest))
+            return
         }
-        try Self.check(response, what: "blob \(blob.digest)", reference: nil)
-        guard download.received == size else {
-            throw .network("blob \(blob.digest) ended after \(download.received) of its \(size) bytes")
+    }
+
+    static func append(file fd: Int32, to writer: inout ContentStore.Writer) throws(OCIError) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw .io("read resumed blob", errno) }
+            if n == 0 { return }
+            try writer.write(buffer[0..<n])
+            offset += off_t(n)
         }
-        _ = try download.writer.commit(expected: blob.digest)
-        committed = true
-        progress(.downloaded(blob.digest))
     }
 
     /// Docker's words for a registry's refusals.

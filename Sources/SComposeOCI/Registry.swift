@@ -25,7 +25,8 @@ public final class RegistryClient: Sendable {
     /// Bearer tokens by host and scope.
     let tokens = Mutex<[String: String]>([:])
     /// Retries after a network failure, 429 or 5xx, with this many seconds of back-off each.
-    let backoff: [UInt32]
+    /// Seconds to wait before each retry.
+    public let backoff: [UInt32]
     /// Pull-through mirrors of Docker Hub (`https://mirror.example.com`), tried in order before it.
     let mirrors: [String]
 
@@ -114,7 +115,8 @@ public final class RegistryClient: Sendable {
             do {
                 response = try transport.send(request, sink: sink)
             } catch {
-                guard case .network = error, attempt < backoff.count else { throw error }
+                // A broken body is the caller's to resume: what its sink took is not sent again.
+                guard case .network = error, sink == nil, attempt < backoff.count else { throw error }
                 sleep(backoff[attempt])
                 attempt += 1
                 continue

@@ -123,6 +123,8 @@ import Testing
         #expect(never.status != 0 && never.err.contains("No such image"), "\(never.err)")
         let run = try fresh.run(["run", "--rm", "-T", "a"])
         #expect(run.status == 0 && run.out == "pulled back\n", "\(run.out) \(run.err)")
+        // The one-off made the project's network: it goes with the project.
+        try fresh.downAndCheckClean()
         // A new image: its layer goes up (`push` of a service).
         #expect(try fresh.s.run(["image", "import", "-c", "CMD [\"sh\"]", source.s.dir + "/rootfs.tar.gz", "\(host)/fresh/layer:2"]).status == 0)
         try ("name: \(fresh.name)\nservices:\n  app: {image: \"\(host)/fresh/layer:2\"}\n").write(toFile: fresh.file, atomically: true, encoding: .utf8)

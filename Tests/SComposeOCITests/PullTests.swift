@@ -12,14 +12,18 @@ final class FakeRegistry: HTTPTransport, @unchecked Sendable {
     var routes: [String: HTTPResponse] = [:]
     var handler: (@Sendable (HTTPRequest) -> HTTPResponse?)?
     let log = Mutex<[String]>([])
+    /// URL → bytes after which the next transfer of it breaks (once).
+    let breakAfter = Mutex<[String: Int]>([:])
 
     func send(_ request: HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(OCIError) -> Void)?) throws(OCIError) -> HTTPResponse {
         log.withLock { $0.append(request.url) }
         var response = handler?(request) ?? routes[String(request.url.prefix { $0 != "?" })] ?? HTTPResponse(status: 404)
         if let sink, (200..<300).contains(response.status) {
+            let cut = breakAfter.withLock { $0.removeValue(forKey: request.url) }
             // In pieces, as a network delivers it.
             var offset = 0
             while offset < response.body.count {
+                if let cut, offset >= cut { throw .network("connection reset by the test after \(offset) bytes") }
                 let piece = Array(response.body[offset..<min(offset + 7, response.body.count)])
                 var failure: OCIError?
                 piece.withUnsafeBytes { raw in
@@ -120,6 +124,49 @@ final class FakeRegistry: HTTPTransport, @unchecked Sendable {
         #expect(arm.id == Digest(of: armConfig))
         puller.platform = Platform(architecture: "s390x", os: "linux")
         #expect(throws: OCIError.self) { try puller.pull(try ImageReference(parsing: "registry.test/lib/app:1")) }
+    }
+
+    @Test(arguments: [true, false]) func brokenTransfersResume(registryHonoursRanges: Bool) throws {
+        let (layer, config, manifest) = Self.image(file: String(repeating: "x", count: 5000))
+        let base = "http://127.0.0.1:5000/v2/app/"
+        let layerURL = base + "blobs/\(Digest(of: layer))"
+        let ranges = Mutex<[String]>([])
+        let fake = FakeRegistry()
+        fake.routes = [
+            base + "manifests/latest": HTTPResponse(status: 200, body: manifest),
+            base + "blobs/\(Digest(of: config))": HTTPResponse(status: 200, body: config),
+        ]
+        fake.handler = { request in
+            guard request.url == layerURL else { return nil }
+            guard let range = request.headers.first(where: { $0.0 == "Range" })?.1 else {
+                return HTTPResponse(status: 200, body: layer)
+            }
+            ranges.withLock { $0.append(range) }
+            guard registryHonoursRanges, let from = Int(range.dropFirst("bytes=".count).dropLast()) else {
+                return HTTPResponse(status: 200, body: layer)
+            }
+            return HTTPResponse(
+                status: 206, headers: ["content-range": ["bytes \(from)-\(layer.count - 1)/\(layer.count)"]],
+                body: Array(layer[from...]))
+        }
+        // The first transfer breaks after 2 KB, the resumed one after another 7 bytes' worth.
+        fake.breakAfter.withLock { $0[layerURL] = 2048 }
+        let dir = try TempDir()
+        let store = try store(dir)
+        let puller = Puller(store: store, client: RegistryClient(transport: fake, backoff: [0, 0, 0]))
+        let record = try puller.pull(try ImageReference(parsing: "127.0.0.1:5000/app"))
+        #expect(record.id == Digest(of: config))
+        #expect(store.content.has(Digest(of: layer)))
+        #expect(ranges.withLock { $0 } == ["bytes=2051-"], "resumed where the transfer stopped (pieces of 7 bytes)")
+        let ingest = (try? FileManager.default.contentsOfDirectory(atPath: store.content.root + "/ingest")) ?? []
+        #expect(ingest.isEmpty, "\(ingest)")
+        // Without retries left, a broken transfer fails and leaves nothing.
+        let other = try TempDir()
+        let otherStore = try self.store(other)
+        fake.breakAfter.withLock { $0[layerURL] = 100 }
+        let noRetry = Puller(store: otherStore, client: RegistryClient(transport: fake, backoff: []))
+        #expect(throws: OCIError.self) { try noRetry.pull(try ImageReference(parsing: "127.0.0.1:5000/app")) }
+        try expectNothingStored(otherStore, [Digest(of: layer)])
     }
 
     @Test func corruptAndTruncatedBlobsAreNotStored() throws {
