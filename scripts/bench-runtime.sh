@@ -88,7 +88,7 @@ ours[run]=$(timed -- "$bin" -f "$f" run --rm -T s1 true)
 if [ "$have_docker" = 1 ]; then theirs[run]=$(timed -- docker-compose -f "$f" run --rm -T s1 true); fi
 # logs of 200,000 lines, once all are written.
 f="$work/plogs/compose.yaml"
-"$bin" -f "$f" up -d >/dev/null
+"$bin" -f "$f" up -d >/dev/null 2>"$work/logs-up.err" || { cat "$work/logs-up.err" >&2; exit 1; }
 until [ "$("$bin" -f "$f" logs --no-log-prefix 2>/dev/null | wc -l)" -ge 200000 ]; do sleep 0.5; done
 ours[logs]=$(timed -- "$bin" -f "$f" logs --no-color)
 "$bin" -f "$f" down -t 0 >/dev/null 2>&1
