@@ -708,6 +708,7 @@ struct Down: ParsableCommand {
         let engine = ProjectContext.engine()
         let lock = try engine.lockProject(project.name)
         defer { _ = lock }
+        engine.removeStaleStaging()
         let all = engine.containers(project: project.name)
         // Containers of services the file no longer has (in any profile) are orphans: left,
         // with a warning, unless --remove-orphans.

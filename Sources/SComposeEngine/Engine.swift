@@ -447,10 +447,22 @@ public struct Engine: Sendable {
 
     /// Directories of creations that a crash interrupted (older than a minute, so that a
     /// concurrent `up` still writing its own is left alone).
-    func removeStaleStaging() {
+    /// Removes what a killed `up` left half-created: staging directories whose creator (its
+    /// pid and start time are in `creator`) is gone, or, without that file, older than a minute.
+    public func removeStaleStaging() {
         for name in Files.list(containersDir) where name.hasPrefix(".creating-") {
-            var st = stat()
             let path = containersDir + "/" + name
+            if let text = try? Files.read(path + "/creator") {
+                let fields = String(decoding: text, as: UTF8.self).split(separator: " ")
+                if fields.count == 2, let pid = Int32(fields[0]), let ticks = UInt64(fields[1]),
+                    ProcessCheck.isAlive(pid, startTicks: ticks)
+                {
+                    continue
+                }
+                Files.removeTree(path)
+                continue
+            }
+            var st = stat()
             if stat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 { Files.removeTree(path) }
         }
     }
@@ -592,6 +604,9 @@ public struct Engine: Sendable {
         var created = false
         defer { if !created { Files.removeTree(stage) } }
         for d in [files.upper, files.work, files.root] { try mkdirs(staged(d)) }
+        // Who is creating it: a later command removes it at once if we die.
+        let me = getpid()
+        try writeText(stage + "/creator", "\(me) \(ProcessCheck.startTicks(me) ?? 0)")
         let defaults = imageConfig.config ?? ImageConfig.ContainerDefaults()
         let entrypoint = service.entrypoint ?? defaults.Entrypoint ?? []
         let cmd = service.command ?? (service.entrypoint != nil ? [] : defaults.Cmd ?? [])
@@ -698,6 +713,7 @@ public struct Engine: Sendable {
             ports: network.ports.isEmpty ? nil : network.ports, healthcheck: spec.healthcheck != nil ? true : nil,
             preStop: service.preStop.isEmpty ? nil : service.preStop.map(HookRecord.init))
         try StateFile.write(record, to: staged(files.dir + "/container.json"))
+        unlink(stage + "/creator")
         guard rename(stage, files.dir) == 0 else {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
         }

@@ -59,7 +59,8 @@ import Testing
             let ids = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []
             let down = try run(["down", "-t", "2"])
             #expect(down.status == 0, "\(down.err)")
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []).isEmpty)
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []
+            #expect(left.isEmpty, "left after down: \(left) \(left.map { (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers/" + $0)) ?? [] })")
             for id in ids {
                 for controller in ["memory", "pids", "cpu", "freezer", "devices"] {
                     #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(controller)/scompose/\(id)"))
