@@ -406,12 +406,12 @@ final class BuildRun {
             state.defaults.Volumes = volumes
             metadata(&state, "VOLUME [" + paths.joined(separator: " ") + "]")
         case "USER":
-            let user = try expand.expand(shellText(instruction).trimmingSpaces())
+            let user = try expand.expand(String(shellText(instruction).trimmingWhitespace()))
             guard !user.isEmpty else { throw fail(instruction, "USER requires exactly one argument") }
             state.defaults.User = user
             metadata(&state, "USER " + user)
         case "STOPSIGNAL":
-            let signal = try expand.expand(shellText(instruction).trimmingSpaces())
+            let signal = try expand.expand(String(shellText(instruction).trimmingWhitespace()))
             state.defaults.StopSignal = signal
             metadata(&state, "STOPSIGNAL " + signal)
         case "SHELL":
@@ -435,7 +435,7 @@ final class BuildRun {
             state.defaults.Healthcheck = try healthcheck(instruction, state)
             metadata(&state, "HEALTHCHECK " + shellText(instruction))
         case "ONBUILD":
-            let trigger = shellText(instruction).trimmingSpaces()
+            let trigger = String(shellText(instruction).trimmingWhitespace())
             let keyword = trigger.split(separator: " ").first.map { $0.uppercased() } ?? ""
             guard !["ONBUILD", "FROM", "MAINTAINER"].contains(keyword) else {
                 throw fail(instruction, "\(keyword) isn't allowed as an ONBUILD trigger")
@@ -443,7 +443,7 @@ final class BuildRun {
             state.defaults.OnBuild = (state.defaults.OnBuild ?? []) + [trigger]
             metadata(&state, "ONBUILD " + trigger)
         case "WORKDIR":
-            var path = try expand.expand(shellText(instruction).trimmingSpaces())
+            var path = try expand.expand(String(shellText(instruction).trimmingWhitespace()))
             guard !path.isEmpty else { throw fail(instruction, "WORKDIR requires exactly one argument") }
             path = Self.join(state.defaults.WorkingDir ?? "/", path)
             state.defaults.WorkingDir = path
@@ -491,13 +491,13 @@ final class BuildRun {
 
     func healthcheck(_ instruction: Instruction, _ state: StageState) throws -> ImageConfig.HealthConfig {
         var health = ImageConfig.HealthConfig()
-        let text = shellText(instruction).trimmingSpaces()
+        let text = String(shellText(instruction).trimmingWhitespace())
         if text.uppercased() == "NONE" {
             health.Test = ["NONE"]
             return health
         }
         guard text.uppercased().hasPrefix("CMD") else { throw fail(instruction, "HEALTHCHECK requires CMD or NONE") }
-        let rest = String(text.dropFirst(3)).trimmingSpaces()
+        let rest = String(text.dropFirst(3).trimmingWhitespace())
         if let words = Dockerfile.jsonArray(rest) {
             health.Test = ["CMD"] + words
         } else {
@@ -703,14 +703,5 @@ final class BuildRun {
         guard fd >= 0 else { return nil }
         let ignoreText = (try? Files.read(request.context + "/.dockerignore")).map { String(decoding: $0, as: UTF8.self) }
         return SourceTree(rootFD: fd, ignore: ignoreText.map { DockerIgnore($0) }, label: "build context")
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeLast() }
-        return String(s)
     }
 }

@@ -22,7 +22,7 @@ extension BuildRun {
             guard !words.isEmpty else { throw fail(instruction, "RUN requires at least one argument") }
             argv = words
         case .shell(let text):
-            guard !text.trimmingSpaces().isEmpty else { throw fail(instruction, "RUN requires at least one argument") }
+            guard !text.trimmingWhitespace().isEmpty else { throw fail(instruction, "RUN requires at least one argument") }
             argv = shell(state) + [Self.script(text, instruction.heredocs)]
         }
         // ARGs reach RUN as variables (ENV wins over an ARG of the same name).
@@ -266,24 +266,16 @@ extension BuildRun {
         if resolved.count > 1 && !destIsDirectory {
             throw fail(instruction, "When using \(keyword) with more than one source file, the destination must be a directory and end with a /")
         }
-        // URLs are fetched before the cache is asked: their content is part of the key.
+        // URLs are fetched before the cache is asked: their content is part of the key. Only
+        // downloads and heredocs need scratch files.
         var downloads: [String: String] = [:]
-        let downloadDir = try scratch()
-        defer { Files.removeTree(downloadDir) }
+        let needsFiles = resolved.contains { if case .tree = $0 { return false } else { return true } }
+        let downloadDir = needsFiles ? try scratch() : ""
+        defer { if needsFiles { Files.removeTree(downloadDir) } }
         for case .url(let url) in resolved {
             let file = downloadDir + "/" + Digest(of: Array(url.utf8)).hex
-            try download(url, to: file)
+            hasher.update(data: Array(try download(url, to: file).description.utf8))
             downloads[url] = file
-            let fd = open(file, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                defer { close(fd) }
-                var buffer = [UInt8](repeating: 0, count: 1 << 18)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n <= 0 { break }
-                    hasher.update(data: buffer[0..<n])
-                }
-            }
         }
         let flags = instruction.flags.keys.sorted().map { "--\($0)=\(instruction.flags[$0] ?? "")" }.joined(separator: " ")
         let keyText =
@@ -407,14 +399,23 @@ extension BuildRun {
         return nil
     }
 
-    func download(_ url: String, to file: String) throws {
+    /// Fetches `url` into `file`; returns the digest of what came, taken as it came.
+    func download(_ url: String, to file: String) throws -> Digest {
         let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BuildError("cannot create \(file): \(SourceTree.errorText())") }
         defer { close(fd) }
+        // The transfer's callbacks run on this thread, one after the other.
+        final class Sum: @unchecked Sendable { var hasher = SHA256() }
+        let sum = Sum()
         let response: HTTPResponse
         do {
             response = try CurlTransport().send(HTTPRequest(url: url)) { (chunk: UnsafeRawBufferPointer) throws(OCIError) in
-                try Self.writeAll(fd, chunk)
+                sum.hasher.update(bufferPointer: chunk)
+                do throws(FileError) {
+                    try Files.writeAll(fd, Array(chunk), what: file)
+                } catch {
+                    throw .invalid(error.description)
+                }
             }
         } catch {
             throw BuildError("failed to load \(url): \(error)")
@@ -422,18 +423,6 @@ extension BuildRun {
         guard (200..<300).contains(response.status) else {
             throw BuildError("failed to load \(url): invalid response status \(response.status)")
         }
-    }
-}
-
-extension BuildRun {
-    /// A downloaded chunk to the file, whole.
-    static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer) throws(OCIError) {
-        var offset = 0
-        while offset < chunk.count {
-            let n = write(fd, chunk.baseAddress?.advanced(by: offset), chunk.count - offset)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .io("write", errno) }
-            offset += n
-        }
+        return Digest(finalizing: sum.hasher)
     }
 }

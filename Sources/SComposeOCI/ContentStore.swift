@@ -182,6 +182,20 @@ public struct ContentStore: Sendable {
 
 /// File-system helpers for the store: `SComposeOS.Files` with the store's error type.
 enum FS {
+    /// Every chunk of an open file, read from its start (`pread`: the offset is left alone).
+    static func forEachChunk(_ fd: Int32, what: String, _ body: (ArraySlice<UInt8>) throws(OCIError) -> Void) throws(OCIError) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw .io("read \(what)", errno) }
+            if n == 0 { return }
+            try body(buffer[0..<n])
+            offset += off_t(n)
+        }
+    }
+
     static func mkdirs(_ path: String) throws(OCIError) {
         do { try Files.makeDirectories(path) } catch { throw .io(error.what, error.errno) }
     }

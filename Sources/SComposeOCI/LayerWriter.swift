@@ -178,16 +178,7 @@ extension ContentStore {
     /// durable and renamed into place, not copied.
     func adopt(file: String, fd: Int32) throws(OCIError) -> Digest {
         var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: off_t = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw .io("read \(file)", errno) }
-            if n == 0 { break }
-            hasher.update(data: buffer[0..<n])
-            offset += off_t(n)
-        }
+        try FS.forEachChunk(fd, what: file) { hasher.update(data: $0) }
         let digest = Digest(finalizing: hasher)
         if has(digest) { return digest }
         guard fsync(fd) == 0 else { throw .io("fsync \(file)", errno) }

@@ -240,16 +240,7 @@ public struct Puller: Sendable {
     }
 
     static func append(file fd: Int32, to writer: inout ContentStore.Writer) throws(OCIError) {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: off_t = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw .io("read resumed blob", errno) }
-            if n == 0 { return }
-            try writer.write(buffer[0..<n])
-            offset += off_t(n)
-        }
+        try FS.forEachChunk(fd, what: "resumed blob") { (chunk) throws(OCIError) in try writer.write(chunk) }
     }
 
     /// Docker's words for a registry's refusals.
