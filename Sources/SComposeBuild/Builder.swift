@@ -274,7 +274,7 @@ final class BuildRun {
 
     func baseState(_ stage: Stage, title: String) throws -> StageState {
         if stage.base.lowercased() == "scratch" {
-            var config = ImageConfig(architecture: Platform.current.architecture, os: "linux", rootfs: .init(diffIDs: []))
+            var config = ImageConfig(architecture: Platform.host.architecture, os: "linux", rootfs: .init(diffIDs: []))
             config.config = .init()
             return StageState(config: config, layers: [], key: Digest(of: Array("scratch \(Self.cacheVersion)".utf8)))
         }

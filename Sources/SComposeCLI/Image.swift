@@ -46,6 +46,9 @@ struct ImageImport: ParsableCommand {
     @Option(name: [.short, .long], help: "Set commit message for imported image")
     var message: String?
 
+    @Option(name: .long, help: "Set platform of the image (os/arch[/variant]; the host's by default)")
+    var platform: String?
+
     @Argument(help: "A tar file (plain, gzip or zstd) or - for standard input")
     var file: String
 
@@ -73,9 +76,11 @@ struct ImageImport: ParsableCommand {
             throw CLIError("open \(file): no such file or directory")
         }
         defer { if let temp { unlink(temp) } }
+        let platform = try platform.map(Pulling.parsePlatform) ?? .host
         do {
             let record = try store.importRootfs(
-                file: path, reference: ref, changes: ImageChanges(change), message: message, source: source)
+                file: path, reference: ref, changes: ImageChanges(change), message: message, source: source,
+                platform: platform)
             Console.out(record.id.description + "\n")
         } catch {
             throw CLIError("\(error)")

@@ -14,11 +14,14 @@ import Glibc
 enum Pulling {
     static func puller(platform: String?) throws -> Puller {
         var puller = Puller(store: try StateRoot.images(), client: client())
-        if let platform {
-            guard let p = Platform(parsing: platform) else { throw CLIError("invalid platform \"\(platform)\": expected os/arch[/variant]") }
-            puller.platform = p
-        }
+        if let platform { puller.platform = try parsePlatform(platform) }
         return puller
+    }
+
+    /// `--platform` and `platform:` (`linux/arm64`, `linux/arm/v7`).
+    static func parsePlatform(_ text: String) throws -> Platform {
+        guard let p = Platform(parsing: text) else { throw CLIError("invalid platform \"\(text)\": expected os/arch[/variant]") }
+        return p
     }
 
     /// `docker pull`'s lines: `<12 hex>: Pull complete` per layer, the digest, the status.
@@ -54,8 +57,8 @@ enum Pulling {
                     display.update(digest, received: received, total: total)
                 case .downloaded(let digest):
                     display.finish(digest)
-                case .complete(let record, let newer):
-                    Console.out("Digest: \(record.manifest)\n")
+                case .complete(_, let digest, let newer):
+                    Console.out("Digest: \(digest)\n")
                     Console.out("Status: \(newer ? "Downloaded newer image" : "Image is up to date") for \(reference.familiar)\n")
                     Console.out(reference.description + "\n")
                 }
@@ -175,7 +178,9 @@ struct Pull: ParsableCommand {
             guard let service = loaded.project.services[name], let image = service.image else { continue }
             // As Compose: services that build are not pulled, and `pull_policy: never|build` are left alone.
             if service.build != nil || service.pullPolicy == "never" || service.pullPolicy == "build" { continue }
-            if (policy ?? "always") == "missing", try store.find(image) != nil { continue }
+            if (policy ?? "always") == "missing", try store.find(image, platform: service.platform.map(Pulling.parsePlatform)) != nil {
+                continue
+            }
             if !quiet { Console.error(" \(name) Pulling") }
             do {
                 _ = try Pulling.pull(try ImageReference(parsing: image), platform: service.platform, lines: false)
@@ -198,14 +203,15 @@ extension Pulling {
     }
 
     /// `docker push`'s lines: the repository, each layer pushed or present, the digest.
-    static func push(_ text: String, quiet: Bool) throws {
+    static func push(_ text: String, platform: String? = nil, quiet: Bool) throws {
         let reference: ImageReference
         do {
             reference = try ImageReference(parsing: text)
         } catch {
             throw CLIError("\(error)")
         }
-        let pusher = Pusher(store: try StateRoot.images(), client: client())
+        var pusher = Pusher(store: try StateRoot.images(), client: client())
+        pusher.platform = try platform.map(parsePlatform)
         if !quiet { Console.out("The push refers to repository [\(reference.repository)]\n") }
         do {
             try pusher.push(reference) { event in
@@ -225,6 +231,9 @@ extension Pulling {
 struct ImagePush: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "push", abstract: "Upload an image to a registry")
 
+    @Option(name: .long, help: "Push only this platform's image of a multi-platform name (os/arch[/variant])")
+    var platform: String?
+
     @Flag(name: [.short, .long], help: "Suppress verbose output")
     var quiet = false
 
@@ -233,7 +242,7 @@ struct ImagePush: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        try Pulling.push(name, quiet: quiet)
+        try Pulling.push(name, platform: platform, quiet: quiet)
     }
 }
 

@@ -248,11 +248,13 @@ public struct Engine: Sendable {
         let services = try Reconciler.dependencyOrder(
             desiredServices(loaded, images: [:]), targets: targets, noDeps: options.noDeps)
         // Each image is looked up once (services often share one; every lookup reads the index).
+        // A service's `platform:` picks that platform's image of a name (pulled when missing).
         var found: [String: ImageRecord] = [:]
-        func lookup(_ image: String) throws -> ImageRecord? {
-            if let hit = found[image] { return hit }
-            let hit = try store.find(image)
-            found[image] = hit
+        func lookup(_ image: String, _ platform: String? = nil) throws -> ImageRecord? {
+            let key = image + "|" + (platform ?? "")
+            if let hit = found[key] { return hit }
+            let hit = try store.find(image, platform: platform.flatMap(Platform.init(parsing:)))
+            found[key] = hit
             return hit
         }
         // Which images to pull, once each, and for which services.
@@ -273,7 +275,7 @@ public struct Engine: Sendable {
             }
             guard let image = service.image else { continue }
             let policy = options.pull ?? service.pullPolicy ?? "missing"
-            let present = try lookup(image) != nil
+            let present = try lookup(image, service.platform) != nil
             let wanted: Bool
             switch policy {
             case "always": wanted = true
@@ -305,13 +307,13 @@ public struct Engine: Sendable {
                 PullDates(root: self.root).record(jobs[i].image)
                 for name in jobs[i].services { self.progress("\(name) Pulled") }
             }
-            for job in jobs { found[job.image] = nil }
+            found = [:]
         }
         if !toBuild.isEmpty {
             let store = store
             for name in toBuild {
                 guard let service = project.services[name] else { continue }
-                found[Self.imageName(project: project.name, service: service)] = try buildService(
+                found[Self.imageName(project: project.name, service: service) + "|"] = try buildService(
                     loaded, service: service, options: options.buildOptions, store: store)
             }
         }
@@ -322,7 +324,7 @@ public struct Engine: Sendable {
                 throw EngineError("service \"\(name)\" has neither an image nor build context specified: invalid compose project")
             }
             let imageName = Self.imageName(project: project.name, service: service)
-            guard let image = try lookup(imageName) else {
+            guard let image = try lookup(imageName, service.build == nil ? service.platform : nil) else {
                 throw EngineError("Error response from daemon: No such image: \(imageName)")
             }
             images[name] = image

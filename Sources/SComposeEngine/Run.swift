@@ -98,16 +98,19 @@ extension Engine {
         let store = try ImageStore(root: root)
         let policy = options.pull ?? service.pullPolicy ?? "missing"
         let imageName = Self.imageName(project: project.name, service: service)
+        let platform = service.build == nil ? service.platform.flatMap(Platform.init(parsing:)) : nil
         if service.build != nil {
             if try options.build || policy == "build" || store.find(imageName) == nil {
                 try buildService(loaded, service: service, options: BuildOptions(), store: store)
             }
-        } else if let pullImage, policy != "never", policy != "build", try policy == "always" || store.find(imageName) == nil {
+        } else if let pullImage, policy != "never", policy != "build",
+            try policy == "always" || store.find(imageName, platform: platform) == nil
+        {
             progress("\(name) Pulling")
             _ = try pullImage(imageName, service.platform)
             progress("\(name) Pulled")
         }
-        guard let image = try store.find(imageName) else {
+        guard let image = try store.find(imageName, platform: platform) else {
             throw EngineError("Error response from daemon: No such image: \(imageName)")
         }
         if containers(project: nil).contains(where: { $0.record.name == containerName }) {

@@ -130,6 +130,37 @@ public struct ContentStore: Sendable {
         FS.list(root + "/blobs/sha256").compactMap { Digest("sha256:" + $0) }
     }
 
+    /// A new file in `ingest/` (`<prefix>-XXXXXX`), locked while its descriptor is open so
+    /// that a sweep of the directory can tell files in use from files a dead process left.
+    func scratchFile(_ prefix: String) throws(OCIError) -> (fd: Int32, path: String) {
+        var template = Array((root + "/ingest/\(prefix)-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { sc_mkostemp($0.baseAddress, O_CLOEXEC) }
+        guard fd >= 0 else { throw .io("create \(root)/ingest", errno) }
+        flock(fd, LOCK_EX | LOCK_NB)
+        return (fd, String(cString: template))
+    }
+
+    /// Where the bytes of an interrupted transfer of `digest` wait for the next pull.
+    func partialPath(_ digest: Digest) -> String { root + "/ingest/partial-" + digest.hex }
+
+    /// Removes what dead processes left in `ingest/`: scratch files at once (after a minute's
+    /// grace for ones being created), interrupted transfers once they are `partialAge` seconds
+    /// old. Files a live process holds are locked and left alone.
+    public func sweepIngest(partialAge: Int = 7 * 86400) {
+        let now = time(nil)
+        for name in FS.list(root + "/ingest") {
+            let path = root + "/ingest/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            let age = now - st.st_mtim.tv_sec
+            guard age > (name.hasPrefix("partial-") ? partialAge : 60) else { continue }
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+            close(fd)
+        }
+    }
+
     /// A blob being written.
     public struct Writer {
         let store: ContentStore
@@ -137,20 +168,72 @@ public struct ContentStore: Sendable {
         let fd: Int32
         var hasher = SHA256()
         var done = false
+        /// Bytes already there when the writer took over an interrupted transfer.
+        public private(set) var resumedFrom: Int64 = 0
 
         init(store: ContentStore) throws(OCIError) {
             self.store = store
-            var template = Array((store.root + "/ingest/blob-XXXXXX").utf8CString)
-            let fd = template.withUnsafeMutableBufferPointer { sc_mkostemp($0.baseAddress, O_CLOEXEC) }
-            guard fd >= 0 else { throw .io("create \(store.root)/ingest", errno) }
-            self.fd = fd
-            temp = String(cString: template)
+            (fd, temp) = try store.scratchFile("blob")
+        }
+
+        /// A writer for the blob `digest` that keeps its bytes when the transfer breaks
+        /// (`suspend`), so a later pull, in this process or another, continues where it
+        /// stopped. Nil when another process is receiving the same blob now.
+        init?(store: ContentStore, resuming digest: Digest, size: Int64) throws(OCIError) {
+            self.store = store
+            temp = store.partialPath(digest)
+            var opened: Int32 = -1
+            // The file may be swept (unlinked) between our open and our lock: then again.
+            for _ in 0..<3 {
+                let fd = open(temp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                guard fd >= 0 else { throw .io("open \(temp)", errno) }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                    close(fd)
+                    return nil
+                }
+                var held = stat()
+                var named = stat()
+                if fstat(fd, &held) == 0, stat(temp, &named) == 0, held.st_ino == named.st_ino {
+                    opened = fd
+                    break
+                }
+                close(fd)
+            }
+            guard opened >= 0 else { return nil }
+            fd = opened
+            var held = stat()
+            fstat(fd, &held)
+            if Int64(held.st_size) > size { ftruncate(fd, 0) }
+            var hasher = SHA256()
+            let readBack: Int64
+            do throws(OCIError) {
+                var total: Int64 = 0
+                try FS.forEachChunk(fd, what: temp) { chunk in
+                    hasher.update(data: chunk)
+                    total += Int64(chunk.count)
+                }
+                readBack = total
+            } catch {
+                close(fd)
+                unlink(temp)
+                throw error
+            }
+            self.hasher = hasher
+            resumedFrom = readBack
+            lseek(fd, off_t(readBack), SEEK_SET)
         }
 
         mutating func write(_ bytes: some Collection<UInt8>) throws(OCIError) {
             let chunk = Array(bytes)
             hasher.update(data: chunk)
             try FS.writeAll(fd, chunk, what: temp)
+        }
+
+        /// Forgets what was written, to receive the blob again from its start.
+        mutating func reset() throws(OCIError) {
+            guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { throw .io("truncate \(temp)", errno) }
+            hasher = SHA256()
+            resumedFrom = 0
         }
 
         mutating func commit(expected: Digest?) throws(OCIError) -> Digest {
@@ -176,6 +259,15 @@ public struct ContentStore: Sendable {
                 done = true
             }
             unlink(temp)
+        }
+
+        /// Closes the writer but keeps its bytes for a later resume (an interrupted transfer's).
+        mutating func suspend() {
+            guard !done else { return }
+            var st = stat()
+            if fstat(fd, &st) == 0, st.st_size == 0 { unlink(temp) }
+            close(fd)
+            done = true
         }
     }
 }

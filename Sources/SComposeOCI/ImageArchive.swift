@@ -95,14 +95,8 @@ extension ImageStore {
         return loaded
     }
 
-    struct OCIIndex: Codable {
-        var schemaVersion: Int
-        var mediaType: String?
-        var manifests: [Descriptor]
-    }
-
     func loadOCILayout(_ dir: String) throws(OCIError) -> [Loaded] {
-        let index = try decode(OCIIndex.self, try FS.read(dir + "/index.json"), what: "index.json")
+        let index = try decode(ImageIndex.self, try FS.read(dir + "/index.json"), what: "index.json")
         func blob(_ d: Digest) throws(OCIError) -> String {
             let p = dir + "/blobs/sha256/" + d.hex
             guard access(p, F_OK) == 0 else { throw .notFound("blob \(d) missing from the archive") }
@@ -119,11 +113,8 @@ extension ImageStore {
                 throw .digestMismatch(expected: descriptor.digest, actual: Digest(of: bytes))
             }
             if descriptor.mediaType == MediaType.ociIndex || descriptor.mediaType == MediaType.dockerManifestList {
-                let nested = try decode(OCIIndex.self, bytes, what: "index \(descriptor.digest)")
-                let current = Platform.current
-                if let match = nested.manifests.first(where: {
-                    $0.platform?.os == current.os && $0.platform?.architecture == current.architecture
-                }) ?? nested.manifests.first {
+                let nested = try decode(ImageIndex.self, bytes, what: "index \(descriptor.digest)")
+                if let match = nested.manifests.first(where: { $0.platform?.matches(.host) ?? false }) ?? nested.manifests.first {
                     queue.append((match, name))
                 }
                 continue
@@ -288,7 +279,7 @@ extension ImageStore {
         }
         try writer.addBytes("oci-layout", Array("{\"imageLayoutVersion\":\"1.0.0\"}".utf8))
         try writer.addBytes(
-            "index.json", try Self.encode(OCIIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: descriptors)))
+            "index.json", try Self.encode(ImageIndex(mediaType: MediaType.ociIndex, manifests: descriptors)))
     }
 }
 

@@ -19,6 +19,9 @@ public struct ImageRecord: Sendable, Codable, Equatable {
     public var created: String
     /// Unpacked size of the layers in bytes.
     public var size: Int64
+    /// The platform its config names (`linux/arm64/v8`): a name is held by one image per
+    /// platform. Nil in indexes written before platforms were recorded (the config says).
+    public var platform: String?
 }
 
 /// The local image store under `$SCOMPOSE_ROOT`: blobs in the content store, the index of
@@ -84,20 +87,56 @@ public struct ImageStore: Sendable {
     }
 
     /// Finds an image by reference (`busybox`, `busybox:1`), full or short ID, or manifest digest.
-    public func find(_ text: String) throws(OCIError) -> ImageRecord? {
+    /// A name held for several platforms gives the image of `platform`; without one, the
+    /// host's (else the first). With a `platform`, an image of another platform is not found.
+    public func find(_ text: String, platform: Platform? = nil) throws(OCIError) -> ImageRecord? {
         let images = try readIndex().images
         if let ref = try? ImageReference(parsing: text) {
-            if let digest = ref.digest, let hit = images.first(where: { $0.manifest == digest }) { return hit }
-            if let hit = images.first(where: { $0.names.contains(ref.description) }) { return hit }
+            if let digest = ref.digest, let hit = images.first(where: { $0.manifest == digest }) {
+                return accept(hit, platform)
+            }
+            let named = images.filter { $0.names.contains(ref.description) }
+            if named.count == 1, platform == nil { return named[0] }
+            if !named.isEmpty {
+                let wanted = platform ?? .host
+                if let hit = named.first(where: { self.platform(of: $0).matches(wanted) }) { return hit }
+                return platform == nil ? named[0] : nil
+            }
         }
         var hex = text
         if hex.hasPrefix("sha256:") { hex = String(hex.dropFirst(7)) }
         if hex.count >= 4, hex.allSatisfy(\.isHexDigit) {
             let hits = images.filter { $0.id.hex.hasPrefix(hex) || $0.manifest.hex.hasPrefix(hex) }
-            if hits.count == 1 { return hits[0] }
+            if hits.count == 1 { return accept(hits[0], platform) }
             if hits.count > 1 { throw .conflict("image ID \(text) is ambiguous") }
         }
         return nil
+    }
+
+    private func accept(_ record: ImageRecord, _ platform: Platform?) -> ImageRecord? {
+        guard let platform else { return record }
+        return self.platform(of: record).matches(platform) ? record : nil
+    }
+
+    /// The images a name is held by (one per platform), or the one image an ID names.
+    public func images(named text: String) throws(OCIError) -> [ImageRecord] {
+        if let ref = try? ImageReference(parsing: text), ref.digest == nil {
+            let named = try readIndex().images.filter { $0.names.contains(ref.description) }
+            if !named.isEmpty { return named.sorted { platform(of: $0).description < platform(of: $1).description } }
+        }
+        return try find(text).map { [$0] } ?? []
+    }
+
+    /// An image's platform: recorded, else read from its config, else the host's.
+    public func platform(of record: ImageRecord) -> Platform {
+        if let text = record.platform, let p = Platform(parsing: text) { return p }
+        return platform(config: record.id) ?? .host
+    }
+
+    func platform(config digest: Digest) -> Platform? {
+        guard let bytes = try? content.read(digest), let config = try? decode(ImageConfig.self, bytes, what: "config")
+        else { return nil }
+        return Platform(architecture: config.architecture, os: config.os, variant: config.variant)
     }
 
     /// The manifest of an image.
@@ -132,7 +171,7 @@ public struct ImageStore: Sendable {
     // MARK: - Adding images
 
     /// Records a manifest (whose config and layers are already stored) under `reference`,
-    /// moving the name from any image that had it.
+    /// moving the name from the image of the same platform that had it.
     @discardableResult
     public func add(manifest: Digest, config: Digest, created: String, size: Int64, reference: ImageReference?)
         throws(OCIError) -> ImageRecord
@@ -147,41 +186,52 @@ public struct ImageStore: Sendable {
     func addLocked(manifest: Digest, config: Digest, created: String, size: Int64, reference: ImageReference?)
         throws(OCIError) -> ImageRecord
     {
-        do {
-            var index = try readIndex()
-            let name = reference?.description
-            if let name {
-                for i in index.images.indices { index.images[i].names.removeAll { $0 == name } }
-            }
-            // One record per image ID, as Docker keys its images: the same config reached
-            // through another manifest (compressed layers, another archive) is the same image.
-            if let i = index.images.firstIndex(where: { $0.manifest == manifest || $0.id == config }) {
-                if let name, !index.images[i].names.contains(name) { index.images[i].names.append(name) }
-            } else {
-                index.images.append(
-                    ImageRecord(manifest: manifest, id: config, names: name.map { [$0] } ?? [], created: created, size: size))
-            }
-            // An image left without names by a move stays, dangling, as Docker keeps it.
-            try writeIndex(index)
-            guard let record = index.images.first(where: { $0.manifest == manifest || $0.id == config }) else {
-                throw OCIError.notFound("image \(manifest) vanished")
-            }
-            return record
+        var index = try readIndex()
+        let name = reference?.description
+        let platform = self.platform(config: config) ?? .host
+        // Indexes written before platforms were recorded learn them here, once.
+        for i in index.images.indices where index.images[i].platform == nil {
+            index.images[i].platform = self.platform(of: index.images[i]).description
         }
+        if let name {
+            // A name moves from the image of the same platform; other platforms keep it.
+            for i in index.images.indices where self.platform(of: index.images[i]).matches(platform) {
+                index.images[i].names.removeAll { $0 == name }
+            }
+        }
+        // One record per image ID, as Docker keys its images: the same config reached
+        // through another manifest (compressed layers, another archive) is the same image.
+        if let i = index.images.firstIndex(where: { $0.manifest == manifest || $0.id == config }) {
+            if let name, !index.images[i].names.contains(name) { index.images[i].names.append(name) }
+        } else {
+            index.images.append(
+                ImageRecord(
+                    manifest: manifest, id: config, names: name.map { [$0] } ?? [], created: created, size: size,
+                    platform: platform.description))
+        }
+        // An image left without names by a move stays, dangling, as Docker keeps it.
+        try writeIndex(index)
+        guard let record = index.images.first(where: { $0.manifest == manifest || $0.id == config }) else {
+            throw OCIError.notFound("image \(manifest) vanished")
+        }
+        return record
     }
 
     /// `docker import`: a root file system tarball (plain, gzip or zstd) becomes a one-layer image.
     public func importRootfs(
-        file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String
+        file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String,
+        platform: Platform = .host
     ) throws(OCIError) -> ImageRecord {
         // Under the lock: a concurrent `rm` must not collect blobs not yet named.
         try locked { () throws(OCIError) -> ImageRecord in
-            try importRootfsLocked(file: file, reference: reference, changes: changes, message: message, source: source)
+            try importRootfsLocked(
+                file: file, reference: reference, changes: changes, message: message, source: source, platform: platform)
         }
     }
 
     func importRootfsLocked(
-        file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String
+        file: String, reference: ImageReference?, changes: ImageChanges, message: String?, source: String,
+        platform: Platform
     ) throws(OCIError) -> ImageRecord {
         let diffID = try LayerUnpacker.diffID(of: file)
         let header = try FS.readPrefix(file, count: 4)
@@ -197,8 +247,8 @@ public struct ImageStore: Sendable {
         let layerSize = content.size(layerDigest) ?? 0
         let snapshot = try ensureSnapshot(layer: layerDigest, chainID: diffID)
         let created = Clock.rfc3339Now()
-        var config = ImageConfig(
-            architecture: Platform.current.architecture, os: "linux", rootfs: .init(diffIDs: [diffID]))
+        var config = ImageConfig(architecture: platform.architecture, os: platform.os, rootfs: .init(diffIDs: [diffID]))
+        config.variant = platform.variant
         config.created = created
         var defaults = ImageConfig.ContainerDefaults()
         try changes.apply(to: &defaults)
@@ -269,39 +319,56 @@ public struct ImageStore: Sendable {
 
     // MARK: - Names and removal
 
-    /// Adds the name `target` to the image `source` names.
+    /// Adds the name `target` to the image `source` names (to each of its platforms' images
+    /// when `source` is a name held for several).
     public func tag(_ source: String, _ target: ImageReference) throws(OCIError) {
-        guard let record = try find(source) else { throw .notFound("No such image: \(source)") }
-        try add(manifest: record.manifest, config: record.id, created: record.created, size: record.size, reference: target)
+        let records = try images(named: source)
+        guard !records.isEmpty else { throw .notFound("No such image: \(source)") }
+        try locked { () throws(OCIError) in
+            for record in records {
+                try addLocked(manifest: record.manifest, config: record.id, created: record.created, size: record.size, reference: target)
+            }
+        }
     }
 
     /// `docker rmi`: removes a name, and the image with its unreferenced blobs and snapshots
-    /// once it has no name left (or at once with `force`). Returns Docker's report lines.
+    /// once it has no name left (or at once with `force`). A name held for several platforms
+    /// goes from each of their images. Returns Docker's report lines.
     public func remove(_ text: String, force: Bool, inUse: (ImageRecord) -> Bool) throws(OCIError) -> [String] {
         try locked { () throws(OCIError) -> [String] in
             var index = try readIndex()
-            guard let record = try find(text), let i = index.images.firstIndex(where: { $0.manifest == record.manifest })
-            else { throw .notFound("No such image: \(text)") }
-            var lines: [String] = []
+            let records = try images(named: text)
+            guard !records.isEmpty else { throw .notFound("No such image: \(text)") }
             let ref = try? ImageReference(parsing: text)
-            let byName = ref.map { record.names.contains($0.description) } ?? false
-            if byName && record.names.count > 1 && !force, let ref {
-                index.images[i].names.removeAll { $0 == ref.description }
-                try writeIndex(index)
-                return ["Untagged: \(ref.familiar)"]
+            // Refused before anything changes, so a refusal leaves every platform's image as it was.
+            for record in records where inUse(record) && !force {
+                let onlyUntag = ref.map { record.names.contains($0.description) && record.names.count > 1 } ?? false
+                if !onlyUntag {
+                    throw .conflict(
+                        "conflict: unable to remove repository reference \"\(text)\" (must force) - image is being used by a container")
+                }
             }
-            if inUse(record) && !force {
-                throw .conflict(
-                    "conflict: unable to remove repository reference \"\(text)\" (must force) - image is being used by a container")
+            var untagged: [String] = []
+            var deleted: [String] = []
+            for record in records {
+                guard let i = index.images.firstIndex(where: { $0.manifest == record.manifest }) else { continue }
+                let byName = ref.map { record.names.contains($0.description) } ?? false
+                if byName && record.names.count > 1 && !force, let ref {
+                    index.images[i].names.removeAll { $0 == ref.description }
+                    untagged.append("Untagged: \(ref.familiar)")
+                    continue
+                }
+                for name in record.names {
+                    if let r = try? ImageReference(parsing: name) { untagged.append("Untagged: \(r.familiar)") }
+                }
+                index.images.remove(at: i)
+                deleted.append("Deleted: \(record.id)")
             }
-            for name in record.names {
-                if let r = try? ImageReference(parsing: name) { lines.append("Untagged: \(r.familiar)") }
-            }
-            index.images.remove(at: i)
             try writeIndex(index)
-            lines.append("Deleted: \(record.id)")
-            try collectGarbage(index)
-            return lines
+            if !deleted.isEmpty { try collectGarbage(index) }
+            var lines: [String] = []
+            for line in untagged where !lines.contains(line) { lines.append(line) }
+            return lines + deleted
         }
     }
 
@@ -354,21 +421,3 @@ extension FS {
         return n > 0 ? Array(buffer[0..<n]) : []
     }
 }
-
-extension Platform {
-    /// This machine, in OCI names.
-    public static var current: Platform {
-        var u = utsname()
-        uname(&u)
-        let machine = withUnsafePointer(to: u.machine) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
-        }
-        switch machine {
-        case "x86_64": return Platform(architecture: "amd64", os: "linux")
-        case "aarch64": return Platform(architecture: "arm64", os: "linux")
-        case "armv7l": return Platform(architecture: "arm", os: "linux", variant: "v7")
-        default: return Platform(architecture: machine, os: "linux")
-        }
-    }
-}
-

@@ -26,10 +26,7 @@ public struct LayerWriter: Sendable {
 
     /// Writes the layer of `directory` into `store`.
     public func write(directory: String, into store: ContentStore) throws(OCIError) -> Result {
-        var template = Array((store.root + "/ingest/layer-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { sc_mkostemp($0.baseAddress, O_CLOEXEC) }
-        guard fd >= 0 else { throw .io("create \(store.root)/ingest", errno) }
-        let temp = String(cString: template)
+        let (fd, temp) = try store.scratchFile("layer")
         defer {
             close(fd)
             unlink(temp)

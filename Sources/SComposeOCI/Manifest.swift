@@ -43,6 +43,33 @@ public struct Platform: Sendable, Codable, Equatable {
     }
 }
 
+extension Platform {
+    /// Whether two platforms name the same machines: `arm64` and `arm64/v8` are one, as
+    /// registries and indexes write both.
+    public func matches(_ other: Platform) -> Bool {
+        os == other.os && architecture == other.architecture && normalizedVariant == other.normalizedVariant
+    }
+
+    var normalizedVariant: String? {
+        switch (architecture, variant) {
+        case ("arm64", "v8"), (_, ""): return nil
+        default: return variant
+        }
+    }
+}
+
+/// An image index (OCI) or manifest list (Docker): one manifest per platform.
+public struct ImageIndex: Sendable, Codable, Equatable {
+    public var schemaVersion: Int = 2
+    public var mediaType: String?
+    public var manifests: [Descriptor]
+
+    public init(mediaType: String, manifests: [Descriptor]) {
+        self.mediaType = mediaType
+        self.manifests = manifests
+    }
+}
+
 /// An image manifest (OCI or Docker schema 2; same shape).
 public struct Manifest: Sendable, Codable, Equatable {
     public var schemaVersion: Int = 2

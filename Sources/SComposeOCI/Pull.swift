@@ -37,8 +37,9 @@ public enum PullEvent: Sendable {
     case downloading(Digest, received: Int64, total: Int64)
     /// A blob verified and stored.
     case downloaded(Digest)
-    /// Layers unpacked; the image is recorded.
-    case complete(ImageRecord, newer: Bool)
+    /// Layers unpacked; the image is recorded. `digest` is what the reference resolved to at
+    /// the registry (the index's, for a multi-platform image), as Docker reports it.
+    case complete(ImageRecord, digest: Digest, newer: Bool)
 }
 
 /// One pull from a registry into the store: the manifest for a platform, then its config and
@@ -62,7 +63,7 @@ public struct Puller: Sendable {
 
     /// Pulls `reference` (a tag, or a digest) and names the image after it.
     public func pull(_ reference: ImageReference, progress: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws(OCIError) -> ImageRecord {
-        let (manifestBytes, manifestDigest) = try resolve(reference)
+        let (manifestBytes, manifestDigest, resolved) = try resolve(reference)
         let manifest = try store.decode(Manifest.self, manifestBytes, what: "manifest \(manifestDigest)")
         let blobs = [manifest.config] + manifest.layers
         let present = Set(blobs.filter { store.content.has($0.digest) }.map(\.digest))
@@ -70,6 +71,7 @@ public struct Puller: Sendable {
         let missing = blobs.filter { !present.contains($0.digest) }
         let repository = reference.path
         try? FS.mkdirs(store.content.root + "/ingest")
+        store.content.sweepIngest()
         do {
             try Parallel.run(missing.count, after: Array(repeating: [], count: missing.count), limit: parallel) { i in
                 try self.fetch(missing[i], domain: reference.domain, repository: repository, progress: progress)
@@ -89,23 +91,24 @@ public struct Puller: Sendable {
         for (layer, chainID) in zip(manifest.layers, chain) {
             size += try store.ensureSnapshot(layer: layer.digest, chainID: chainID).size
         }
-        let before = try store.find(reference.description)
+        let before = try store.find(reference.description, platform: platform)
         let record = try store.add(
             manifest: manifestDigest, config: manifest.config.digest, created: config.created ?? "", size: size,
             reference: reference.digest == nil ? reference : nil)
-        progress(.complete(record, newer: before?.manifest != manifestDigest))
+        progress(.complete(record, digest: resolved, newer: before?.manifest != manifestDigest))
         return record
     }
 
-    /// The image manifest of `reference` for the platform, its bytes and digest.
-    func resolve(_ reference: ImageReference) throws(OCIError) -> ([UInt8], Digest) {
+    /// The image manifest of `reference` for the platform, its bytes and digest, and the digest
+    /// of what the reference names (an index, or that manifest).
+    func resolve(_ reference: ImageReference) throws(OCIError) -> ([UInt8], Digest, Digest) {
         let tagOrDigest = reference.digest?.description ?? reference.tag ?? "latest"
         let (bytes, mediaType) = try manifest(reference, tagOrDigest)
         let digest = Digest(of: bytes)
         if let wanted = reference.digest, wanted != digest {
             throw .digestMismatch(expected: wanted, actual: digest)
         }
-        guard mediaType == MediaType.ociIndex || mediaType == MediaType.dockerManifestList else { return (bytes, digest) }
+        guard mediaType == MediaType.ociIndex || mediaType == MediaType.dockerManifestList else { return (bytes, digest, digest) }
         // An index: the entry for our platform.
         guard let tree = try? JSONTree.parse(bytes), let entries = tree.value("manifests")?.arrayValue else {
             throw .invalid("invalid image index for \(reference)")
@@ -129,7 +132,7 @@ public struct Puller: Sendable {
         guard entryType != MediaType.ociIndex && entryType != MediaType.dockerManifestList else {
             throw .invalid("nested image index in \(reference)")
         }
-        return (entryBytes, entryDigest)
+        return (entryBytes, entryDigest, digest)
     }
 
     /// GET of a manifest: its bytes and media type. Schema 1 is refused clearly.
@@ -153,8 +156,10 @@ public struct Puller: Sendable {
         return (response.body, mediaType)
     }
 
-    /// A blob into the content store, verified; on any failure nothing of it is kept. A
-    /// transfer that breaks is resumed where it stopped (`Range`), with the client's back-off.
+    /// A blob into the content store, verified before it enters. A transfer that breaks is
+    /// resumed where it stopped (`Range`), with the client's back-off; when the retries run
+    /// out (or the process is killed), its bytes wait in `ingest/partial-<hex>` for the next
+    /// pull of the blob, by this process or another. Any other failure keeps nothing.
     func fetch(_ blob: Descriptor, domain: String, repository: String, progress: @escaping @Sendable (PullEvent) -> Void) throws(OCIError) {
         // The transfer's callbacks run on this thread, one after the other.
         final class Download: @unchecked Sendable {
@@ -164,21 +169,34 @@ public struct Puller: Sendable {
             /// A resumed attempt's bytes, kept aside until its answer says where they start.
             var sideFile: Int32 = -1
             var sideCount: Int64 = 0
-            init(_ writer: ContentStore.Writer) { self.writer = writer }
+            init(_ writer: ContentStore.Writer) {
+                self.writer = writer
+                received = writer.resumedFrom
+            }
         }
-        let download = Download(try ContentStore.Writer(store: store.content))
-        var committed = false
-        defer { if !committed { download.writer.abort() } }
         let size = blob.size
+        // Another process receiving the same blob holds its partial file: a private one then.
+        let download: Download
+        if let resumable = try ContentStore.Writer(store: store.content, resuming: blob.digest, size: size) {
+            download = Download(resumable)
+        } else {
+            download = Download(try ContentStore.Writer(store: store.content))
+        }
+        var committed = false
+        var keep = false
+        defer {
+            if !committed {
+                if keep { download.writer.suspend() } else { download.writer.abort() }
+            }
+        }
         var failures = 0
+        var restarted = false
         while true {
             let start = download.received
+            if start > 0 { progress(.downloading(blob.digest, received: start, total: size)) }
             var sidePath = ""
-            if start > 0 {
-                var template = Array((store.content.root + "/ingest/resume-XXXXXX").utf8CString)
-                download.sideFile = template.withUnsafeMutableBufferPointer { sc_mkostemp($0.baseAddress, O_CLOEXEC) }
-                guard download.sideFile >= 0 else { throw .io("create \(store.content.root)/ingest", errno) }
-                sidePath = String(cString: template)
+            if start > 0, start < size {
+                (download.sideFile, sidePath) = try store.content.scratchFile("resume")
                 download.sideCount = 0
             }
             defer {
@@ -188,51 +206,65 @@ public struct Puller: Sendable {
                     download.sideFile = -1
                 }
             }
-            let response: HTTPResponse
-            do {
-                response = try client.send(
-                    domain: domain, repository: repository, path: "blobs/\(blob.digest)",
-                    headers: start > 0 ? [("Range", "bytes=\(start)-")] : []
-                ) { (chunk) throws(OCIError) in
-                    if download.sideFile >= 0 {
-                        download.sideCount += Int64(chunk.count)
-                        if download.sideCount > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
-                        try FS.writeAll(download.sideFile, Array(chunk), what: "resumed blob")
-                        progress(.downloading(blob.digest, received: min(size, start + download.sideCount), total: size))
+            if start < size {
+                let response: HTTPResponse
+                do {
+                    response = try client.send(
+                        domain: domain, repository: repository, path: "blobs/\(blob.digest)",
+                        headers: start > 0 ? [("Range", "bytes=\(start)-")] : []
+                    ) { (chunk) throws(OCIError) in
+                        if download.sideFile >= 0 {
+                            download.sideCount += Int64(chunk.count)
+                            if download.sideCount > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
+                            try FS.writeAll(download.sideFile, Array(chunk), what: "resumed blob")
+                            progress(.downloading(blob.digest, received: min(size, start + download.sideCount), total: size))
+                        } else {
+                            download.received += Int64(chunk.count)
+                            if download.received > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
+                            try download.writer.write(chunk)
+                            progress(.downloading(blob.digest, received: download.received, total: size))
+                        }
+                    }
+                } catch {
+                    guard case .network = error else { throw error }
+                    guard failures < client.backoff.count else {
+                        keep = true
+                        throw error
+                    }
+                    sleep(client.backoff[failures])
+                    failures += 1
+                    continue
+                }
+                try Self.check(response, what: "blob \(blob.digest)", reference: nil)
+                if start > 0 {
+                    if response.status == 206 {
+                        // The rest, from where we stopped (as Content-Range must say).
+                        let range = response.header("content-range") ?? ""
+                        guard range.hasPrefix("bytes \(start)-") else {
+                            throw .invalid("blob \(blob.digest): the registry resumed at \(range), not at byte \(start)")
+                        }
                     } else {
-                        download.received += Int64(chunk.count)
-                        if download.received > size { throw .invalid("blob \(blob.digest) is larger than its \(size) bytes") }
-                        try download.writer.write(chunk)
-                        progress(.downloading(blob.digest, received: download.received, total: size))
+                        // The registry ignored the range: what came is the whole blob again.
+                        try download.writer.reset()
+                        download.received = 0
                     }
+                    try Self.append(file: download.sideFile, to: &download.writer)
+                    download.received += download.sideCount
                 }
-            } catch {
-                guard case .network = error, failures < client.backoff.count else { throw error }
-                sleep(client.backoff[failures])
-                failures += 1
-                continue
-            }
-            try Self.check(response, what: "blob \(blob.digest)", reference: nil)
-            if start > 0 {
-                if response.status == 206 {
-                    // The rest, from where we stopped (as Content-Range must say).
-                    let range = response.header("content-range") ?? ""
-                    guard range.hasPrefix("bytes \(start)-") else {
-                        throw .invalid("blob \(blob.digest): the registry resumed at \(range), not at byte \(start)")
-                    }
-                } else {
-                    // The registry ignored the range: what came is the whole blob again.
-                    download.writer.abort()
-                    download.writer = try ContentStore.Writer(store: store.content)
-                    download.received = 0
-                }
-                try Self.append(file: download.sideFile, to: &download.writer)
-                download.received += download.sideCount
             }
             guard download.received == size else {
                 throw .network("blob \(blob.digest) ended after \(download.received) of its \(size) bytes")
             }
-            _ = try download.writer.commit(expected: blob.digest)
+            do {
+                _ = try download.writer.commit(expected: blob.digest)
+            } catch {
+                // Bytes kept from an earlier transfer may be what was wrong: once more from the start.
+                guard case .digestMismatch = error, download.writer.resumedFrom > 0, !restarted else { throw error }
+                try download.writer.reset()
+                download.received = 0
+                restarted = true
+                continue
+            }
             committed = true
             progress(.downloaded(blob.digest))
             return

@@ -134,6 +134,65 @@ import Testing
         _ = registry
     }
 
+    /// A name held for two platforms goes up as an index of both (read back by skopeo, a
+    /// client of its own), pulls back per platform into a fresh store, and a service's
+    /// `platform:` picks its own image of the name.
+    @Test(.enabled(if: canRun)) func multiPlatformPushAndPull() throws {
+        let source = try RuntimeBehaviourTests.Project("services: {}\n")
+        let registry = try LocalRegistry(dir: source.s.dir)
+        let name = "127.0.0.1:\(registry.port)/multi/app:1"
+        let tarball = source.s.dir + "/rootfs.tar.gz"
+        for arch in ["amd64", "arm64"] {
+            let imported = try source.s.run(
+                ["image", "import", "--platform", "linux/\(arch)", "-c", "CMD [\"echo\", \"\(arch)\"]", tarball, name])
+            #expect(imported.status == 0, "\(imported.err)")
+        }
+        #expect(try source.s.run(["image", "ls"]).out.components(separatedBy: "multi/app ").count == 3)
+        let push = try source.s.run(["image", "push", name])
+        #expect(push.status == 0, "\(push.err)")
+        #expect(push.out.components(separatedBy: ": Pushed").count == 2, "one layer, shared: \(push.out)")
+        let pushedDigest = push.out.split(separator: "\n").last { $0.hasPrefix("1: digest: ") }
+            .map { String($0.split(separator: " ")[2]) } ?? ""
+        let raw = try source.s.run(["inspect", "--raw", "--tls-verify=false", "docker://" + name], tool: "/usr/bin/skopeo")
+        #expect(raw.status == 0, "\(raw.err)")
+        let index = try JSONSerialization.jsonObject(with: Data(raw.out.utf8)) as? [String: Any]
+        #expect(index?["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
+        let platforms = (index?["manifests"] as? [[String: Any]] ?? []).compactMap { ($0["platform"] as? [String: Any])?["architecture"] as? String }
+        #expect(platforms.sorted() == ["amd64", "arm64"], "\(raw.out)")
+        let arm = try source.s.run(
+            ["--override-arch", "arm64", "inspect", "--tls-verify=false", "docker://" + name], tool: "/usr/bin/skopeo")
+        #expect(arm.out.contains("\"Architecture\": \"arm64\""), "\(arm.out) \(arm.err)")
+        // One platform alone, under another tag: a plain manifest.
+        let single = "127.0.0.1:\(registry.port)/multi/app:arm"
+        #expect(try source.s.run(["image", "tag", name, single]).status == 0)
+        #expect(try source.s.run(["image", "push", "--platform", "linux/arm64", single]).status == 0)
+        let singleRaw = try source.s.run(["inspect", "--raw", "--tls-verify=false", "docker://" + single], tool: "/usr/bin/skopeo")
+        #expect(singleRaw.out.contains("\"layers\"") && !singleRaw.out.contains("\"manifests\""), "\(singleRaw.out)")
+        let s390 = try source.s.run(["image", "push", "--platform", "linux/s390x", single])
+        #expect(s390.status != 0 && s390.err.contains("does not provide the specified platform"), "\(s390.err)")
+
+        // A fresh store: each service pulls the platform it names; the host's without one.
+        let host = try source.s.run(["-m"], tool: "/usr/bin/uname").out.hasPrefix("aarch64") ? "arm64" : "amd64"
+        let p = try RuntimeBehaviourTests.Project(
+            """
+            services:
+              plain: {image: "\(name)"}
+              arm: {image: "\(name)", platform: linux/arm64}
+              amd: {image: "\(name)", platform: linux/amd64}
+            """)
+        for (service, says) in [("arm", "arm64"), ("amd", "amd64"), ("plain", host)] {
+            let run = try p.run(["run", "--rm", "-T", service])
+            #expect(run.status == 0 && run.out == says + "\n", "\(service): \(run.out) \(run.err)")
+        }
+        #expect(try p.s.run(["image", "ls"]).out.components(separatedBy: "multi/app ").count == 3)
+        let again = try p.s.run(["image", "pull", name])
+        #expect(again.out.contains("Digest: \(pushedDigest)"), "the index's digest, as Docker shows it: \(again.out)")
+        let removed = try p.s.run(["image", "rm", name])
+        #expect(removed.status == 0 && removed.out.components(separatedBy: "Deleted:").count == 3, "\(removed.out)")
+        try p.downAndCheckClean()
+        _ = registry
+    }
+
     /// A token server in front of the registry, as Docker Hub and GHCR work: every request
     /// wants a bearer token, which the realm gives for the right basic credentials only.
     static let tokenProxy = """

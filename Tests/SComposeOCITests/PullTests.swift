@@ -160,13 +160,68 @@ final class FakeRegistry: HTTPTransport, @unchecked Sendable {
         #expect(ranges.withLock { $0 } == ["bytes=2051-"], "resumed where the transfer stopped (pieces of 7 bytes)")
         let ingest = (try? FileManager.default.contentsOfDirectory(atPath: store.content.root + "/ingest")) ?? []
         #expect(ingest.isEmpty, "\(ingest)")
-        // Without retries left, a broken transfer fails and leaves nothing.
+        // Without retries left, a broken transfer fails: nothing is stored, and what came
+        // waits for the next pull (another process's: a new puller, the same store).
         let other = try TempDir()
         let otherStore = try self.store(other)
         fake.breakAfter.withLock { $0[layerURL] = 100 }
+        ranges.withLock { $0 = [] }
         let noRetry = Puller(store: otherStore, client: RegistryClient(transport: fake, backoff: []))
         #expect(throws: OCIError.self) { try noRetry.pull(try ImageReference(parsing: "127.0.0.1:5000/app")) }
-        try expectNothingStored(otherStore, [Digest(of: layer)])
+        #expect(try otherStore.list().isEmpty && !otherStore.content.has(Digest(of: layer)))
+        let partial = otherStore.content.root + "/ingest/partial-" + Digest(of: layer).hex
+        #expect(try Data(contentsOf: URL(fileURLWithPath: partial)) == Data(layer[0..<105]))
+        let later = Puller(store: otherStore, client: RegistryClient(transport: fake, backoff: []))
+        #expect(try later.pull(try ImageReference(parsing: "127.0.0.1:5000/app")).id == Digest(of: config))
+        #expect(ranges.withLock { $0 } == ["bytes=105-"])
+        #expect(otherStore.content.has(Digest(of: layer)) && !FileManager.default.fileExists(atPath: partial))
+    }
+
+    /// Kept bytes that are not the blob's (a damaged disk, a changed registry) cost one more
+    /// transfer from the start, not a failed pull; old leftovers are swept, ones in use are not.
+    @Test func damagedPartialsRestartAndStaleOnesAreSwept() throws {
+        let (layer, config, manifest) = Self.image(file: String(repeating: "y", count: 3000))
+        let base = "http://127.0.0.1:5000/v2/app/"
+        let fake = FakeRegistry()
+        let ranges = Mutex<[String]>([])
+        fake.routes = [
+            base + "manifests/latest": HTTPResponse(status: 200, body: manifest),
+            base + "blobs/\(Digest(of: config))": HTTPResponse(status: 200, body: config),
+        ]
+        fake.handler = { request in
+            guard request.url == base + "blobs/\(Digest(of: layer))" else { return nil }
+            guard let range = request.headers.first(where: { $0.0 == "Range" })?.1,
+                let from = Int(range.dropFirst("bytes=".count).dropLast())
+            else { return HTTPResponse(status: 200, body: layer) }
+            ranges.withLock { $0.append(range) }
+            return HTTPResponse(
+                status: 206, headers: ["content-range": ["bytes \(from)-\(layer.count - 1)/\(layer.count)"]],
+                body: Array(layer[from...]))
+        }
+        let dir = try TempDir()
+        let store = try store(dir)
+        let partial = store.content.root + "/ingest/partial-" + Digest(of: layer).hex
+        try Data(repeating: 0x41, count: 500).write(to: URL(fileURLWithPath: partial))
+        let puller = Puller(store: store, client: RegistryClient(transport: fake, backoff: []))
+        #expect(try puller.pull(try ImageReference(parsing: "127.0.0.1:5000/app")).id == Digest(of: config))
+        #expect(ranges.withLock { $0 } == ["bytes=500-"])
+        #expect(store.content.has(Digest(of: layer)) && !FileManager.default.fileExists(atPath: partial))
+
+        // Sweeping: an old partial and an old unheld scratch file go; a held one and a recent partial stay.
+        let ingest = store.content.root + "/ingest/"
+        let old = Date(timeIntervalSinceNow: -8 * 86400)
+        for name in ["partial-old", "blob-dead01", "partial-new"] {
+            FileManager.default.createFile(atPath: ingest + name, contents: Data([1, 2, 3]))
+        }
+        let held = try store.content.scratchFile("blob")
+        defer { close(held.fd) }
+        for name in ["partial-old", "blob-dead01"] {
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: ingest + name)
+        }
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: held.path)
+        store.content.sweepIngest()
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: ingest))
+        #expect(left == ["partial-new", String(held.path.split(separator: "/").last ?? "")], "\(left)")
     }
 
     @Test func corruptAndTruncatedBlobsAreNotStored() throws {
