@@ -447,23 +447,17 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Directories of creations that a crash interrupted (older than a minute, so that a
-    /// concurrent `up` still writing its own is left alone).
-    /// Removes what a killed `up` left half-created: staging directories whose creator (its
-    /// pid and start time are in `creator`) is gone, or, without that file, older than a minute.
+    /// Removes what a killed `up` left half-created: staging directories whose creator (the
+    /// pid and start time in their name) is gone; a concurrent `up`'s own is left alone.
     public func removeStaleStaging() {
         for name in Files.list(containersDir) where name.hasPrefix(".creating-") {
             let path = containersDir + "/" + name
-            if let text = try? Files.read(path + "/creator") {
-                let fields = String(decoding: text, as: UTF8.self).split(separator: " ")
-                if fields.count == 2, let pid = Int32(fields[0]), let ticks = UInt64(fields[1]),
-                    ProcessCheck.isAlive(pid, startTicks: ticks)
-                {
-                    continue
-                }
-                Files.removeTree(path)
+            let fields = name.dropFirst(".creating-".count).split(separator: ".")
+            if fields.count == 3, let pid = Int32(fields[1]), let ticks = UInt64(fields[2]) {
+                if !ProcessCheck.isAlive(pid, startTicks: ticks) { Files.removeTree(path) }
                 continue
             }
+            // A name without its creator: gone once surely abandoned.
             var st = stat()
             if stat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 { Files.removeTree(path) }
         }
@@ -601,14 +595,14 @@ public struct Engine: Sendable {
         // Everything is written under a staging name and renamed into place last: a crash
         // half-way leaves a `.creating-` directory that the next `up` removes, never a
         // container that is half there. Paths inside the files are the final ones.
-        let stage = containersDir + "/.creating-" + id
+        // The name says who is creating it (pid and start time), from its first instant: a
+        // later command removes it at once if we die.
+        let me = getpid()
+        let stage = containersDir + "/.creating-\(id).\(me).\(ProcessCheck.startTicks(me) ?? 0)"
         func staged(_ path: String) -> String { stage + path.dropFirst(files.dir.count) }
         var created = false
         defer { if !created { Files.removeTree(stage) } }
         for d in [files.upper, files.work, files.root] { try mkdirs(staged(d)) }
-        // Who is creating it: a later command removes it at once if we die.
-        let me = getpid()
-        try writeText(stage + "/creator", "\(me) \(ProcessCheck.startTicks(me) ?? 0)")
         let defaults = imageConfig.config ?? ImageConfig.ContainerDefaults()
         let entrypoint = service.entrypoint ?? defaults.Entrypoint ?? []
         let cmd = service.command ?? (service.entrypoint != nil ? [] : defaults.Cmd ?? [])

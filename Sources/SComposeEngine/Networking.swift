@@ -350,12 +350,19 @@ extension Engine {
 
     /// Deletes a network's bridge, rules and record.
     public func removeNetwork(_ record: NetworkRecord) throws {
-        if let nl = try? Netlink(), let index = try? nl.linkIndex(record.bridge) {
-            do {
-                try nl.deleteLink(index)
-            } catch {
-                throw EngineError("network \(record.name): \(error)")
+        // The record goes only once the bridge is gone: a bridge without a record would stay
+        // on the machine with nothing to name it.
+        do {
+            let nl = try Netlink()
+            if let index = try nl.linkIndex(record.bridge) {
+                do {
+                    try nl.deleteLink(index)
+                } catch where error.errno == ENODEV {
+                    // Removed meanwhile.
+                }
             }
+        } catch {
+            throw EngineError("network \(record.name): \(error)")
         }
         Firewall.deleteTable(Firewall.networkTable(record))
         networkStore.remove(record.name)

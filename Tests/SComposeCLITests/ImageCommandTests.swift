@@ -31,7 +31,32 @@ import Testing
         }
 
         deinit {
+            // A test that stops before its `down` (or a `down` that forgot something) must not
+            // leave bridges and nftables tables on the machine after its state is gone: they
+            // are removed here, and leaving them fails the test.
+            let left = Self.networks(root: root)
+            if !left.isEmpty {
+                for n in left {
+                    _ = try? run(["link", "del", n.bridge], tool: "/usr/sbin/ip")
+                    _ = try? run(["delete", "table", "ip", n.table], tool: "/usr/sbin/nft")
+                }
+                Issue.record("networks left at the end of the test: \(left.map(\.name))")
+            }
             try? FileManager.default.removeItem(atPath: dir)
+        }
+
+        /// The networks of a state root whose bridge exists: (name, bridge, nftables table).
+        static func networks(root: String) -> [(name: String, bridge: String, table: String)] {
+            let dir = root + "/networks"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            return names.compactMap { name in
+                guard let data = FileManager.default.contents(atPath: dir + "/" + name + "/network.json"),
+                    let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let bridge = record["bridge"] as? String, let id = record["id"] as? String,
+                    FileManager.default.fileExists(atPath: "/sys/class/net/" + bridge)
+                else { return nil }
+                return (name, bridge, "scompose-n-" + String(id.prefix(12)))
+            }
         }
 
         @discardableResult

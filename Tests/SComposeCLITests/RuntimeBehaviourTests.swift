@@ -57,8 +57,12 @@ import Testing
         /// mounts, processes.
         func downAndCheckClean(pids: [Int32] = []) throws {
             let ids = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []
+            let bridges = ImageCommandTests.Sandbox.networks(root: s.root).map(\.bridge)
             let down = try run(["down", "-t", "2"])
             #expect(down.status == 0, "\(down.err)")
+            for bridge in bridges {
+                #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/" + bridge), "bridge \(bridge) is left")
+            }
             let left = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []
             #expect(left.isEmpty, "left after down: \(left) \(left.map { (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers/" + $0)) ?? [] })")
             for id in ids {
