@@ -32,15 +32,22 @@ struct Events: ParsableCommand {
         let since = try self.since.map { try LogTime.parse($0, now: now, flag: "since") }
         let until = try self.until.map { try LogTime.parse($0, now: now, flag: "until") }
         try? Files.makeDirectories(StateRoot.path + "/projects")
-        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o600)
+        var fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        // Past events only when asked for with --since; otherwise from now on, as Compose.
-        if since == nil { lseek(fd, 0, SEEK_END) }
+        // Past events only when asked for with --since (the rotated log first); otherwise from
+        // now on, as Compose.
+        var files = [fd]
+        if since != nil {
+            let older = open(path + ".1", O_RDONLY | O_CLOEXEC)
+            if older >= 0 { files.insert(older, at: 0) }
+        } else {
+            lseek(fd, 0, SEEK_END)
+        }
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = read(fd, &buffer, buffer.count)
+            let n = read(files[0], &buffer, buffer.count)
             if n > 0 {
                 pending += buffer[0..<n]
                 while let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -54,6 +61,24 @@ struct Events: ParsableCommand {
                     Console.out(json ? Self.json(event) : Self.text(event))
                 }
                 continue
+            }
+            if files.count > 1 {
+                close(files.removeFirst())
+                pending = []
+                continue
+            }
+            // The log was rotated under us: the rest is in the new one, from its start.
+            var held = stat()
+            var named = stat()
+            if fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino != named.st_ino {
+                let next = open(path, O_RDONLY | O_CLOEXEC)
+                if next >= 0 {
+                    close(fd)
+                    fd = next
+                    files = [fd]
+                    pending = []
+                    continue
+                }
             }
             if let until, Clock.nowNanoseconds() > until { return }
             usleep(50_000)

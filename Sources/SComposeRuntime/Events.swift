@@ -41,6 +41,9 @@ public struct EventSource: Sendable, Codable, Equatable {
         self.attributes = attributes
     }
 
+    /// Past this size the log becomes `<log>.1` (replacing the one before) and a new one starts.
+    public static let rotateBytes: Int64 = 4 << 20
+
     /// Appends one event: a single `write` of one line with `O_APPEND`, so that the engine's
     /// threads and every shim can write to the log at once.
     public func record(_ action: String, id: String, extra: [String: String] = [:]) {
@@ -49,9 +52,28 @@ public struct EventSource: Sendable, Codable, Equatable {
         let event = ContainerEvent(action: action, id: id, service: service, attributes: attributes)
         guard var line = try? StateJSONEncoder().encode(event) else { return }
         line.append(UInt8(ascii: "\n"))
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
+        var st = stat()
+        if fstat(fd, &st) == 0, Int64(st.st_size) >= Self.rotateBytes {
+            fd = rotate(fd)
+            guard fd >= 0 else { return }
+        }
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
+    }
+
+    /// Moves the full log aside and opens a new one. Under the old file's lock, and only when
+    /// the name still points at it: of writers rotating at once, one moves the log, the
+    /// others write to the new one (none moves a fresh log over the full one).
+    private func rotate(_ fd: Int32) -> Int32 {
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        var held = stat()
+        var named = stat()
+        if fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
+            rename(path, path + ".1")
+        }
+        close(fd)
+        return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
     }
 }

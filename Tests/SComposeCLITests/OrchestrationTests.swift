@@ -128,6 +128,13 @@ import Testing
         #expect(actions.contains("die") && actions.contains("stop") && actions.last == "destroy", "\(actions)")
         let text = try p.run(["events", "--since", "5m", "--until", "0s"]).out
         #expect(text.contains(" container create ") && text.contains("name=\(p.name)-ticker-1"), "\(text)")
+        // A rotated log is read first, then the current one.
+        let log = p.s.root + "/projects/\(p.name).events"
+        let lastLine = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+        try (lastLine + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let both = try p.run(["events", "--json", "--since", "5m", "--until", "0s"]).out.split(separator: "\n")
+        #expect(both.count == events.out.split(separator: "\n").count + 1 && both.last == both[both.count - 2], "\(both)")
     }
 
     @Test(.enabled(if: canRun)) func restartTrueDependantsScaleAndBackOff() throws {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import SComposeOS
 import SComposeRuntime
 import Testing
@@ -32,5 +33,30 @@ struct StateJSONTests {
         for bad in ["", "{", "{\"pid\": }", "[1,]", "{\"pid\": 1} x", "\"unterminated"] {
             #expect(throws: (any Error).self) { try StateJSONDecoder().decode(RunningState.self, from: Array(bad.utf8)) }
         }
+    }
+}
+
+/// The project event log rotates past its size, and writers racing over the rotation lose
+/// nothing (one of them moves the log, the others go on in the new one).
+struct EventLogTests {
+    @Test func rotatesWithoutLosingLines() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("scompose-ev-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + "/p.events"
+        let source = EventSource(path: log, service: "web", attributes: ["name": "p-web-1", "image": String(repeating: "i", count: 120)])
+        let writers = 4
+        let each = 6000
+        DispatchQueue.concurrentPerform(iterations: writers) { w in
+            for i in 0..<each { source.record("start", id: "w\(w)-\(i)") }
+        }
+        let rotated = try String(contentsOfFile: log + ".1", encoding: .utf8)
+        let current = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(Int64(rotated.utf8.count) >= EventSource.rotateBytes)
+        #expect(Int64(current.utf8.count) < EventSource.rotateBytes)
+        let lines = (rotated + current).split(separator: "\n")
+        #expect(lines.count == writers * each)
+        let decoded = lines.compactMap { try? StateJSONDecoder().decode(ContainerEvent.self, from: Array($0.utf8)) }
+        #expect(Set(decoded.map(\.id)).count == writers * each)
     }
 }
