@@ -42,6 +42,11 @@ public struct BuildRequest: Sendable {
     public var extraHosts: [String] = []
     /// Size of RUN's /dev/shm (`build.shm_size`).
     public var shmSize: Int64?
+    /// Build secrets by id, for `RUN --mount=type=secret` (`build.secrets`); their values
+    /// never enter a cache key or a layer.
+    public var secrets: [String: [UInt8]] = [:]
+    /// SSH agent sockets by id, for `RUN --mount=type=ssh` (`build.ssh`, `default` first).
+    public var ssh: [String: String] = [:]
     /// Shown before every step (`[web 2/4]`): the service's name.
     public var name: String?
 

@@ -214,7 +214,8 @@ final class BuildRun {
         return stages[..<before].lastIndex { $0.name == reference.lowercased() }
     }
 
-    /// The target and the stages it reads (FROM a stage, COPY --from), transitively.
+    /// The target and the stages it reads (FROM a stage, COPY --from, RUN --mount=from=),
+    /// transitively.
     func neededStages(_ target: Int) throws -> Set<Int> {
         var needed: Set<Int> = []
         var queue = [target]
@@ -222,10 +223,21 @@ final class BuildRun {
             guard needed.insert(i).inserted else { continue }
             let stage = stages[i]
             if let base = stageIndex(stage.base, before: i), Int(stage.base) == nil { queue.append(base) }
-            for instruction in stage.instructions where instruction.keyword == "COPY" || instruction.keyword == "ADD" {
-                guard let from = instruction.flags["from"] else { continue }
-                let expanded = try expander { self.globalArgs[$0] }.expand(from)
-                if let dep = stageIndex(expanded, before: i) { queue.append(dep) }
+            for instruction in stage.instructions {
+                var froms: [String] = []
+                if instruction.keyword == "COPY" || instruction.keyword == "ADD", let from = instruction.flags["from"] {
+                    froms.append(from)
+                }
+                if instruction.keyword == "RUN", let mounts = instruction.flags["mount"] {
+                    // `RUN --mount=…,from=stage`.
+                    for field in mounts.split(whereSeparator: { $0 == "\n" || $0 == "," }) where field.lowercased().hasPrefix("from=") {
+                        froms.append(String(field.dropFirst(5)))
+                    }
+                }
+                for from in froms {
+                    let expanded = try expander { self.globalArgs[$0] }.expand(from)
+                    if let dep = stageIndex(expanded, before: i) { queue.append(dep) }
+                }
             }
         }
         return needed

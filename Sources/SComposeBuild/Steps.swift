@@ -31,12 +31,14 @@ extension BuildRun {
         let history =
             "RUN " + (shownArgs.isEmpty ? "" : "|\(shownArgs.count) " + shownArgs.joined(separator: " ") + " ")
             + argv.joined(separator: " ") + " # buildkit"
-        let keyText = "RUN " + Self.jsonList(argv) + "\n" + argEnv.joined(separator: "\n") + "\nnetwork=\(request.network ?? "")"
+        let mounts = try prepareMounts(instruction, state)
+        var keyText = "RUN " + Self.jsonList(argv) + "\n" + argEnv.joined(separator: "\n") + "\nnetwork=\(request.network ?? "")"
+        if !mounts.mounts.isEmpty { keyText += "\n" + mounts.keyText }
         var env = state.env + argEnv
         if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.insert(defaultPath, at: 0) }
         let snapshot = state
         try layerStep(&state, title: title, keyText: keyText, history: history) { space, number, started in
-            try runContainer(argv: argv, env: env, state: snapshot, space: space, number: number, started: started)
+            try runContainer(argv: argv, env: env, mounts: mounts, state: snapshot, space: space, number: number, started: started)
         }
     }
 
@@ -57,7 +59,10 @@ extension BuildRun {
         return out
     }
 
-    func runContainer(argv: [String], env: [String], state: StageState, space: StepSpace, number: Int, started: Int64) throws {
+    func runContainer(
+        argv: [String], env: [String], mounts: PreparedMounts = PreparedMounts(), state: StageState, space: StepSpace, number: Int,
+        started: Int64
+    ) throws {
         var lowers = space.layers
         if lowers.isEmpty {
             // overlayfs needs a lower directory; a scratch stage has none.
@@ -97,6 +102,10 @@ extension BuildRun {
             .init(source: space.base + "/resolv.conf", target: "/etc/resolv.conf"),
         ]
         config.shmSize = request.shmSize ?? 64 << 20
+        let made = try materialize(mounts, in: space.base + "/mounts")
+        defer { made.release() }
+        config.mounts += made.mounts
+        config.env += made.env
         let plan: InitPlan
         do {
             plan = try InitPlan.compile(config)
@@ -146,6 +155,7 @@ extension BuildRun {
                 "failed to solve: process \"\(argv.joined(separator: " "))\" did not complete successfully: exit code: \(code)",
                 exitCode: code)
         }
+        Self.removeMountTargets(mounts.targets, upper: space.upper, lowers: space.layers)
         Self.removeMountPoints(upper: space.upper, lowers: space.layers)
     }
 

@@ -23,6 +23,9 @@ struct Build: ParsableCommand {
     @Flag(name: .customLong("with-dependencies"), help: "Also build dependencies (transitively)")
     var withDependencies = false
 
+    @Option(name: .long, help: "Set SSH authentications used when building service images (use 'default' for your default SSH agent)")
+    var ssh: [String] = []
+
     @Argument(help: "Services to build")
     var services: [String] = []
 
@@ -39,6 +42,7 @@ struct Build: ParsableCommand {
         options.noCache = noCache
         options.pull = pull
         options.quiet = quiet || global.progress == "quiet"
+        options.ssh = ssh.flatMap { $0.split(separator: ",").map(String.init) }
         for entry in buildArg {
             // `--build-arg KEY` takes KEY from the environment, as Compose does.
             if let eq = entry.firstIndex(of: "=") {

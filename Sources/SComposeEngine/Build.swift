@@ -2,7 +2,12 @@
 import SComposeBuild
 import SComposeLoader
 import SComposeOCI
+import SComposeOS
 import SComposeSpec
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// When `up` and `run` build the images of services with `build:`.
 public enum BuildPolicy: Sendable {
@@ -22,6 +27,8 @@ public struct BuildOptions: Sendable {
     public var args: [String: String] = [:]
     /// No progress lines.
     public var quiet = false
+    /// `--ssh`: agents for `RUN --mount=type=ssh`, over the services' `build.ssh`.
+    public var ssh: [String] = []
     public init() {}
 }
 
@@ -75,6 +82,8 @@ extension Engine {
         request.extraHosts = config.extraHosts
         request.shmSize = config.shmSize
         request.name = service.name
+        request.secrets = try buildSecrets(config.secrets, service: service.name, loaded: loaded)
+        request.ssh = try Self.sshAgents(config.ssh + options.ssh, service: service.name)
         let progress = buildOutput ?? self.progress
         let quiet = options.quiet
         let pull = pullImage
@@ -95,5 +104,56 @@ extension Engine {
         } catch let error as DockerfileError {
             throw EngineError(error.description, exitCode: 1)
         }
+    }
+
+    /// `build.secrets`: each secret's value by the id a Dockerfile names it with.
+    func buildSecrets(_ references: [FileReference], service: String, loaded: LoadedProject) throws -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for ref in references {
+            guard let def = loaded.project.secrets[ref.source] else {
+                throw EngineError("service \"\(service)\" refers to undefined build secret \(ref.source)")
+            }
+            let id = ref.target ?? ref.source
+            if let variable = def.environment {
+                guard let value = loaded.environment[variable] else {
+                    throw EngineError("environment variable \"\(variable)\" required by build secret \"\(ref.source)\" is not set")
+                }
+                out[id] = Array(value.utf8)
+            } else if let text = def.content {
+                out[id] = Array(text.utf8)
+            } else if let file = def.file {
+                do {
+                    out[id] = try Files.read(file)
+                } catch {
+                    throw EngineError("build secret \"\(ref.source)\": \(error)")
+                }
+            } else {
+                throw EngineError("build secret \"\(ref.source)\": only file, environment and content secrets can be used in builds")
+            }
+        }
+        return out
+    }
+
+    /// `build.ssh` / `--ssh`: `default` is the agent of `SSH_AUTH_SOCK`; `id=path` an agent's
+    /// socket. Key files are refused (BuildKit runs an agent of its own for them).
+    static func sshAgents(_ entries: [String], service: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            let id = parts.first ?? "default"
+            var path = parts.count == 2 ? parts[1] : ""
+            if path.isEmpty {
+                guard let sock = getenv("SSH_AUTH_SOCK").map({ String(cString: $0) }), !sock.isEmpty else {
+                    throw EngineError("service \"\(service)\": invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set")
+                }
+                path = sock
+            }
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
+                throw EngineError("service \"\(service)\": ssh \(id): \(path) is not an SSH agent socket (key files are not supported; load the key into an agent)")
+            }
+            out[id] = path
+        }
+        return out
     }
 }

@@ -60,6 +60,8 @@ public enum Binding {
             build.pull = b["pull"]?.boolValue ?? false
             build.platforms = b["platforms"]?.strings ?? []
             build.additionalContexts = b["additional_contexts"]?.stringMap ?? [:]
+            build.secrets = (b["secrets"]?.items ?? []).map(fileReference)
+            build.ssh = b["ssh"]?.strings ?? []
             svc.build = build
         }
         if case .array = s["command"] { svc.command = s["command"]?.strings }

@@ -141,6 +141,10 @@ public struct BuildConfig: Sendable, Equatable {
     public var pull = false
     public var platforms: [String] = []
     public var additionalContexts: [String: String] = [:]
+    /// Secrets `RUN --mount=type=secret` can read (`id` = target, else source).
+    public var secrets: [FileReference] = []
+    /// SSH agents for `RUN --mount=type=ssh`: `default` or `id=/path/to/agent.sock`.
+    public var ssh: [String] = []
 
     public init(context: String) {
         self.context = context

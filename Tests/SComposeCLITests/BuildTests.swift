@@ -175,6 +175,78 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// `RUN --mount` of every type: binds of the context and of another stage (read-only
+    /// unless `rw`, writes thrown away), a cache that outlives builds, tmpfs, secrets as files
+    /// and variables (never in a layer), and no mount point left in the image.
+    @Test(.enabled(if: canRun)) func runMounts() throws {
+        let p = try Project(
+            """
+            services:
+              app:
+                build:
+                  context: .
+                  secrets: [token, {source: envtoken, target: api_key}]
+              bad:
+                build: {context: ., dockerfile: Dockerfile.bad}
+            secrets:
+              token: {file: ./token.txt}
+              envtoken: {environment: SCOMPOSE_TEST_API_KEY}
+            """)
+        let dir = p.s.dir + "/app"
+        try Self.write("s3cret-file-value", dir + "/token.txt")
+        try Self.write("data a\n", dir + "/data/a.txt")
+        try Self.write("single\n", dir + "/single.txt")
+        try Self.write(
+            """
+            FROM busybox:latest AS tools
+            RUN mkdir -p /opt/tool && echo "from the tools stage" > /opt/tool/note.txt
+
+            FROM busybox:latest
+            RUN --mount=type=bind,source=data,target=/mnt/data \\
+                --mount=type=bind,source=single.txt,target=/mnt/single.txt \\
+                cat /mnt/data/a.txt /mnt/single.txt > /bound.txt && \\
+                (touch /mnt/data/x 2>/dev/null && echo rw || echo ro) >> /bound.txt
+            RUN --mount=type=bind,from=tools,source=/opt/tool,target=/t,rw touch /t/scratch && cat /t/note.txt > /fromstage.txt
+            RUN --mount=type=cache,target=/var/cache/thing,id=thing echo run >> /var/cache/thing/count && \\
+                wc -l < /var/cache/thing/count > /cachecount.txt
+            RUN --mount=type=tmpfs,target=/scratchpad,size=1m df -k /scratchpad | tail -1 | awk '{print $2}' > /tmpfs.txt
+            RUN --mount=type=secret,id=token --mount=type=secret,id=api_key,env=API_KEY_VALUE --mount=type=secret,id=absent \\
+                wc -c < /run/secrets/token > /secret.txt && \\
+                echo "${#API_KEY_VALUE}" >> /secret.txt && \\
+                (test -e /run/secrets/absent && echo absent-present || echo absent-missing) >> /secret.txt
+            CMD cat /bound.txt /fromstage.txt /cachecount.txt /tmpfs.txt /secret.txt; ls /mnt; for d in /t /var /run /scratchpad; do test -e $d && echo left $d; done; true
+            """, dir + "/Dockerfile")
+        try Self.write(
+            "FROM busybox:latest\nRUN --mount=type=secret,id=nope,required true\n", dir + "/Dockerfile.bad")
+        setenv("SCOMPOSE_TEST_API_KEY", "key-from-env", 1)
+        defer { unsetenv("SCOMPOSE_TEST_API_KEY") }
+        let build = try p.run(["build", "app"])
+        #expect(build.status == 0, "\(build.err)")
+        let run = try p.run(["run", "--rm", "-T", "app"])
+        #expect(
+            run.out == "data a\nsingle\nro\nfrom the tools stage\n1\n1024\n17\n12\nabsent-missing\n",
+            "\(run.out) \(run.err)")
+        // The cache mount outlives the build: a build without the layer cache counts 2.
+        let again = try p.run(["build", "--no-cache", "app"])
+        #expect(again.status == 0, "\(again.err)")
+        #expect(try p.run(["run", "--rm", "-T", "app"]).out.contains("\n2\n1024\n"))
+        // A changed bind source runs its step again; the rest comes from the cache.
+        try Self.write("data b\n", dir + "/data/a.txt")
+        let changed = try p.run(["build", "app"])
+        #expect(changed.status == 0 && changed.err.contains("CACHED"), "\(changed.err)")
+        #expect(try p.run(["run", "--rm", "-T", "app"]).out.hasPrefix("data b\n"))
+        // Secrets never reach a stored blob or snapshot.
+        let grep = try p.s.run(["-rlE", "s3cret-file-value|key-from-env", p.s.root], tool: "/bin/grep")
+        #expect(grep.out.isEmpty, "\(grep.out)")
+        // A required secret nobody gave, and a malformed mount, are clear errors.
+        let bad = try p.run(["build", "bad"])
+        #expect(bad.status != 0 && bad.err.contains("secret nope not found"), "\(bad.err)")
+        try Self.write("FROM busybox:latest\nRUN --mount=type=bind,targt=/x true\n", dir + "/Dockerfile.bad")
+        let typo = try p.run(["build", "bad"])
+        #expect(typo.status != 0 && typo.err.contains("Dockerfile.bad:2") && typo.err.contains("unexpected key 'targt'"), "\(typo.err)")
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func addFromURLs() throws {
         let p = try Project("services:\n  fetched:\n    build: .\n")
         let site = p.s.dir + "/site"
