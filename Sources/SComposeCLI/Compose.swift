@@ -218,6 +218,11 @@ struct Ps: ParsableCommand {
                 && (status.isEmpty || status.contains($0.state))
                 && (selectedServices.isEmpty || selectedServices.contains($0.record.service))
         }
+        for c in containers {
+            if let file = c.damaged {
+                Console.warn("container \(c.record.name): its \(file) cannot be read; shown from what remains (`up` replaces it, `down` removes it)")
+            }
+        }
         if quiet {
             for c in containers { Console.out(c.record.id + "\n") }
             return

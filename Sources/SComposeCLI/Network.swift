@@ -134,7 +134,7 @@ struct NetworkRemove: ParsableCommand {
                 failure = "Error response from daemon: network \(name) not found"
                 continue
             }
-            let users = store.endpoints(n.name)
+            let users = engine.liveEndpoints(n.name)
             if !users.isEmpty {
                 failure = "Error response from daemon: error while removing network: network \(n.name) id \(n.id) has active endpoints"
                 continue
@@ -157,7 +157,7 @@ struct NetworkPrune: ParsableCommand {
         let store = NetworkCommand.store()
         let engine = ProjectContext.engine()
         var removed: [String] = []
-        for n in store.list() where store.endpoints(n.name).isEmpty {
+        for n in store.list() where engine.liveEndpoints(n.name).isEmpty {
             try engine.removeNetwork(n)
             removed.append(n.name)
         }

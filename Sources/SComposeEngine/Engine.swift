@@ -82,6 +82,9 @@ public struct ContainerStatus: Sendable {
     public var paused = false
     /// `starting`, `healthy` or `unhealthy` while a container with a healthcheck runs.
     public var health: String?
+    /// A state file of the container that cannot be read (`container.json`, `state.json`):
+    /// what is shown comes from what could be read, and its cgroup says whether it runs.
+    public var damaged: String?
 
     /// Docker's state: created, running, paused, restarting, exited or dead (the shim died
     /// without recording an exit).
@@ -158,13 +161,23 @@ public struct Engine: Sendable {
         let ids = Files.list(containersDir).filter { $0.count == 64 }
         for id in ids {
             let files = ContainerFiles(dir: containersDir + "/" + id)
-            guard let record = ContainerRecord.read(files.dir + "/container.json") else { continue }
+            var damaged: String?
+            let record: ContainerRecord
+            if let read = ContainerRecord.read(files.dir + "/container.json") {
+                record = read
+            } else if let recovered = Self.recoveredRecord(id: id, files: files) {
+                // One unreadable file must not hide a container from `ps` and `down`.
+                record = recovered
+                damaged = "container.json"
+            } else {
+                continue
+            }
             if let project, record.project != project { continue }
             let state = RunningState.read(files.state)
             let exit = access(files.exit, F_OK) == 0 ? StateFile.read(ExitRecord.self, from: files.exit) : nil
             // A killed shim may linger as a zombie of whatever adopted it: that is dead too.
             let shimAlive = exit == nil && state.map { ProcessCheck.isAlive($0.shimPid, startTicks: $0.shimStartTicks) } == true
-            let running: Bool
+            var running: Bool
             if let state, shimAlive {
                 // Its shim records the exit first thing: without one, the container runs (or
                 // waits for its restart).
@@ -172,9 +185,15 @@ public struct Engine: Sendable {
             } else {
                 running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
             }
+            if state == nil, exit == nil, access(files.state, F_OK) == 0 {
+                // An unreadable state file: no pid to trust, but the cgroup knows.
+                damaged = damaged ?? "state.json"
+                running = cgroup(of: id).map { !$0.processes().isEmpty } ?? false
+            }
             var status = ContainerStatus(
                 record: record, running: running, pid: state?.pid, shimPid: shimAlive ? state?.shimPid : nil,
-                startedAt: state?.startedAt, exit: exit)
+                startedAt: state?.startedAt ?? (running ? "" : nil), exit: exit)
+            status.damaged = damaged
             status.restarting = exit == nil && !running && state?.restarting == true
             status.restartCount = exit?.restartCount ?? state?.restartCount ?? 0
             status.lastExitCode = state?.lastExitCode
@@ -186,6 +205,22 @@ public struct Engine: Sendable {
             out.append(status)
         }
         return out.sorted { ($0.record.service, $0.record.number) < ($1.record.service, $1.record.number) }
+    }
+
+    /// What the shim's spec says of a container whose `container.json` cannot be read: its
+    /// project (from the event log's name), service, name and image. Its configuration hash
+    /// is unknown, so `up` replaces it.
+    static func recoveredRecord(id: String, files: ContainerFiles) -> ContainerRecord? {
+        guard let spec = StateFile.read(ShimSpec.self, from: files.spec), let events = spec.events else { return nil }
+        let logName = events.path.split(separator: "/").last.map(String.init) ?? ""
+        guard logName.hasSuffix(".events") else { return nil }
+        let project = String(logName.dropLast(".events".count))
+        let name = events.attributes["name"] ?? String(id.prefix(12))
+        let number = name.split(separator: "-").last.flatMap { Int($0) } ?? 1
+        return ContainerRecord(
+            id: id, name: name, project: project, service: events.service, number: number, image: events.attributes["image"] ?? "",
+            imageID: "", command: spec.container.args, created: "", configHash: "",
+            labels: ["com.docker.compose.project": project, "com.docker.compose.service": events.service])
     }
 
     // MARK: - up
@@ -454,7 +489,12 @@ public struct Engine: Sendable {
             let path = containersDir + "/" + name
             let fields = name.dropFirst(".creating-".count).split(separator: ".")
             if fields.count == 3, let pid = Int32(fields[1]), let ticks = UInt64(fields[2]) {
-                if !ProcessCheck.isAlive(pid, startTicks: ticks) { Files.removeTree(path) }
+                if !ProcessCheck.isAlive(pid, startTicks: ticks) {
+                    // Its addresses too: an endpoint of a container that never came to be
+                    // would keep its network "in use" for ever.
+                    releaseNetwork(String(fields[0]))
+                    Files.removeTree(path)
+                }
                 continue
             }
             // A name without its creator: gone once surely abandoned.
@@ -721,7 +761,19 @@ public struct Engine: Sendable {
     /// Starts an existing, stopped container again (its writable layer is kept).
     public func start(_ c: ContainerStatus) throws {
         guard !c.running else { return }
-        try start(ContainerFiles(dir: containersDir + "/" + c.record.id))
+        let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
+        // Its published ports, again if a failed start took them away.
+        if let ports = c.record.ports, !ports.isEmpty, !Firewall.tableExists(Firewall.containerTable(c.record.id)),
+            let address = StateFile.read(ShimSpec.self, from: files.spec)?.network?.interfaces.first?.address,
+            let ip = IPv4(address)
+        {
+            do {
+                try Firewall.applyPorts(container: c.record.id, address: ip, ports: ports)
+            } catch {
+                throw EngineError("cannot publish the ports of \(c.record.name): \(error)")
+            }
+        }
+        try start(files)
     }
 
     /// Sends a signal to a running container's init (through its shim, so that its restart
@@ -788,6 +840,8 @@ public struct Engine: Sendable {
             struct Failure: Decodable { var error: String }
             let message = (try? JSONDecoder().decode(Failure.self, from: Data(reply)))?.error
                 ?? (text.isEmpty ? "the shim exited without starting the container" : text)
+            // A container that does not run publishes nothing (`start` makes its rules again).
+            Firewall.deleteTable(Firewall.containerTable(String(files.dir.split(separator: "/").last ?? "")))
             throw EngineError("Error response from daemon: failed to create task for container: \(message)")
         }
         return attached
@@ -901,7 +955,8 @@ public struct Engine: Sendable {
                 let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
                 let signal = c.record.stopSignal ?? SIGTERM
                 let seconds = timeout ?? c.record.stopTimeout ?? 10
-                if c.shimPid != nil, ShimControl.request(dir: files.dir, "stop \(signal) \(seconds)") == "ok" {
+                // A damaged state file hides the shim's pid, not the shim: ask it all the same.
+                if c.shimPid != nil || c.damaged != nil, ShimControl.request(dir: files.dir, "stop \(signal) \(seconds)") == "ok" {
                     waiting.append((c, time(nil) + time_t(seconds) + 15))
                 } else {
                     // No shim (killed, or gone since we looked): nobody supervises the container.
@@ -1020,8 +1075,16 @@ public struct Engine: Sendable {
         return cgroup(of: c.record.id)?.processes().sorted() ?? []
     }
 
-    /// Removes a stopped container's directory.
+    /// Removes a stopped container's directory. Whatever still runs in its cgroup (a
+    /// container whose state could not be read) is killed first: nothing outlives its record.
     public func remove(_ c: ContainerStatus) throws {
+        if let cg = cgroup(of: c.record.id), !cg.processes().isEmpty {
+            try? cg.setFrozen(false)
+            for pid in cg.processes() { kill(pid, SIGKILL) }
+            let hard = time(nil) + 5
+            while !cg.processes().isEmpty && time(nil) < hard { usleep(10_000) }
+            try? cg.remove()
+        }
         releaseNetwork(c.record.id)
         Files.removeTree(containersDir + "/" + c.record.id)
         events(c.record).record("destroy", id: c.record.id)

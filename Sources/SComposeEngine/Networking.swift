@@ -332,12 +332,25 @@ extension Engine {
         Firewall.deleteTable(Firewall.containerTable(containerID))
     }
 
+    /// A network's endpoints, less those of containers that do not exist and are not being
+    /// created (a killed command's leftovers), which are released here.
+    public func liveEndpoints(_ network: String) -> [Endpoint] {
+        removeStaleStaging()
+        let store = networkStore
+        let names = Files.list(containersDir)
+        return store.endpoints(network).filter { e in
+            if names.contains(e.containerID) || names.contains(where: { $0.hasPrefix(".creating-" + e.containerID) }) { return true }
+            releaseNetwork(e.containerID)
+            return false
+        }
+    }
+
     /// `down`: the project's networks (not external ones) that no container uses any more.
     public func removeProjectNetworks(_ project: ComposeProject) throws {
         let store = networkStore
         for (_, config) in project.networks.sorted(by: { $0.key < $1.key }) where !config.external {
             guard let record = store.get(config.name) else { continue }
-            let users = store.endpoints(record.name)
+            let users = liveEndpoints(record.name)
             if !users.isEmpty {
                 progress("WARN network \(record.name) is still in use by \(users.map(\.containerName).sorted().joined(separator: ", "))")
                 continue

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+/// Faults a daemonless tool must survive (RELIABILITY.md §9, §11): damaged state files and a
+/// host port already taken.
+@Suite(.serialized) struct ReliabilityTests {
+    static var canRun: Bool { ComposeRunTests.canRun }
+    typealias Project = RuntimeBehaviourTests.Project
+
+    static let twoSleepers = """
+        services:
+          a: {image: busybox, command: sleep 1000, stop_grace_period: 1s}
+          b: {image: busybox, command: sleep 1000, stop_grace_period: 1s}
+        """
+
+    /// Each state file of a running container damaged in turn (emptied, cut, not JSON, a link
+    /// to /etc/shadow): `ps` still lists both containers and names the file, and `down`
+    /// stops and removes everything, leaving no process, mount, cgroup or bridge.
+    @Test(.enabled(if: canRun), arguments: ["container.json", "state.json", "spec.json"])
+    func damagedContainerStateFiles(file: String) throws {
+        for damage in ["empty", "cut", "garbage", "link"] {
+            let p = try Project(Self.twoSleepers)
+            let up = try p.run(["up", "-d"])
+            #expect(up.status == 0, "\(up.err)")
+            let id = try p.run(["ps", "-q", "a"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let dir = p.s.root + "/containers/" + id
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/state.json"))) as? [String: Any]
+            let pids = ["pid", "shimPid"].compactMap { (state?[$0] as? NSNumber)?.int32Value }
+            #expect(pids.count == 2)
+            let path = dir + "/" + file
+            let original = try Data(contentsOf: URL(fileURLWithPath: path))
+            try FileManager.default.removeItem(atPath: path)
+            switch damage {
+            case "empty": FileManager.default.createFile(atPath: path, contents: Data())
+            case "cut": FileManager.default.createFile(atPath: path, contents: original.prefix(original.count / 2))
+            case "garbage": FileManager.default.createFile(atPath: path, contents: Data("xx{".utf8))
+            default: try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/etc/shadow")
+            }
+            let ps = try p.run(["ps", "-a"])
+            #expect(ps.status == 0, "\(file) \(damage): \(ps.err)")
+            #expect(ps.out.contains("\(p.name)-a-1") && ps.out.contains("\(p.name)-b-1"), "\(file) \(damage): \(ps.out)")
+            if file != "spec.json" {
+                #expect(ps.err.contains(file) && ps.out.contains("Up"), "\(file) \(damage): \(ps.out) \(ps.err)")
+            }
+            try p.downAndCheckClean(pids: pids)
+        }
+    }
+
+    /// A damaged image index or volume record is an error that names its file, and touches
+    /// nothing else: the project still goes down.
+    @Test(.enabled(if: canRun)) func damagedStoreFilesAreNamed() throws {
+        let p = try Project(
+            """
+            services:
+              a: {image: busybox, command: sleep 1000, stop_grace_period: 1s, volumes: [data:/data]}
+            volumes:
+              data: {}
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        let index = p.s.root + "/images/index.json"
+        let saved = try Data(contentsOf: URL(fileURLWithPath: index))
+        try Data("{\"images\": [".utf8).write(to: URL(fileURLWithPath: index))
+        let recreate = try p.run(["up", "-d", "--force-recreate"])
+        #expect(recreate.status != 0 && recreate.err.contains(index), "\(recreate.err)")
+        #expect(try p.run(["ps"]).out.contains("\(p.name)-a-1"), "the running container is left alone")
+        try saved.write(to: URL(fileURLWithPath: index))
+        let volumes = (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/volumes")) ?? []
+        let volume = volumes.first { $0.hasSuffix("_data") } ?? ""
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: p.s.root + "/volumes/\(volume)/volume.json"))
+        let ls = try p.s.run(["volume", "ls"])
+        #expect(ls.status == 0, "\(ls.err)")
+        let down = try p.run(["down", "-v"])
+        #expect(down.status == 0, "\(down.err)")
+        #expect(try p.run(["ps", "-a", "-q"]).out.isEmpty)
+    }
+
+    /// A published port something else holds: a clear error, and `up` leaves no container
+    /// running and no rule; `down` then leaves nothing.
+    @Test(.enabled(if: canRun)) func hostPortAlreadyInUse() throws {
+        let port = RegistryTests.LocalRegistry.freePort()
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-m", "http.server", "--bind", "0.0.0.0", String(port)]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer {
+            // SIGKILL: the test runner's children start with SIGTERM blocked.
+            kill(holder.processIdentifier, SIGKILL)
+            holder.waitUntilExit()
+        }
+        RegistryTests.LocalRegistry.waitForListener(port)
+        let p = try Project("services:\n  web: {image: busybox, command: sleep 1000, ports: [\"\(port):80\"]}\n")
+        let up = try p.run(["up", "-d"])
+        #expect(up.status != 0, "\(up.out)")
+        #expect(up.err.contains("\(port)") && up.err.contains("already"), "\(up.err)")
+        #expect(!(try p.run(["ps"]).out.contains("\(p.name)-web-1")), "nothing runs")
+        let tables = try p.s.run(["list", "tables"], tool: "/usr/sbin/nft").out
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers")) ?? []
+        for id in ids where id.count == 64 {
+            #expect(!tables.contains("scompose-p-" + id.prefix(12)), "no port rules for \(id)")
+        }
+        try p.downAndCheckClean()
+    }
+}
