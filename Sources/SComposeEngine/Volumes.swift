@@ -42,7 +42,8 @@ public struct VolumeStore: Sendable {
     }
 
     public func list() -> [VolumeRecord] {
-        Files.list(root).compactMap { get($0) }.sorted { $0.name < $1.name }
+        // Not the stagings of volumes being made (nor those a killed command left).
+        Files.list(root).filter { !$0.hasPrefix(".") }.compactMap { get($0) }.sorted { $0.name < $1.name }
     }
 
     public func get(_ name: String) -> VolumeRecord? {
@@ -63,7 +64,13 @@ public struct VolumeStore: Sendable {
         let record = VolumeRecord(
             name: name, driver: "local", labels: labels, options: options, createdAt: Clock.rfc3339Now(),
             anonymous: anonymous)
-        // Staged and renamed: a volume is either complete or absent.
+        // Staged and renamed: a volume is either complete or absent. Stagings whose maker
+        // is gone (killed half-way) are removed first.
+        for entry in Files.list(root) where entry.hasPrefix(".creating-") {
+            if let pid = entry.split(separator: "-").last.flatMap({ Int32($0) }), kill(pid, 0) != 0, errno == ESRCH {
+                Files.removeTree(root + "/" + entry)
+            }
+        }
         let stage = root + "/.creating-" + name + "-" + String(getpid())
         do {
             try Files.makeDirectories(stage + "/_data")
