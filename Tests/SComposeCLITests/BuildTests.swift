@@ -252,18 +252,8 @@ import Testing
         let site = p.s.dir + "/site"
         try Self.write("fetched over HTTP\n", site + "/data.txt")
         let port = RegistryTests.LocalRegistry.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", site, String(port)]
-        server.standardError = FileHandle.nullDevice
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
-        defer {
-            // SIGKILL: the test runner's children start with SIGTERM blocked.
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        RegistryTests.LocalRegistry.waitForListener(port)
+        let server = try RegistryTests.Server(
+            "/usr/bin/python3", ["-m", "http.server", "--bind", "127.0.0.1", "--directory", site, String(port)], port: port)
         try Self.write(
             """
             FROM busybox:latest
@@ -280,6 +270,7 @@ import Testing
         let missing = try p.run(["build"])
         #expect(missing.status != 0 && missing.err.contains("404"), "\(missing.err)")
         try p.downAndCheckClean()
+        _ = server
     }
 
     @Test(.enabled(if: canRun)) func failingRunLeavesNoImage() throws {

@@ -10,10 +10,31 @@ import Testing
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo")
     }
 
+    /// A helper program of a test (a registry, a web server, a proxy) listening on `port`,
+    /// killed when this goes away (SIGKILL: the test runner's children start with SIGTERM
+    /// blocked).
+    final class Server {
+        let process = Process()
+
+        init(_ tool: String, _ arguments: [String], port: Int) throws {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            LocalRegistry.waitForListener(port)
+        }
+
+        deinit {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     /// A registry of our own on a free loopback port, stopped at the end.
     final class LocalRegistry {
-        let process = Process()
         let port: Int
+        var server: Server?
 
         /// A loopback port nothing listens on now.
         static func freePort() -> Int {
@@ -54,17 +75,7 @@ import Testing
                 http: {addr: 127.0.0.1:\(port)}
                 """
             try config.write(toFile: dir + "/registry.yml", atomically: true, encoding: .utf8)
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-            process.arguments = ["serve", dir + "/registry.yml"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            Self.waitForListener(port)
-        }
-
-        deinit {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            server = try Server("/usr/bin/docker-registry", ["serve", dir + "/registry.yml"], port: port)
         }
     }
 
@@ -240,17 +251,9 @@ import Testing
         #expect(seed.status == 0, "\(seed.err)")
         let port = LocalRegistry.freePort()
         try Self.tokenProxy.write(toFile: source.s.dir + "/proxy.py", atomically: true, encoding: .utf8)
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        proxy.arguments = [source.s.dir + "/proxy.py", "http://127.0.0.1:\(registry.port)", String(port), "alice", "s3cret"]
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
-        defer {
-            // SIGKILL: the test runner's children start with SIGTERM blocked.
-            kill(proxy.processIdentifier, SIGKILL)
-            proxy.waitUntilExit()
-        }
-        LocalRegistry.waitForListener(port)
+        let proxy = try Server(
+            "/usr/bin/python3", [source.s.dir + "/proxy.py", "http://127.0.0.1:\(registry.port)", String(port), "alice", "s3cret"],
+            port: port)
         // Credentials as `docker login` leaves them, in a config of the test's own.
         func login(_ password: String) throws {
             let auth = Data("alice:\(password)".utf8).base64EncodedString()
@@ -268,6 +271,7 @@ import Testing
         let pulled = try fresh.run(["image", "pull", "127.0.0.1:\(port)/test/busybox:1"])
         #expect(pulled.status == 0, "\(pulled.err)")
         #expect(pulled.out.contains("Pull complete"), "\(pulled.out)")
+        _ = proxy
         _ = registry
     }
 }

@@ -79,18 +79,7 @@ import Testing
     /// running and no rule; `down` then leaves nothing.
     @Test(.enabled(if: canRun)) func hostPortAlreadyInUse() throws {
         let port = RegistryTests.LocalRegistry.freePort()
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-m", "http.server", "--bind", "0.0.0.0", String(port)]
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
-        defer {
-            // SIGKILL: the test runner's children start with SIGTERM blocked.
-            kill(holder.processIdentifier, SIGKILL)
-            holder.waitUntilExit()
-        }
-        RegistryTests.LocalRegistry.waitForListener(port)
+        let holder = try RegistryTests.Server("/usr/bin/python3", ["-m", "http.server", "--bind", "0.0.0.0", String(port)], port: port)
         let p = try Project("services:\n  web: {image: busybox, command: sleep 1000, ports: [\"\(port):80\"]}\n")
         let up = try p.run(["up", "-d"])
         #expect(up.status != 0, "\(up.out)")
@@ -102,5 +91,6 @@ import Testing
             #expect(!tables.contains("scompose-p-" + id.prefix(12)), "no port rules for \(id)")
         }
         try p.downAndCheckClean()
+        _ = holder
     }
 }
