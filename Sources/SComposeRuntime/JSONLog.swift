@@ -15,6 +15,10 @@ public struct JSONLogWriter {
     public let maxFiles: Int
     private var fd: Int32
     private var size: Int64
+    /// Records lost to a failed write (a full disk) since the last one that went through.
+    public private(set) var dropped = 0
+    /// A failed write left part of a record: the next one starts on a line of its own.
+    private var torn = false
 
     public init(path: String, maxSize: Int64?, maxFiles: Int) {
         self.path = path
@@ -60,9 +64,18 @@ public struct JSONLogWriter {
         }
     }
 
-    /// Appends one record, rotating first if it would exceed max-size.
+    /// Appends one record, rotating first if it would exceed max-size. A record that cannot
+    /// be written (the disk is full) is dropped and counted; the first one written after
+    /// drops is preceded by one line saying how many were lost, so the gap is visible in
+    /// `logs` and the failure costs one line, not one per lost record.
     public mutating func write(_ line: [UInt8], stream: String) {
-        let record = Self.record(line, stream: stream, time: Clock.rfc3339Now())
+        let now = Clock.rfc3339Now()
+        var record = Self.record(line, stream: stream, time: now)
+        if dropped > 0 {
+            let notice = "scompose: \(dropped) log line\(dropped == 1 ? "" : "s") dropped: no space left on device\n"
+            record = Self.record(Array(notice.utf8), stream: "stderr", time: now) + record
+        }
+        if torn { record.insert(UInt8(ascii: "\n"), at: 0) }
         if let maxSize, size > 0, size + Int64(record.count) > maxSize { rotate() }
         guard fd >= 0 else { return }
         var done = 0
@@ -70,10 +83,15 @@ public struct JSONLogWriter {
             let n = record.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + done }, record.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
+                dropped += 1
+                if done > 0 { torn = true }
+                size += Int64(done)
                 return
             }
             done += n
         }
+        dropped = 0
+        torn = false
         size += Int64(record.count)
     }
 

@@ -132,6 +132,7 @@ struct Supervisor {
     }
 
     mutating func run(syncFD: Int32) -> Int32 {
+        reserveSpace()
         if let path = spec.cgroup, let layout = CgroupLayout.current() {
             let c = Cgroup(layout: layout, path: path)
             do {
@@ -214,10 +215,26 @@ struct Supervisor {
         let oom = cgroup?.oomKilled() ?? false
         if oom { spec.events?.record("oom", id: spec.id) }
         cleanup()
-        try? StateFile.write(
-            ExitRecord(exitCode: code, oomKilled: oom, finishedAt: Clock.rfc3339Now(), restartCount: restarts),
-            to: files.exit)
+        let exit = ExitRecord(exitCode: code, oomKilled: oom, finishedAt: Clock.rfc3339Now(), restartCount: restarts)
+        if (try? StateFile.write(exit, to: files.exit)) == nil {
+            // A full disk: the space kept for this moment makes room for the exit record.
+            unlink(reservePath)
+            try? StateFile.write(exit, to: files.exit)
+        }
+        unlink(reservePath)
         return 0
+    }
+
+    /// Space kept from the start for the exit record, so that a disk the container's logs
+    /// filled still gets its exit code.
+    var reservePath: String { files.dir + "/exit.reserve" }
+
+    func reserveSpace() {
+        let fd = open(reservePath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let zeros = [UInt8](repeating: 0, count: 16384)
+        _ = zeros.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 
     mutating func cleanup() {

@@ -75,6 +75,50 @@ import Testing
         #expect(try p.run(["ps", "-a", "-q"]).out.isEmpty)
     }
 
+    /// A disk the container's logs fill: the container runs on, lines that do not fit are
+    /// dropped and counted in one line once space is back, logging resumes, and the exit code
+    /// is recorded (RELIABILITY.md §4).
+    @Test(.enabled(if: canRun)) func diskFullKeepsTheContainerAndItsExitCode() throws {
+        let p = try Project(
+            """
+            services:
+              a:
+                image: busybox
+                command:
+                  - sh
+                  - -c
+                  - i=0; while [ $$i -lt 40000 ]; do echo line $$i; i=$$((i+1)); done; touch /tmp/flooded;
+                    while [ ! -e /tmp/go ]; do sleep 0.1; done; echo after; exit 3
+            """)
+        // The containers' directory (logs, state) on a 1 MiB file system of its own.
+        let containers = p.s.root + "/containers"
+        try FileManager.default.createDirectory(atPath: containers, withIntermediateDirectories: true)
+        #expect(try p.s.run(["-t", "tmpfs", "-o", "size=1m", "tmpfs", containers], tool: "/bin/mount").status == 0)
+        defer { _ = try? p.s.run(["-l", containers], tool: "/bin/umount") }
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
+        var flooded = false
+        for _ in 0..<200 where !flooded {
+            flooded = try p.run(["exec", "-T", "a", "test", "-e", "/tmp/flooded"]).status == 0
+            if !flooded { usleep(50_000) }
+        }
+        #expect(flooded)
+        #expect(try p.run(["ps"]).out.contains("Up"), "the container runs on")
+        // Space comes back: the next line goes in, after the count of those lost.
+        #expect(try p.s.run(["-o", "remount,size=16m", containers], tool: "/bin/mount").status == 0)
+        #expect(try p.run(["exec", "-T", "a", "touch", "/tmp/go"]).status == 0)
+        let exited = try p.waitFor("Exited (3)")
+        #expect(exited.contains("Exited (3)"), "\(exited)")
+        let logs = try p.run(["logs", "--no-log-prefix", "a"])
+        let lines = logs.out.split(separator: "\n")
+        #expect(lines.first == "line 0" && lines.last == "after", "\(lines.prefix(2)) … \(lines.suffix(3))")
+        #expect(lines.filter { $0.contains("dropped: no space left on device") }.count == 1, "\(lines.suffix(3))")
+        #expect(logs.err.count < 1000, "scompose itself stays quiet: \(logs.err.prefix(300))")
+        #expect(try p.run(["down"]).status == 0)
+        #expect(try p.s.run([containers], tool: "/bin/umount").status == 0)
+        try p.downAndCheckClean()
+    }
+
     /// A published port something else holds: a clear error, and `up` leaves no container
     /// running and no rule; `down` then leaves nothing.
     @Test(.enabled(if: canRun)) func hostPortAlreadyInUse() throws {
