@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages scompose builds against (run as root).
 set -euo pipefail
-packages=(libyaml-dev libarchive-dev libseccomp-dev libnftables-dev libcurl4-openssl-dev iproute2 pkg-config python3 busybox-static skopeo gzip docker-registry debootstrap)
+packages=(libyaml-dev libarchive-dev libseccomp-dev libnftables-dev libcurl4-openssl-dev iproute2 nftables pkg-config python3 busybox-static skopeo gzip docker-registry debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

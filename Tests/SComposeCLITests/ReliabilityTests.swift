@@ -75,6 +75,50 @@ import Testing
         #expect(try p.run(["ps", "-a", "-q"]).out.isEmpty)
     }
 
+    /// What a reboot leaves (RELIABILITY.md §8), short of rebooting: every shim and container
+    /// killed, their cgroups, bridges and nftables tables gone. Nothing is shown running,
+    /// `up -d` brings the project back with its published port, and `down` cleans up.
+    @Test(.enabled(if: canRun)) func projectComesBackAfterASimulatedReboot() throws {
+        let port = RegistryTests.LocalRegistry.freePort()
+        let p = try Project(
+            """
+            services:
+              web: {image: busybox, command: [httpd, -f, -p, "80", -h, /etc], ports: ["\(port):80"], restart: always, stop_grace_period: 1s}
+              worker: {image: busybox, command: sleep 1000, stop_grace_period: 1s}
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        let containers = p.s.root + "/containers"
+        let ids = try FileManager.default.contentsOfDirectory(atPath: containers).filter { $0.count == 64 }
+        #expect(ids.count == 2)
+        for id in ids {
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(containers)/\(id)/state.json"))) as? [String: Any]
+            for key in ["shimPid", "pid"] {
+                if let pid = (state?[key] as? NSNumber)?.int32Value { kill(pid, SIGKILL) }
+            }
+        }
+        usleep(300_000)
+        for id in ids {
+            for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices", "blkio"] {
+                rmdir("/sys/fs/cgroup/\(controller)/scompose/\(id)")
+            }
+            rmdir("/sys/fs/cgroup/scompose/\(id)")
+            _ = try p.s.run(["delete", "table", "ip", "scompose-p-" + id.prefix(12)], tool: "/usr/sbin/nft")
+        }
+        for n in ImageCommandTests.Sandbox.networks(root: p.s.root) {
+            #expect(try p.s.run(["link", "del", n.bridge], tool: "/usr/sbin/ip").status == 0)
+            _ = try p.s.run(["delete", "table", "ip", n.table], tool: "/usr/sbin/nft")
+        }
+        let ps = try p.run(["ps", "-a"])
+        #expect(ps.status == 0 && !ps.out.contains("Up"), "\(ps.out)")
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
+        let after = try p.run(["ps"]).out
+        #expect(after.contains("\(p.name)-web-1") && after.contains("\(p.name)-worker-1"), "\(after)")
+        let fetch = try p.s.run(["wget", "-q", "-O", "-", "http://127.0.0.1:\(port)/passwd"], tool: "/bin/busybox")
+        #expect(fetch.out.hasPrefix("root:"), "the published port answers again: \(fetch.out) \(fetch.err)")
+        try p.downAndCheckClean()
+    }
+
     /// A disk the container's logs fill: the container runs on, lines that do not fit are
     /// dropped and counted in one line once space is back, logging resumes, and the exit code
     /// is recorded (RELIABILITY.md §4).
