@@ -119,6 +119,46 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// Soak (RELIABILITY.md §11): `up`/`down` cycles leave the machine as they found it:
+    /// links, nftables tables, mounts, cgroups and processes back to where they started
+    /// (scompose has no process of its own left to leak descriptors).
+    @Test(.enabled(if: canRun)) func upDownCyclesLeaveNothingBehind() throws {
+        let port = RegistryTests.LocalRegistry.freePort()
+        let p = try Project(
+            """
+            services:
+              web: {image: busybox, command: [httpd, -f, -p, "80"], ports: ["\(port):80"], stop_signal: SIGKILL}
+              worker: {image: busybox, command: sleep 1000, stop_signal: SIGKILL, depends_on: [web]}
+            """)
+        func snapshot() throws -> [String: Int] {
+            let links = try FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")
+            let tables = try p.s.run(["list", "tables"], tool: "/usr/sbin/nft").out
+            let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+            let cgroups = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/scompose")) ?? []
+            let processes = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { $0.allSatisfy(\.isNumber) }
+            let shims = processes.filter {
+                ((try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "").contains(p.s.root)
+            }
+            return [
+                "links": links.filter { $0.hasPrefix("scbr-") || $0.hasPrefix("scv") }.count,
+                "tables": tables.components(separatedBy: "scompose-").count - 1,
+                "mounts": mounts.components(separatedBy: p.s.root).count - 1,
+                "cgroups": cgroups.filter { $0.count == 64 }.count, "shims": shims.count,
+            ]
+        }
+        let before = try snapshot()
+        for cycle in 0..<20 {
+            let up = try p.run(["up", "-d"])
+            #expect(up.status == 0, "cycle \(cycle): \(up.err)")
+            if cycle == 0 { #expect(try snapshot() != before, "the project shows while it runs") }
+            let down = try p.run(["down"])
+            #expect(down.status == 0, "cycle \(cycle): \(down.err)")
+        }
+        let after = try snapshot()
+        #expect(after == before, "before \(before), after \(after)")
+        try p.downAndCheckClean()
+    }
+
     /// A disk the container's logs fill: the container runs on, lines that do not fit are
     /// dropped and counted in one line once space is back, logging resumes, and the exit code
     /// is recorded (RELIABILITY.md §4).
