@@ -24,26 +24,33 @@ public struct LayerWriter: Sendable {
         public var size: Int64
     }
 
-    /// Writes the layer of `directory` into `store`.
-    public func write(directory: String, into store: ContentStore) throws(OCIError) -> Result {
+    /// Writes the layer of `directory` into `store`, without the entries `skip` names
+    /// (relative paths, no leading `/`).
+    public func write(directory: String, into store: ContentStore, skip: Set<String> = []) throws(OCIError) -> Result {
         let (fd, temp) = try store.scratchFile("layer")
         defer {
             close(fd)
             unlink(temp)
         }
-        guard let archive = archive_write_new() else { throw .invalid("cannot create an archive writer") }
-        defer { archive_write_free(archive) }
-        archive_write_set_format_pax_restricted(archive)
-        guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw Self.failure(archive, directory) }
-        var state = WalkState(archive: archive)
-        try add(directory: directory, relative: "", state: &state)
-        guard archive_write_close(archive) == ARCHIVE_OK else { throw Self.failure(archive, directory) }
+        try write(directory: directory, to: fd, skip: skip)
         let digest = try store.adopt(file: temp, fd: fd)
         return Result(digest: digest, size: store.size(digest) ?? 0)
     }
 
+    /// Writes the tar of `directory` to `fd` (a file or a pipe).
+    public func write(directory: String, to fd: Int32, skip: Set<String> = []) throws(OCIError) {
+        guard let archive = archive_write_new() else { throw .invalid("cannot create an archive writer") }
+        defer { archive_write_free(archive) }
+        archive_write_set_format_pax_restricted(archive)
+        guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw Self.failure(archive, directory) }
+        var state = WalkState(archive: archive, skip: skip)
+        try add(directory: directory, relative: "", state: &state)
+        guard archive_write_close(archive) == ARCHIVE_OK else { throw Self.failure(archive, directory) }
+    }
+
     struct WalkState {
         let archive: OpaquePointer
+        var skip: Set<String> = []
         /// First path of each (device, inode) with several links, for hard-link entries.
         var links: [String: String] = [:]
     }
@@ -56,6 +63,7 @@ public struct LayerWriter: Sendable {
         for name in Files.list(directory).sorted() {
             let path = directory + "/" + name
             let entryName = relative + name
+            if state.skip.contains(entryName) { continue }
             var st = stat()
             guard lstat(path, &st) == 0 else { throw .io("stat \(path)", errno) }
             let kind = st.st_mode & S_IFMT

@@ -141,6 +141,49 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// `commit`: the container's changes (not its volumes, tmpfs or the runtime's mount
+    /// points) become one layer over its image, with `-c` changes and `-m` in the history;
+    /// the image runs. `export`: the whole file system as a tar, a deleted file absent.
+    @Test(.enabled(if: canRun)) func commitAndExport() throws {
+        let p = try Project(
+            """
+            services:
+              app:
+                image: busybox
+                command: [sh, -c, "echo changed > /note.txt && rm /etc/group && echo kept > /data/v && exec sleep 1000"]
+                stop_signal: SIGKILL
+                volumes: [data:/data]
+                tmpfs: [/scratch]
+              copy:
+                image: app-committed:1
+                command: [sh, -c, "cat /note.txt; echo $${COMMITTED}; test -e /etc/group || echo no-group; test -e /scratch || echo no-scratch"]
+                profiles: [later]
+            volumes:
+              data: {}
+            """)
+        #expect(try p.run(["up", "-d", "app"]).status == 0)
+        _ = try p.waitFor("Up")
+        usleep(300_000)
+        let commit = try p.run(["commit", "-m", "a note", "-c", "ENV COMMITTED=yes", "app", "app-committed:1"])
+        #expect(commit.status == 0 && commit.out.isEmpty && commit.err.contains("Committed as sha256:"), "\(commit.err)")
+        let history = try p.s.run(["image", "history", "app-committed:1"]).out
+        #expect(history.contains("a note"), "\(history)")
+        // The new layer holds the note and the deletion, nothing of the mounts.
+        let run = try p.run(["--profile", "later", "run", "--rm", "-T", "copy"])
+        #expect(run.out == "changed\nyes\nno-group\nno-scratch\n", "\(run.out) \(run.err)")
+        // export: a tar of the running container's file system.
+        let tarball = p.s.dir + "/export.tar"
+        #expect(try p.run(["export", "-o", tarball, "app"]).status == 0)
+        let names = try p.s.run(["-tf", tarball], tool: "/bin/tar").out.split(separator: "\n").map(String.init)
+        #expect(names.contains("note.txt") && names.contains("bin/busybox") && !names.contains("etc/group"), "\(names)")
+        #expect(!names.contains("data/v"), "volumes are not exported")
+        let content = try p.s.run(["-xOf", tarball, "note.txt"], tool: "/bin/tar").out
+        #expect(content == "changed\n")
+        let missing = try p.run(["export", "-o", tarball, "nope"])
+        #expect(missing.status != 0)
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func cpBothWaysPreservingModes() throws {
         let p = try Project(
             """
