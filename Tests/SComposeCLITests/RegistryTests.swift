@@ -204,6 +204,89 @@ import Testing
         _ = registry
     }
 
+    /// In front of the registry: the first transfer of each blob stops half-way and hangs (a
+    /// connection that dies); every `Range` asked for is written to `ranges.log`.
+    static let stallingProxy = """
+        import http.server, sys, threading, time, urllib.error, urllib.request
+        upstream, port, logfile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        stalled, lock = set(), threading.Lock()
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def do_HEAD(self): self.do_GET()
+            def do_GET(self):
+                headers = {"Accept": self.headers.get("Accept", "*/*")}
+                if self.headers.get("Range"):
+                    headers["Range"] = self.headers["Range"]
+                    with open(logfile, "a") as f: f.write(self.headers["Range"] + "\\n")
+                try:
+                    response = urllib.request.urlopen(urllib.request.Request(upstream + self.path, method=self.command, headers=headers))
+                except urllib.error.HTTPError as error:
+                    response = error
+                body = response.read()
+                self.send_response(response.status)
+                for k in ("Content-Type", "Docker-Content-Digest", "Content-Range"):
+                    if response.headers.get(k): self.send_header(k, response.headers[k])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command == "HEAD": return
+                with lock:
+                    stall = "/blobs/" in self.path and "Range" not in headers and len(body) > 100000 and self.path not in stalled
+                    stalled.add(self.path)
+                if stall:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    time.sleep(3600)
+                self.wfile.write(body)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        server.serve_forever()
+        """
+
+    /// A pull killed half-way through a layer (kill -9) stores nothing, and the next pull asks
+    /// only for the rest of the layer (RELIABILITY.md §11).
+    @Test(.enabled(if: canRun)) func pullKilledHalfWayResumes() throws {
+        let source = try RuntimeBehaviourTests.Project("services: {}\n")
+        let registry = try LocalRegistry(dir: source.s.dir)
+        let tarball = source.s.dir + "/rootfs.tar.gz"
+        let name = "127.0.0.1:\(registry.port)/test/resume:1"
+        #expect(try source.s.run(["image", "import", tarball, name]).status == 0)
+        #expect(try source.s.run(["image", "push", "-q", name]).status == 0)
+        let port = LocalRegistry.freePort()
+        try Self.stallingProxy.write(toFile: source.s.dir + "/stall.py", atomically: true, encoding: .utf8)
+        let log = source.s.dir + "/ranges.log"
+        let proxy = try Server(
+            "/usr/bin/python3", [source.s.dir + "/stall.py", "http://127.0.0.1:\(registry.port)", String(port), log], port: port)
+        let fresh = try ImageCommandTests.Sandbox()
+        let through = "127.0.0.1:\(port)/test/resume:1"
+        let pull = Process()
+        pull.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+        pull.arguments = ["image", "pull", "-q", through]
+        pull.environment = ProcessInfo.processInfo.environment.merging(["SCOMPOSE_ROOT": fresh.root]) { $1 }
+        pull.standardOutput = FileHandle.nullDevice
+        pull.standardError = FileHandle.nullDevice
+        try pull.run()
+        let ingest = fresh.root + "/content/ingest"
+        var kept: Int64 = 0
+        for _ in 0..<200 where kept == 0 {
+            usleep(50_000)
+            let partial = ((try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []).first { $0.hasPrefix("partial-") }
+            kept = partial.flatMap { try? FileManager.default.attributesOfItem(atPath: ingest + "/" + $0)[.size] as? Int64 } ?? 0
+        }
+        kill(pull.processIdentifier, SIGKILL)
+        pull.waitUntilExit()
+        #expect(kept > 0, "the first transfer got part of the layer")
+        #expect(try fresh.run(["image", "ls", "-q"]).out.isEmpty, "nothing half-stored")
+        let again = try fresh.run(["image", "pull", through])
+        #expect(again.status == 0, "\(again.err)")
+        let ranges = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(ranges.hasPrefix("bytes=") && !ranges.hasPrefix("bytes=0-"), "resumed, not restarted: \(ranges)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []).isEmpty)
+        #expect(try fresh.run(["image", "inspect", through]).status == 0)
+        _ = proxy
+        _ = registry
+    }
+
     /// A token server in front of the registry, as Docker Hub and GHCR work: every request
     /// wants a bearer token, which the realm gives for the right basic credentials only.
     static let tokenProxy = """
