@@ -208,6 +208,15 @@ public enum Binding {
         svc.runtime = s["runtime"]?.stringValue
         svc.postStart = (s["post_start"]?.items ?? []).map(hook)
         svc.preStop = (s["pre_stop"]?.items ?? []).map(hook)
+        svc.watch = (s["develop"]?["watch"]?.items ?? []).map { w in
+            var rule = WatchRule(action: w["action"]?.stringValue ?? "", path: w["path"]?.stringValue ?? "")
+            rule.target = w["target"]?.stringValue
+            rule.ignore = w["ignore"]?.strings ?? []
+            rule.include = w["include"]?.strings ?? []
+            rule.initialSync = w["initial_sync"]?.boolValue ?? false
+            rule.exec = w["exec"].map(hook)
+            return rule
+        }
         return svc
     }
 

@@ -115,6 +115,8 @@ public struct ServiceConfig: Sendable, Equatable {
     public var runtime: String?
     public var postStart: [ServiceHook] = []
     public var preStop: [ServiceHook] = []
+    /// `develop.watch`.
+    public var watch: [WatchRule] = []
 
     /// Creates a service with only a name.
     public init(name: String) {
@@ -369,5 +371,27 @@ public struct FileObjectConfig: Sendable, Equatable {
 
     public init(name: String) {
         self.name = name
+    }
+}
+
+/// One `develop.watch` rule: what to do when files under `path` change.
+public struct WatchRule: Sendable, Equatable {
+    /// `sync`, `rebuild`, `restart`, `sync+restart` or `sync+exec`.
+    public var action: String
+    /// Absolute host path.
+    public var path: String
+    /// Where `path` is in the container (sync actions).
+    public var target: String?
+    /// Patterns (`.dockerignore` syntax) relative to `path`.
+    public var ignore: [String] = []
+    /// When set, only paths matching one of these count.
+    public var include: [String] = []
+    public var initialSync = false
+    /// `sync+exec`: what runs in the container after a sync.
+    public var exec: ServiceHook?
+
+    public init(action: String, path: String) {
+        self.action = action
+        self.path = path
     }
 }

@@ -247,6 +247,76 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// `watch`: `develop.watch` rules act on changes: `sync` copies new, changed and nested
+    /// files in and removes deleted ones (ignores respected), `sync+restart` restarts,
+    /// `rebuild` builds and recreates.
+    @Test(.enabled(if: canRun)) func watchSyncsRestartsAndRebuilds() throws {
+        let p = try Project(
+            """
+            services:
+              app:
+                build: .
+                stop_signal: SIGKILL
+                develop:
+                  watch:
+                    - {action: sync, path: ./src, target: /app/src, ignore: [skip/]}
+                    - {action: sync+restart, path: ./conf, target: /app/conf}
+                    - {action: rebuild, path: ./Dockerfile}
+            """)
+        let dir = p.s.dir + "/app"
+        try Self.write("one\n", dir + "/src/a.txt")
+        try Self.write("conf1\n", dir + "/conf/c.txt")
+        let dockerfile = """
+            FROM busybox:latest
+            COPY src /app/src
+            COPY conf /app/conf
+            CMD ["sh", "-c", "echo GREETING; cat /app/conf/c.txt; exec sleep 1000"]
+            """
+        try Self.write(dockerfile.replacingOccurrences(of: "GREETING", with: "first"), dir + "/Dockerfile")
+        let output = p.s.dir + "/watch.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+        watch.arguments = ["-f", p.file, "watch"]
+        watch.environment = ProcessInfo.processInfo.environment.merging(["SCOMPOSE_ROOT": p.s.root]) { $1 }
+        watch.standardOutput = FileHandle(forWritingAtPath: output)
+        watch.standardError = FileHandle(forWritingAtPath: output)
+        try watch.run()
+        defer {
+            // SIGKILL: the test runner's children start with SIGTERM blocked.
+            kill(watch.processIdentifier, SIGKILL)
+            watch.waitUntilExit()
+        }
+        func until(_ what: String, _ check: () throws -> Bool) throws {
+            for _ in 0..<100 {
+                if try check() { return }
+                usleep(100_000)
+            }
+            Issue.record("timed out waiting for \(what): \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        }
+        try until("Watch enabled") { ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("Watch enabled") }
+        func inContainer(_ command: String) throws -> String { try p.run(["exec", "-T", "app", "sh", "-c", command]).out }
+        // sync: a change, a new nested file, an ignored one.
+        try Self.write("two\n", dir + "/src/a.txt")
+        try Self.write("deep\n", dir + "/src/new/deep/x.txt")
+        try Self.write("skipped\n", dir + "/src/skip/s.txt")
+        try until("the sync") { try inContainer("cat /app/src/a.txt /app/src/new/deep/x.txt 2>&1") == "two\ndeep\n" }
+        #expect(try inContainer("test -e /app/src/skip && echo there || echo absent") == "absent\n")
+        // A deletion.
+        try FileManager.default.removeItem(atPath: dir + "/src/a.txt")
+        try until("the deletion") { try inContainer("test -e /app/src/a.txt && echo there || echo gone") == "gone\n" }
+        // sync+restart: the container starts again with the new file.
+        try Self.write("conf2\n", dir + "/conf/c.txt")
+        try until("the restart") { try p.run(["logs", "--no-log-prefix", "app"]).out.contains("conf2") }
+        // rebuild: a new image, and the container made from it.
+        try Self.write(dockerfile.replacingOccurrences(of: "GREETING", with: "rebuilt"), dir + "/Dockerfile")
+        try until("the rebuild") { try p.run(["logs", "--no-log-prefix", "app"]).out.hasPrefix("rebuilt") }
+        let said = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(said.contains("Syncing service \"app\" after") && said.contains("Rebuilding service(s) [\"app\"]"), "\(said)")
+        kill(watch.processIdentifier, SIGKILL)
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func addFromURLs() throws {
         let p = try Project("services:\n  fetched:\n    build: .\n")
         let site = p.s.dir + "/site"
