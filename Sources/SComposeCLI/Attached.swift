@@ -28,6 +28,8 @@ struct AttachedSession {
     let color: Bool
     let timestamps: Bool
     let timeout: Int?
+    /// `up --watch`: containers come and go with rebuilds; only Ctrl-C ends the session.
+    var watching = false
 
     func shown(_ c: ContainerStatus) -> Bool {
         (attach.isEmpty || attach.contains(c.record.service)) && !noAttach.contains(c.record.service)
@@ -101,7 +103,7 @@ struct AttachedSession {
             if interruptions > 1 {
                 for c in containers where c.running { try? engine.signal(c, SIGKILL) }
             }
-            if containers.allSatisfy({ !$0.running && !$0.restarting }) {
+            if containers.allSatisfy({ !$0.running && !$0.restarting }) && (!watching || stopping) {
                 drain(containers)
                 return code
             }

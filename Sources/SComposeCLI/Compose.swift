@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import Dispatch
 import FoundationEssentials
 import SComposeEngine
 import SComposeLoader
@@ -148,6 +149,9 @@ struct Up: ParsableCommand {
     @Flag(name: .customLong("no-build"), help: "Don't build an image, even if it's policy")
     var noBuild = false
 
+    @Flag(name: [.customShort("w"), .long], help: "Watch source code and rebuild/refresh containers when files are updated.")
+    var watch = false
+
     @Argument(help: "Services to start (with what they depend on)")
     var services: [String] = []
 
@@ -173,15 +177,30 @@ struct Up: ParsableCommand {
             guard ["always", "missing", "never"].contains(pull) else { throw CLIError("invalid --pull \(pull): always, missing or never") }
             options.pull = pull
         }
+        // The rules are checked before anything starts.
+        let watcher = watch ? try Watcher(engine: engine, loaded: project, services: services) { Console.error($0) } : nil
         guard try ProjectContext.reconcile(project, options, global, engine) else { return }
         if noStart { return }
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
+        if let watcher, detach || wait {
+            // Nothing to attach to: watching is all there is left to do.
+            try watcher.run()
+            return
+        }
         guard !detach && !wait else { return }
         if let from = exitCodeFrom, project.project.services[from] == nil { throw CLIError("no such service: \(from)") }
-        let session = AttachedSession(
+        var session = AttachedSession(
             engine: engine, project: project.name, attach: attach, noAttach: noAttach,
             abortOnExit: abortOnContainerExit, abortOnFailure: abortOnContainerFailure, exitCodeFrom: exitCodeFrom,
             prefix: !noLogPrefix, color: !noColor && isatty(1) == 1, timestamps: timestamps, timeout: timeout)
+        if let watcher {
+            // Beside the logs; the session lasts until Ctrl-C, not until the containers end
+            // (a rebuild replaces them).
+            session.watching = true
+            DispatchQueue.global().async {
+                do { try watcher.run() } catch { Console.error("watch: \(error)") }
+            }
+        }
         let code = session.run(services: services)
         if code != 0 { throw CLIError("", code: code) }
     }

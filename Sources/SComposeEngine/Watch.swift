@@ -15,7 +15,7 @@ import Glibc
 /// into the service's running containers (and removes deleted ones), `sync+restart` and
 /// `restart` restart them, `sync+exec` runs a command in them, `rebuild` builds the image
 /// and recreates the service.
-public struct Watcher {
+public struct Watcher: Sendable {
     public let engine: Engine
     public let loaded: LoadedProject
     /// Told what happens (Compose's lines).

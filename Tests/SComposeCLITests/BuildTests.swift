@@ -317,6 +317,51 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// `up --watch`: the logs and the watch together; a sync reaches the container, and
+    /// Ctrl-C stops everything (not the end of a container, which a rebuild replaces).
+    @Test(.enabled(if: canRun)) func upWatchSyncsBesideTheLogs() throws {
+        let p = try Project(
+            """
+            services:
+              app:
+                build: .
+                command: [sh, -c, "echo started; exec sleep 1000"]
+                stop_grace_period: 1s
+                develop:
+                  watch:
+                    - {action: sync, path: ./src, target: /app/src}
+            """)
+        let dir = p.s.dir + "/app"
+        try Self.write("one\n", dir + "/src/a.txt")
+        try Self.write("FROM busybox:latest\nCOPY src /app/src\n", dir + "/Dockerfile")
+        let output = p.s.dir + "/up.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+        up.arguments = ["-f", p.file, "up", "--watch"]
+        up.environment = ProcessInfo.processInfo.environment.merging(["SCOMPOSE_ROOT": p.s.root]) { $1 }
+        up.standardOutput = FileHandle(forWritingAtPath: output)
+        up.standardError = FileHandle(forWritingAtPath: output)
+        try up.run()
+        defer {
+            kill(up.processIdentifier, SIGKILL)
+            up.waitUntilExit()
+        }
+        func said() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        for _ in 0..<100 where !(said().contains("Watch enabled") && said().contains("started")) { usleep(100_000) }
+        try Self.write("two\n", dir + "/src/a.txt")
+        var seen = ""
+        for _ in 0..<100 where seen != "two\n" {
+            usleep(100_000)
+            seen = try p.run(["exec", "-T", "app", "cat", "/app/src/a.txt"]).out
+        }
+        #expect(seen == "two\n", "\(said())")
+        kill(up.processIdentifier, SIGINT)
+        for _ in 0..<100 where up.isRunning { usleep(100_000) }
+        #expect(!up.isRunning && said().contains("Gracefully Stopping"), "\(said())")
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func addFromURLs() throws {
         let p = try Project("services:\n  fetched:\n    build: .\n")
         let site = p.s.dir + "/site"
