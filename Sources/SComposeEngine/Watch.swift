@@ -42,6 +42,11 @@ public struct Watcher: Sendable {
         for name in names {
             guard let service = loaded.project.services[name] else { throw EngineError("no such service: \(name)") }
             for rule in service.watch {
+                if service.volumes.contains(where: { $0.type == .bind && $0.source.map { rule.path.hasPrefix($0) } == true }) {
+                    // The container sees those files already.
+                    report("WARN path '\(rule.path)' also declared by a bind mount volume, this path won't be monitored!")
+                    continue
+                }
                 guard ["sync", "rebuild", "restart", "sync+restart", "sync+exec"].contains(rule.action) else {
                     throw EngineError("service \"\(name)\": watch action \"\(rule.action)\" is not supported")
                 }
