@@ -286,25 +286,12 @@ extension BuildRun {
         return out
     }
 
-    /// What the runtime made in the upper directory only to mount on (a target and the
-    /// directories above it that no lower layer has) leaves the layer, as BuildKit's mount
-    /// points do.
+    /// What the runtime made in the upper directory only to mount on leaves the layer, as
+    /// BuildKit's mount points do.
     static func removeMountTargets(_ targets: [String], upper: String, lowers: [String]) {
-        for target in targets.sorted(by: { $0.count > $1.count }) {
-            var path = target
-            while path.count > 1 {
-                var st = stat()
-                guard lstat(upper + path, &st) == 0, !lowers.contains(where: { access($0 + path, F_OK) == 0 }) else { break }
-                let kind = st.st_mode & S_IFMT
-                if kind == S_IFDIR {
-                    guard Files.list(upper + path).isEmpty, rmdir(upper + path) == 0 else { break }
-                } else if (kind == S_IFREG && st.st_size == 0) || kind == S_IFSOCK {
-                    unlink(upper + path)
-                } else {
-                    break
-                }
-                path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            }
+        // Deepest first: a directory goes once what it held is gone.
+        for stub in MountStubs.find(targets, upper: upper, lowers: lowers) {
+            if rmdir(upper + stub) != 0 { unlink(upper + stub) }
         }
     }
 }

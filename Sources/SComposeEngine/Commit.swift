@@ -96,30 +96,11 @@ extension Engine {
         }
     }
 
-    /// What the runtime made in a container's upper directory only to mount on (its mount
-    /// targets, and directories above them no layer has that hold nothing else): not the
+    /// What the runtime made in a container's upper directory only to mount on: not the
     /// container's changes. Relative paths, as the layer writer names entries.
     static func mountPoints(_ config: ContainerConfig, upper: String, lowers: [String]) -> Set<String> {
         var targets = config.mounts.map(\.target) + config.fileBinds.map(\.target)
         targets += ["/proc", "/sys", "/dev", "/dev/shm", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
-        var skip = Set<String>()
-        for target in targets.sorted(by: { $0.count > $1.count }) {
-            var path = target
-            while path.count > 1 {
-                var st = stat()
-                guard lstat(upper + path, &st) == 0, !lowers.contains(where: { access($0 + path, F_OK) == 0 }) else { break }
-                let kind = st.st_mode & S_IFMT
-                if kind == S_IFDIR {
-                    // Only when all it holds is skipped.
-                    let relative = String(path.dropFirst())
-                    guard Files.list(upper + path).allSatisfy({ skip.contains(relative + "/" + $0) }) else { break }
-                } else if !(kind == S_IFREG && st.st_size == 0) {
-                    break
-                }
-                skip.insert(String(path.dropFirst()))
-                path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            }
-        }
-        return skip
+        return Set(MountStubs.find(targets, upper: upper, lowers: lowers).map { String($0.dropFirst()) })
     }
 }
