@@ -94,6 +94,17 @@ struct RunMount: Equatable {
         return mount
     }
 
+    /// Where it is mounted, as the `index`-th mount of its RUN: its target, else BuildKit's
+    /// place for secrets and agents; nil for a secret given only as a variable.
+    func mountPoint(index: Int) -> String? {
+        if let target { return target }
+        switch kind {
+        case .secret: return env == nil ? id.map { "/run/secrets/" + $0 } : nil
+        case .ssh: return "/run/buildkit/ssh_agent.\(index)"
+        default: return nil
+        }
+    }
+
     /// The mount as the cache key sees it (secrets by id only: their values never enter a key).
     var keyText: String {
         var fields = ["type=\(kind.rawValue)"]
@@ -118,17 +129,7 @@ struct PreparedMounts {
 
     /// Targets the runtime may have made in the step's root only to mount on.
     var targets: [String] {
-        var out: [String] = []
-        for (i, m) in mounts.enumerated() {
-            if let target = m.target {
-                out.append(target)
-            } else if m.kind == .secret, m.env == nil, let id = m.id {
-                out.append("/run/secrets/" + id)
-            } else if m.kind == .ssh {
-                out.append("/run/buildkit/ssh_agent.\(i)")
-            }
-        }
-        return out
+        mounts.enumerated().compactMap { $1.mountPoint(index: $0) }
     }
 }
 
@@ -260,21 +261,21 @@ extension BuildRun {
                     }
                     if let variable = mount.env {
                         out.env.append("\(variable)=\(String(decoding: value, as: UTF8.self))")
-                        if mount.target == nil { continue }
                     }
+                    guard let target = mount.mountPoint(index: i) else { continue }
                     let file = dir + "/secret-\(i)"
                     try Files.writeAtomically(file, value)
                     chown(file, mount.uid ?? 0, mount.gid ?? 0)
                     chmod(file, mount.mode ?? 0o400)
                     out.mounts.append(
-                        ContainerConfig.Mount(kind: .bind, source: file, target: mount.target ?? "/run/secrets/" + id, readOnly: true, isFile: true))
+                        ContainerConfig.Mount(kind: .bind, source: file, target: target, readOnly: true, isFile: true))
                 case .ssh:
                     let id = mount.id ?? "default"
                     guard let socket = request.ssh[id] else {
                         if mount.required { throw BuildError("failed to solve: no SSH key \"\(id)\" forwarded from the client") }
                         continue
                     }
-                    let target = mount.target ?? "/run/buildkit/ssh_agent.\(i)"
+                    guard let target = mount.mountPoint(index: i) else { continue }
                     out.mounts.append(ContainerConfig.Mount(kind: .bind, source: socket, target: target, readOnly: false, isFile: true))
                     if !out.env.contains(where: { $0.hasPrefix("SSH_AUTH_SOCK=") }) { out.env.append("SSH_AUTH_SOCK=" + target) }
                 }

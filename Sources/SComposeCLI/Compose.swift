@@ -644,12 +644,8 @@ struct Restart: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
-        try engine.stop(containers, timeout: timeout) { c, done in
-            if !done { Console.error(" Container \(c.record.name)  Restarting") }
-        }
-        for c in engine.containers(project: containers.first?.record.project) where containers.contains(where: { $0.record.id == c.record.id }) {
-            try engine.start(c)
-            Console.error(" Container \(c.record.name)  Started")
+        try engine.restart(containers, timeout: timeout) { c, started in
+            Console.error(" Container \(c.record.name)  \(started ? "Started" : "Restarting")")
         }
     }
 }

@@ -129,6 +129,7 @@ struct NetworkRemove: ParsableCommand {
         let store = NetworkCommand.store()
         let engine = ProjectContext.engine()
         var failure: String?
+        engine.removeStaleStaging()
         for name in names {
             guard let n = store.get(name) ?? store.list().first(where: { $0.id.hasPrefix(name) }) else {
                 failure = "Error response from daemon: network \(name) not found"
@@ -157,6 +158,7 @@ struct NetworkPrune: ParsableCommand {
         let store = NetworkCommand.store()
         let engine = ProjectContext.engine()
         var removed: [String] = []
+        engine.removeStaleStaging()
         for n in store.list() where engine.liveEndpoints(n.name).isEmpty {
             try engine.removeNetwork(n)
             removed.append(n.name)

@@ -76,18 +76,9 @@ extension Engine {
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
             throw EngineError("container \(c.record.name) has no readable spec")
         }
-        // The layers with the upper directory on top, read-only, on a mount only our
-        // descriptor keeps: nothing stays mounted if we die.
-        let mountPoint = root + "/tmp/export-" + Digest.random().hex.prefix(16)
-        try mkdirs(mountPoint)
-        defer { rmdir(mountPoint) }
+        // The layers with the upper directory on top, read-only.
         let lowers = [files.upper] + spec.container.layers.reversed()
-        guard sc_mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=" + lowers.joined(separator: ":")) == 0 else {
-            throw EngineError("cannot assemble the file system of \(c.record.name): \(String(cString: strerror(errno)))")
-        }
-        let dirFD = open(mountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        _ = sc_umount_detach(mountPoint)
-        guard dirFD >= 0 else { throw EngineError("cannot open the file system of \(c.record.name)") }
+        let dirFD = try detachedOverlay("lowerdir=" + lowers.joined(separator: ":"), readOnly: true, open: O_RDONLY, of: c)
         defer { close(dirFD) }
         do {
             try LayerWriter().write(directory: "/proc/self/fd/\(dirFD)", to: fd)

@@ -24,19 +24,27 @@ extension Engine {
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
             throw EngineError("container \(c.record.name) has no spec")
         }
-        let mountPoint = root + "/tmp/cp-" + Digest.random().hex.prefix(16)
-        try mkdirs(mountPoint)
-        defer { rmdir(mountPoint) }
         let lower = spec.container.layers.reversed().joined(separator: ":")
-        let data = "lowerdir=\(lower),upperdir=\(spec.container.upperDir),workdir=\(spec.container.workDir)"
-        guard sc_mount("overlay", mountPoint, "overlay", 0, data) == 0 else {
-            throw EngineError("cannot mount the file system of \(c.record.name): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(mountPoint, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
-        _ = sc_umount_detach(mountPoint)
-        guard fd >= 0 else { throw EngineError("cannot open the file system of \(c.record.name)") }
+        let fd = try detachedOverlay(
+            "lowerdir=\(lower),upperdir=\(spec.container.upperDir),workdir=\(spec.container.workDir)", readOnly: false,
+            open: SC_O_PATH, of: c)
         defer { close(fd) }
         return try body(fd)
+    }
+
+    /// A container's file system as an overlay (`options`) on a mount that only the returned
+    /// descriptor keeps: it is detached at once, so nothing stays mounted if we die.
+    func detachedOverlay(_ options: String, readOnly: Bool, open flags: Int32, of c: ContainerStatus) throws -> Int32 {
+        let mountPoint = root + "/tmp/overlay-" + Digest.random().hex.prefix(16)
+        try mkdirs(mountPoint)
+        defer { rmdir(mountPoint) }
+        guard sc_mount("overlay", mountPoint, "overlay", readOnly ? UInt(MS_RDONLY) : 0, options) == 0 else {
+            throw EngineError("cannot mount the file system of \(c.record.name): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(mountPoint, flags | O_DIRECTORY | O_CLOEXEC)
+        _ = sc_umount_detach(mountPoint)
+        guard fd >= 0 else { throw EngineError("cannot open the file system of \(c.record.name)") }
+        return fd
     }
 
     static func split(_ path: String) -> (dir: String, base: String) {

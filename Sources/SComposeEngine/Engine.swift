@@ -984,6 +984,19 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Stops the containers, then starts them again as they are now (their state re-read).
+    /// `progress` is told of each: false when it starts stopping, true once started again.
+    public func restart(
+        _ containers: [ContainerStatus], timeout: Int?, progress: ((ContainerStatus, Bool) -> Void)? = nil
+    ) throws {
+        try stop(containers, timeout: timeout) { c, done in if !done { progress?(c, false) } }
+        let ids = Set(containers.map(\.record.id))
+        for c in self.containers(project: containers.first?.record.project) where ids.contains(c.record.id) {
+            try start(c)
+            progress?(c, true)
+        }
+    }
+
     /// `stop` with Compose's `Stopping` and `Stopped` lines.
     public func stopReporting(_ containers: [ContainerStatus], timeout: Int?) throws {
         try stop(containers, timeout: timeout) { c, done in
@@ -1045,9 +1058,12 @@ public struct Engine: Sendable {
         try? StateFile.write(ExitRecord(exitCode: code, oomKilled: false, finishedAt: Clock.rfc3339Now()), to: files.exit)
     }
 
+    /// This machine's cgroup mounts, read once per process (`down` asks for every container's).
+    static let cgroupLayout = CgroupLayout.current()
+
     /// The container's cgroup, when this machine has cgroups.
     func cgroup(of id: String) -> Cgroup? {
-        CgroupLayout.current().map { Cgroup(layout: $0, path: "scompose/\(id)") }
+        Self.cgroupLayout.map { Cgroup(layout: $0, path: "scompose/\(id)") }
     }
 
     /// Freezes (`pause`) or thaws (`unpause`) a running container.

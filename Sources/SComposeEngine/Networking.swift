@@ -333,9 +333,9 @@ extension Engine {
     }
 
     /// A network's endpoints, less those of containers that do not exist and are not being
-    /// created (a killed command's leftovers), which are released here.
+    /// created (a killed command's leftovers), which are released here. Callers sweep stale
+    /// creations first (`removeStaleStaging`), once.
     public func liveEndpoints(_ network: String) -> [Endpoint] {
-        removeStaleStaging()
         let store = networkStore
         let names = Files.list(containersDir)
         return store.endpoints(network).filter { e in

@@ -24,7 +24,7 @@ extension Engine {
     /// Samples the running containers twice, `interval` microseconds apart (the CPU share needs two
     /// readings); stopped ones show zeros.
     public func stats(_ containers: [ContainerStatus], interval: UInt32 = 500_000) -> [ContainerStats] {
-        let layout = CgroupLayout.current()
+        let layout = Self.cgroupLayout
         func sample() -> [String: Cgroup.Usage] {
             var out: [String: Cgroup.Usage] = [:]
             for c in containers where c.running {

@@ -28,6 +28,8 @@ public struct Watcher: Sendable {
         var rule: WatchRule
         var ignore: DockerIgnore
         var include: DockerIgnore?
+        /// The build context's `.dockerignore`, and the rule's path within the context.
+        var context: (ignore: DockerIgnore, prefix: String)?
     }
 
     let rules: [Rule]
@@ -56,31 +58,19 @@ public struct Watcher: Sendable {
                 if rule.action.hasPrefix("sync"), rule.target == nil {
                     throw EngineError("service \"\(name)\": watch rule for \(rule.path) needs a target to sync to")
                 }
-                // The context's .dockerignore, the rule's own ignores, and what editors and Git
-                // write beside the files.
-                var ignored = rule.ignore + [".git/", "*.swp", "*.swx", "*~", ".#*", "4913"]
-                if let context = service.build?.context, rule.path.hasPrefix(context),
-                    let text = try? Files.read(context + "/.dockerignore")
+                // The rule's own ignores and what editors and Git write beside the files; then
+                // the build context's .dockerignore, matched from the context as a build reads it.
+                let ignored = rule.ignore + [".git/", "*.swp", "*.swx", "*~", ".#*", "4913"]
+                var context: (ignore: DockerIgnore, prefix: String)?
+                if let dir = service.build?.context, rule.path == dir || rule.path.hasPrefix(dir + "/"),
+                    let text = try? Files.read(dir + "/.dockerignore")
                 {
-                    // Relative to the context: only patterns of the part under the rule's path apply.
-                    let prefix = String(rule.path.dropFirst(context.count)).split(separator: "/").joined(separator: "/")
-                    for line in String(decoding: text, as: UTF8.self).split(separator: "\n") {
-                        var pattern = String(line.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
-                        guard !pattern.isEmpty, !pattern.hasPrefix("#") else { continue }
-                        if prefix.isEmpty {
-                            ignored.append(pattern)
-                        } else if pattern.hasPrefix(prefix + "/") {
-                            pattern.removeFirst(prefix.count + 1)
-                            ignored.append(pattern)
-                        } else if pattern.hasPrefix("**") {
-                            ignored.append(pattern)
-                        }
-                    }
+                    context = (DockerIgnore(String(decoding: text, as: UTF8.self)), String(rule.path.dropFirst(dir.count + 1)))
                 }
                 rules.append(
                     Rule(
                         service: name, rule: rule, ignore: DockerIgnore(ignored.joined(separator: "\n")),
-                        include: rule.include.isEmpty ? nil : DockerIgnore(rule.include.joined(separator: "\n"))))
+                        include: rule.include.isEmpty ? nil : DockerIgnore(rule.include.joined(separator: "\n")), context: context))
             }
         }
         guard !rules.isEmpty else {
@@ -97,6 +87,11 @@ public struct Watcher: Sendable {
             let relative = path == base ? "" : String(path.dropFirst(base.count).drop { $0 == "/" })
             if !relative.isEmpty {
                 if r.ignore.excludes(relative, isDirectory: isDirectory) { continue }
+                if let (ignore, prefix) = r.context,
+                    ignore.excludes(prefix.isEmpty ? relative : prefix + "/" + relative, isDirectory: isDirectory)
+                {
+                    continue
+                }
                 if let include = r.include, !isDirectory, !include.excludes(relative) { continue }
             }
             return (r, relative)
@@ -202,10 +197,7 @@ public struct Watcher: Sendable {
             }
             if actions.contains("sync+restart") || actions.contains("restart") {
                 report("Restarting service \"\(service)\" after changes were detected")
-                try engine.stop(containers, timeout: nil)
-                for c in engine.containers(project: loaded.project.name) where containers.contains(where: { $0.record.id == c.record.id }) {
-                    try engine.start(c)
-                }
+                try engine.restart(containers, timeout: nil)
             }
             for (r, _) in changes where r.rule.action == "sync+exec" {
                 guard let hook = r.rule.exec else { continue }

@@ -90,7 +90,10 @@ public struct ImageStore: Sendable {
     /// A name held for several platforms gives the image of `platform`; without one, the
     /// host's (else the first). With a `platform`, an image of another platform is not found.
     public func find(_ text: String, platform: Platform? = nil) throws(OCIError) -> ImageRecord? {
-        let images = try readIndex().images
+        try find(text, platform: platform, in: try readIndex().images)
+    }
+
+    func find(_ text: String, platform: Platform?, in images: [ImageRecord]) throws(OCIError) -> ImageRecord? {
         if let ref = try? ImageReference(parsing: text) {
             if let digest = ref.digest, let hit = images.first(where: { $0.manifest == digest }) {
                 return accept(hit, platform)
@@ -120,11 +123,15 @@ public struct ImageStore: Sendable {
 
     /// The images a name is held by (one per platform), or the one image an ID names.
     public func images(named text: String) throws(OCIError) -> [ImageRecord] {
+        try images(named: text, in: try readIndex().images)
+    }
+
+    func images(named text: String, in images: [ImageRecord]) throws(OCIError) -> [ImageRecord] {
         if let ref = try? ImageReference(parsing: text), ref.digest == nil {
-            let named = try readIndex().images.filter { $0.names.contains(ref.description) }
+            let named = images.filter { $0.names.contains(ref.description) }
             if !named.isEmpty { return named.sorted { platform(of: $0).description < platform(of: $1).description } }
         }
-        return try find(text).map { [$0] } ?? []
+        return try find(text, platform: nil, in: images).map { [$0] } ?? []
     }
 
     /// An image's platform: recorded, else read from its config, else the host's.
@@ -337,7 +344,7 @@ public struct ImageStore: Sendable {
     public func remove(_ text: String, force: Bool, inUse: (ImageRecord) -> Bool) throws(OCIError) -> [String] {
         try locked { () throws(OCIError) -> [String] in
             var index = try readIndex()
-            let records = try images(named: text)
+            let records = try images(named: text, in: index.images)
             guard !records.isEmpty else { throw .notFound("No such image: \(text)") }
             let ref = try? ImageReference(parsing: text)
             // Refused before anything changes, so a refusal leaves every platform's image as it was.
