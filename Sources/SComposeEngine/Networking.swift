@@ -225,7 +225,7 @@ extension Engine {
                 plan.endpoints.append((record.name, endpoint))
                 shim.interfaces.append(
                     .init(
-                        bridge: record.bridge, hostName: "scv" + String(containerID.prefix(10)) + String(i, radix: 16),
+                        bridge: record.bridge, hostName: Self.hostInterfacePrefix(containerID) + String(i, radix: 16),
                         address: address.description, prefix: record.subnet.prefix, mac: endpoint.mac,
                         mtu: record.options["com.docker.network.driver.mtu"].flatMap { UInt32($0) }))
                 shim.dnsNetworks.append(record.name)
@@ -330,7 +330,18 @@ extension Engine {
         let store = networkStore
         for n in store.list() { store.removeEndpoint(n.name, container: containerID) }
         Firewall.deleteTable(Firewall.containerTable(containerID))
+        // The kernel tears a dead namespace's veths down in the background, some time after
+        // its last process; deleting the host ends here means `rm` and `down` return with
+        // the links gone.
+        let prefix = Self.hostInterfacePrefix(containerID)
+        if let nl = try? Netlink(), let links = try? nl.links() {
+            for (index, name) in links where name.hasPrefix(prefix) { try? nl.deleteLink(index) }
+        }
     }
+
+    /// The start of the host-side names of a container's veths (`scv` + ten digits of its id +
+    /// the attachment's number): short enough for the kernel's 15 characters.
+    static func hostInterfacePrefix(_ containerID: String) -> String { "scv" + String(containerID.prefix(10)) }
 
     /// A network's endpoints, less those of containers that do not exist and are not being
     /// created (a killed command's leftovers), which are released here. Callers sweep stale
