@@ -29,8 +29,7 @@ enum StatusText {
             return "Restarting (\(c.lastExitCode ?? 0)) \(ago(c.startedAt))"
         case "exited":
             return "Exited (\(c.exit?.exitCode ?? 0)) \(ago(c.exit?.finishedAt))"
-        case "created": return "Created"
-        default: return "Dead"
+        default: return "Created"
         }
     }
 }

@@ -64,7 +64,7 @@ struct NetworkList: ParsableCommand {
             for n in networks {
                 let row: [(String, JSONValue)] = [
                     ("CreatedAt", .string(n.created)), ("Driver", .string(n.driver)), ("ID", .string(String(n.id.prefix(12)))),
-                    ("Internal", .string(n.isInternal ? "true" : "false")), ("IPv6", .string("false")),
+                    ("Internal", .string(n.isInternal ? "true" : "false")), ("IPv6", .string(n.subnet6 != nil ? "true" : "false")),
                     ("Labels", .string(n.labels.keys.sorted().map { "\($0)=\(n.labels[$0] ?? "")" }.joined(separator: ","))),
                     ("Name", .string(n.name)), ("Scope", .string("local")),
                 ]
@@ -98,16 +98,23 @@ struct NetworkInspect: ParsableCommand {
             let containers = store.endpoints(n.name).sorted { $0.containerName < $1.containerName }.map { e in
                 (e.containerID, JSONValue.object([
                     ("Name", .string(e.containerName)), ("MacAddress", .string(e.mac ?? "")),
-                    ("IPv4Address", .string("\(e.address)/\(n.subnet.prefix)")), ("IPv6Address", .string("")),
+                    ("IPv4Address", .string("\(e.address)/\(n.subnet.prefix)")),
+                    ("IPv6Address", .string(e.address6.map { "\($0)/\(n.subnet6?.prefix ?? 64)" } ?? "")),
                 ]))
             }
             var ipam: [(String, JSONValue)] = [("Subnet", .string(n.subnet.description)), ("Gateway", .string(n.gateway.description))]
             if let r = n.ipRange { ipam.append(("IPRange", .string(r.description))) }
+            var pools: [JSONValue] = [.object(ipam)]
+            if let subnet6 = n.subnet6 {
+                var ipam6: [(String, JSONValue)] = [("Subnet", .string(subnet6.description)), ("Gateway", .string(n.gateway6?.description ?? ""))]
+                if let r = n.ipRange6 { ipam6.append(("IPRange", .string(r.description))) }
+                pools.append(.object(ipam6))
+            }
             out.append(
                 .object([
                     ("Name", .string(n.name)), ("Id", .string(n.id)), ("Created", .string(n.created)), ("Scope", .string("local")),
-                    ("Driver", .string(n.driver)), ("EnableIPv6", .bool(false)),
-                    ("IPAM", .object([("Driver", .string("default")), ("Options", .null), ("Config", .array([.object(ipam)]))])),
+                    ("Driver", .string(n.driver)), ("EnableIPv6", .bool(n.subnet6 != nil)),
+                    ("IPAM", .object([("Driver", .string("default")), ("Options", .null), ("Config", .array(pools))])),
                     ("Internal", .bool(n.isInternal)), ("Attachable", .bool(false)),
                     ("Containers", .object(containers)),
                     ("Options", .object([("com.docker.network.bridge.name", .string(n.bridge))] + n.options.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),

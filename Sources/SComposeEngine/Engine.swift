@@ -86,14 +86,12 @@ public struct ContainerStatus: Sendable {
     /// what is shown comes from what could be read, and its cgroup says whether it runs.
     public var damaged: String?
 
-    /// Docker's state: created, running, paused, restarting, exited or dead (the shim died
-    /// without recording an exit).
+    /// Docker's state: created, running, paused, restarting or exited (a container whose shim
+    /// died without recording an exit has exited with 255).
     public var state: String {
         if restarting && shimPid != nil { return "restarting" }
         if running { return paused ? "paused" : "running" }
-        if exit != nil { return "exited" }
-        if startedAt == nil { return "created" }
-        return "dead"
+        return exit == nil && startedAt == nil ? "created" : "exited"
     }
 }
 
@@ -174,7 +172,7 @@ public struct Engine: Sendable {
             }
             if let project, record.project != project { continue }
             let state = RunningState.read(files.state)
-            let exit = access(files.exit, F_OK) == 0 ? StateFile.read(ExitRecord.self, from: files.exit) : nil
+            var exit = access(files.exit, F_OK) == 0 ? StateFile.read(ExitRecord.self, from: files.exit) : nil
             // A killed shim may linger as a zombie of whatever adopted it: that is dead too.
             let shimAlive = exit == nil && state.map { ProcessCheck.isAlive($0.shimPid, startTicks: $0.shimStartTicks) } == true
             var running: Bool
@@ -184,6 +182,13 @@ public struct Engine: Sendable {
                 running = !state.restarting
             } else {
                 running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
+            }
+            if let state, exit == nil, !running, !shimAlive {
+                // Its shim died without recording an exit (killed, or the machine went down):
+                // exited with 255, as Docker shows such containers, and `up`/`start` start
+                // it again with its writable layer.
+                exit = ExitRecord(
+                    exitCode: 255, oomKilled: false, finishedAt: Self.lostAt(stateFile: files.state), restartCount: state.restartCount)
             }
             if state == nil, exit == nil, access(files.state, F_OK) == 0 {
                 // An unreadable state file: no pid to trust, but the cgroup knows.
@@ -205,6 +210,21 @@ public struct Engine: Sendable {
             out.append(status)
         }
         return out.sorted { ($0.record.service, $0.record.number) < ($1.record.service, $1.record.number) }
+    }
+
+    /// When a container whose shim vanished stopped, as far as can be told: the machine's boot
+    /// when it came up since the state file's last write, else that write.
+    static func lostAt(stateFile: String) -> String {
+        var st = stat()
+        guard stat(stateFile, &st) == 0 else { return Clock.rfc3339Now() }
+        var seconds = st.st_mtim.tv_sec
+        var nanoseconds = st.st_mtim.tv_nsec
+        var sinceBoot = timespec()
+        if clock_gettime(CLOCK_BOOTTIME, &sinceBoot) == 0 {
+            let boot = time(nil) - sinceBoot.tv_sec
+            if boot > seconds { (seconds, nanoseconds) = (boot, 0) }
+        }
+        return Clock.rfc3339(seconds: seconds, nanoseconds: nanoseconds)
     }
 
     /// What the shim's spec says of a container whose `container.json` cannot be read: its
@@ -410,7 +430,11 @@ public struct Engine: Sendable {
                 } else {
                     progress("Container \(step.container)  Starting")
                 }
-                try self.start(ContainerFiles(dir: containersDir + "/" + current.record.id))
+                // Through `start(_:)`: its networks and published ports are made again if a
+                // reboot took them away.
+                var stopped = current
+                stopped.running = false
+                try self.start(stopped)
                 try runPostStart(service.postStart, container: step.container, project: project.name)
                 progress("Container \(step.container)  Started")
                 continue
@@ -446,7 +470,7 @@ public struct Engine: Sendable {
 
     /// The reconciler's view of a container.
     static func observed(_ c: ContainerStatus) -> ObservedContainer {
-        let phase: ObservedContainer.Phase = c.running || c.restarting ? .running : c.state == "dead" ? .dead : .stopped
+        let phase: ObservedContainer.Phase = c.running || c.restarting ? .running : .stopped
         return ObservedContainer(
             name: c.record.name, service: c.record.service, number: c.record.number, configHash: c.record.configHash,
             imageID: c.record.imageID, phase: phase, oneoff: c.record.labels["com.docker.compose.oneoff"] == "True")
@@ -703,7 +727,7 @@ public struct Engine: Sendable {
         try writeText(staged(files.resolvConf), network.resolvConf)
         if let address = network.primaryAddress, !network.ports.isEmpty {
             do {
-                try Firewall.applyPorts(container: id, address: address, ports: network.ports)
+                try Firewall.applyPorts(container: id, address: address, address6: network.primaryAddress6, ports: network.ports)
             } catch {
                 throw EngineError("cannot publish the ports of \(name): \(error)")
             }
@@ -762,13 +786,18 @@ public struct Engine: Sendable {
     public func start(_ c: ContainerStatus) throws {
         guard !c.running else { return }
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
-        // Its published ports, again if a failed start took them away.
+        let spec = StateFile.read(ShimSpec.self, from: files.spec)
+        // Its networks' bridges and rules, again after the machine restarted.
+        let store = networkStore
+        for name in spec?.network?.dnsNetworks ?? [] {
+            if let record = store.get(name) { try realize(record) }
+        }
+        // Its published ports, again if a failed start (or a restart of the machine) took them away.
         if let ports = c.record.ports, !ports.isEmpty, !Firewall.tableExists(Firewall.containerTable(c.record.id)),
-            let address = StateFile.read(ShimSpec.self, from: files.spec)?.network?.interfaces.first?.address,
-            let ip = IPv4(address)
+            let interface = spec?.network?.interfaces.first, let ip = IPv4(interface.address)
         {
             do {
-                try Firewall.applyPorts(container: c.record.id, address: ip, ports: ports)
+                try Firewall.applyPorts(container: c.record.id, address: ip, address6: interface.address6.flatMap(IPv6.init), ports: ports)
             } catch {
                 throw EngineError("cannot publish the ports of \(c.record.name): \(error)")
             }
@@ -841,7 +870,7 @@ public struct Engine: Sendable {
             let message = (try? JSONDecoder().decode(Failure.self, from: Data(reply)))?.error
                 ?? (text.isEmpty ? "the shim exited without starting the container" : text)
             // A container that does not run publishes nothing (`start` makes its rules again).
-            Firewall.deleteTable(Firewall.containerTable(String(files.dir.split(separator: "/").last ?? "")))
+            Firewall.deletePorts(container: String(files.dir.split(separator: "/").last ?? ""))
             throw EngineError("Error response from daemon: failed to create task for container: \(message)")
         }
         return attached

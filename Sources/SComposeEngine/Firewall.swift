@@ -23,13 +23,21 @@ public enum Firewall {
         }
     }
 
-    public static func tableExists(_ name: String) -> Bool {
-        if let nl = try? Netlink(protocol: Netlink.NETLINK_NETFILTER), let exists = try? nl.nftablesTableExists(name) { return exists }
-        return (try? run("list table ip \(name)")) != nil
+    /// The nftables families of our tables: IPv4, and IPv6 for networks with `enable_ipv6`.
+    public enum Family: String, Sendable {
+        case ip, ip6
+        var number: UInt8 { self == .ip ? UInt8(AF_INET) : UInt8(AF_INET6) }
     }
 
-    public static func deleteTable(_ name: String) {
-        if tableExists(name) { try? run("delete table ip \(name)") }
+    public static func tableExists(_ name: String, family: Family = .ip) -> Bool {
+        if let nl = try? Netlink(protocol: Netlink.NETLINK_NETFILTER), let exists = try? nl.nftablesTableExists(name, family: family.number) {
+            return exists
+        }
+        return (try? run("list table \(family) \(name)")) != nil
+    }
+
+    public static func deleteTable(_ name: String, family: Family = .ip) {
+        if tableExists(name, family: family) { try? run("delete table \(family) \(name)") }
     }
 
     public static func networkTable(_ n: NetworkRecord) -> String { "scompose-n-" + String(n.id.prefix(12)) }
@@ -38,7 +46,7 @@ public enum Firewall {
     /// The script of a network's table: masquerade for egress (none when `internal`), and the
     /// forward rules that keep it apart from other scompose networks and, when internal, from
     /// everything outside it.
-    public static func networkScript(_ n: NetworkRecord) -> String {
+    public static func networkScript(_ n: NetworkRecord, family: Family = .ip) -> String {
         let table = networkTable(n)
         var forward = ["iifname \"\(n.bridge)\" oifname \"\(n.bridge)\" accept"]
         // A published port is for everyone, containers of other networks included.
@@ -50,7 +58,7 @@ public enum Firewall {
             forward += ["iifname \"\(n.bridge)\" accept", "oifname \"\(n.bridge)\" ct state established,related accept"]
         }
         var script = """
-            table ip \(table) {
+            table \(family) \(table) {
               chain forward {
                 type filter hook forward priority filter; policy accept;
             \(forward.map { "    " + $0 }.joined(separator: "\n"))
@@ -61,7 +69,7 @@ public enum Firewall {
             script += """
                   chain postrouting {
                     type nat hook postrouting priority srcnat; policy accept;
-                    ip saddr \(n.subnet) oifname != "\(n.bridge)" masquerade
+                    \(family == .ip ? "ip saddr \(n.subnet)" : "ip6 saddr \(n.subnet6.map(String.init(describing:)) ?? "::/128")") oifname != "\(n.bridge)" masquerade
                   }
 
                 """
@@ -69,24 +77,41 @@ public enum Firewall {
         return script + "}\n"
     }
 
-    /// Creates (or replaces) a network's table.
+    /// Creates (or replaces) a network's tables (the `ip6` one with IPv6).
     public static func applyNetwork(_ n: NetworkRecord) throws {
         deleteTable(networkTable(n))
+        deleteTable(networkTable(n), family: .ip6)
         try run(networkScript(n))
+        if n.subnet6 != nil { try run(networkScript(n, family: .ip6)) }
     }
 
     /// The script of a container's published ports: DNAT from the host's addresses to the
     /// container; connections from the host's loopback and from containers (through the host's
-    /// address, hairpin) are masqueraded so that the replies come back the way they went.
-    public static func portsScript(container id: String, address: IPv4, ports: [PortBinding]) -> String {
+    /// address, hairpin) are masqueraded so that the replies come back the way they went. In
+    /// the `ip6` family (a container with IPv6), only ports published on every address, and
+    /// not from ::1.
+    public static func portsScript(container id: String, address: String, ports: [PortBinding], family: Family = .ip) -> String {
         var dnat: [String] = []
         for p in ports {
-            let match = (p.hostIP.map { $0 == "0.0.0.0" || $0.isEmpty ? "fib daddr type local" : "ip daddr \($0)" } ?? "fib daddr type local")
-            dnat.append("\(match) \(p.proto) dport \(p.hostPort) dnat to \(address):\(p.containerPort)")
+            let match: String
+            switch p.hostIP {
+            case nil, "", "0.0.0.0"?: match = "fib daddr type local"
+            case let ip?: match = "ip daddr \(ip)"
+            }
+            if family == .ip6 {
+                // Not ::1: the kernel does not route loopback sources out to a bridge, so such
+                // connections are refused (the shim's IPv6 hold does not listen) and clients
+                // go on to 127.0.0.1.
+                guard p.hostIP == nil else { continue }
+                dnat.append("\(match) ip6 daddr != ::1 \(p.proto) dport \(p.hostPort) dnat to [\(address)]:\(p.containerPort)")
+            } else {
+                dnat.append("\(match) \(p.proto) dport \(p.hostPort) dnat to \(address):\(p.containerPort)")
+            }
         }
         let rules = dnat.map { "    " + $0 }.joined(separator: "\n")
+        let loopback = family == .ip ? "\n    ip saddr 127.0.0.0/8 ip daddr \(address) masquerade" : ""
         return """
-            table ip \(containerTable(id)) {
+            table \(family) \(containerTable(id)) {
               chain prerouting {
                 type nat hook prerouting priority dstnat; policy accept;
             \(rules)
@@ -96,19 +121,28 @@ public enum Firewall {
             \(rules)
               }
               chain postrouting {
-                type nat hook postrouting priority srcnat; policy accept;
-                ip saddr 127.0.0.0/8 ip daddr \(address) masquerade
-                iifname "scbr-*" ip daddr \(address) ct status dnat masquerade
+                type nat hook postrouting priority srcnat; policy accept;\(loopback)
+                iifname "scbr-*" \(family) daddr \(address) ct status dnat masquerade
               }
             }
 
             """
     }
 
-    public static func applyPorts(container id: String, address: IPv4, ports: [PortBinding]) throws {
-        deleteTable(containerTable(id))
+    /// Creates (or replaces) a container's port tables: `ip`, and `ip6` when it has an IPv6
+    /// address and ports published on every address.
+    public static func applyPorts(container id: String, address: IPv4, address6: IPv6? = nil, ports: [PortBinding]) throws {
+        deletePorts(container: id)
         guard !ports.isEmpty else { return }
-        try run(portsScript(container: id, address: address, ports: ports))
+        try run(portsScript(container: id, address: address.description, ports: ports))
+        if let address6, ports.contains(where: { $0.hostIP == nil }) {
+            try run(portsScript(container: id, address: address6.description, ports: ports, family: .ip6))
+        }
+    }
+
+    public static func deletePorts(container id: String) {
+        deleteTable(containerTable(id))
+        deleteTable(containerTable(id), family: .ip6)
     }
 
     /// Writes a sysctl (`net/ipv4/ip_forward` style path below /proc/sys).

@@ -22,6 +22,7 @@ struct NetworkPlan {
     /// Published ports, for the firewall and `ps`.
     var ports: [PortBinding] = []
     var primaryAddress: IPv4?
+    var primaryAddress6: IPv6?
     /// `network_mode: service:X` or `container:X`: the directory of the container joined.
     var joinDirectory: String?
     /// The joined container's hosts file, used instead of one of our own.
@@ -88,8 +89,8 @@ extension Engine {
         if let driver = config.driver, driver != "bridge" {
             throw EngineError("network \(config.name): driver \"\(driver)\" is not supported (bridge only)")
         }
-        if config.enableIPv6 == true {
-            progress("WARN network \(config.name): enable_ipv6 is not supported yet; the network gets IPv4 only")
+        if config.enableIPv4 == false {
+            throw EngineError("network \(config.name): enable_ipv4: false is not supported (networks always have IPv4)")
         }
         if let existing = store.get(config.name) {
             try realize(existing)
@@ -100,7 +101,9 @@ extension Engine {
             progress("Network \(config.name)  Creating")
             var taken = NetworkStore.hostSubnets() + store.list().map(\.subnet)
             taken.removeAll { $0.prefix == 0 }
-            let pool = config.ipamConfig.first
+            // A pool is IPv6 when its subnet is; the first of each family is the network's.
+            let pool = config.ipamConfig.first { $0.subnet.map { Subnet6($0) == nil } ?? true }
+            let pool6 = config.ipamConfig.first { $0.subnet.map { Subnet6($0) != nil } ?? false }
             let subnet: Subnet
             if let text = pool?.subnet {
                 guard let s = Subnet(text) else { throw EngineError("invalid subnet \(text) for network \(config.name)") }
@@ -127,14 +130,47 @@ extension Engine {
             labels["com.docker.compose.network"] = key
             labels["com.docker.compose.version"] = Engine.version
             if !hash.isEmpty { labels["com.docker.compose.config-hash"] = hash }
-            let r = NetworkRecord(
+            var r = NetworkRecord(
                 name: config.name, id: Digest.random().hex, subnet: subnet, gateway: gateway, ipRange: range,
                 isInternal: config.isInternal, labels: labels, options: config.driverOpts)
+            // Without `enable_ipv6` an IPv6 pool is left unused, as Docker leaves it.
+            if config.enableIPv6 == true {
+                try Self.plan6(&r, pool: pool6, taken: NetworkStore.hostSubnets6() + store.list().compactMap(\.subnet6))
+            }
             try store.save(r)
             return r
         }
         try realize(record)
         progress("Network \(config.name)  Created")
+    }
+
+    /// The IPv6 half of a new network: the pool's subnet, gateway and range, or a unique local
+    /// /64 of its own.
+    static func plan6(_ r: inout NetworkRecord, pool: IPAMPool?, taken: [Subnet6]) throws {
+        let subnet: Subnet6
+        if let text = pool?.subnet {
+            guard let s = Subnet6(text), s.prefix <= 124 else { throw EngineError("invalid subnet \(text) for network \(r.name)") }
+            if let clash = taken.first(where: { $0.overlaps(s) }) {
+                throw EngineError("Pool overlaps with other one on this address space (\(clash))")
+            }
+            subnet = s
+        } else {
+            guard let s = NetworkStore.pickSubnet6(id: r.id, avoiding: taken) else {
+                throw EngineError("could not find an available IPv6 address pool for network \(r.name)")
+            }
+            subnet = s
+        }
+        r.subnet6 = subnet
+        r.gateway6 = try pool?.gateway.map { text -> IPv6 in
+            guard let g = IPv6(text), subnet.contains(g) else { throw EngineError("invalid gateway \(text) for network \(r.name)") }
+            return g
+        } ?? subnet.first.adding(1)
+        r.ipRange6 = try pool?.ipRange.map { text -> Subnet6 in
+            guard let range = Subnet6(text), subnet.contains(range.first) else {
+                throw EngineError("invalid ip_range \(text) for network \(r.name)")
+            }
+            return range
+        }
     }
 
     /// Makes the kernel side of a network exist: its bridge with the gateway address, up, and
@@ -146,12 +182,21 @@ extension Engine {
                 try nl.createBridge(n.bridge, mtu: n.options["com.docker.network.driver.mtu"].flatMap { UInt32($0) })
                 guard let index = try nl.linkIndex(n.bridge) else { throw EngineError("bridge \(n.bridge) vanished") }
                 try nl.addAddress(index, n.gateway, prefix: n.subnet.prefix)
+                if let subnet6 = n.subnet6, let gateway6 = n.gateway6 {
+                    Firewall.sysctl("net/ipv6/conf/\(n.bridge)/disable_ipv6", "0")
+                    try nl.addAddress(index, gateway6, prefix: subnet6.prefix)
+                }
                 try nl.setLink(index, up: true)
             }
         } catch let e as NetlinkError {
             throw EngineError("network \(n.name): \(e)")
         }
-        if !Firewall.tableExists(Firewall.networkTable(n)) {
+        if n.subnet6 != nil {
+            // As Docker does for IPv6 networks; hosts that take router advertisements on an
+            // interface with `accept_ra=1` stop taking them (`accept_ra=2` keeps them).
+            Firewall.sysctl("net/ipv6/conf/all/forwarding", "1")
+        }
+        if !Firewall.tableExists(Firewall.networkTable(n)) || (n.subnet6 != nil && !Firewall.tableExists(Firewall.networkTable(n), family: .ip6)) {
             do {
                 try Firewall.applyNetwork(n)
             } catch {
@@ -209,31 +254,44 @@ extension Engine {
                     guard let a = IPv4(text) else { throw EngineError("invalid ipv4_address \(text)") }
                     return a
                 }
+                let requested6 = try attachment?.ipv6Address.map { text -> IPv6 in
+                    guard let a = IPv6(text) else { throw EngineError("invalid ipv6_address \(text)") }
+                    return a
+                }
                 let address: IPv4
+                let address6: IPv6?
                 do {
                     address = try store.allocateAddress(record, requested: requested)
+                    address6 = try store.allocateAddress6(record, requested: requested6)
                 } catch {
                     throw EngineError("\(error)")
                 }
                 // A one-off container answers to the service's names only with `run --use-aliases`.
                 var names = [containerName, hostname, String(containerID.prefix(12))]
                 if serviceAliases { names += [service.name] + (attachment?.aliases ?? []) }
-                let endpoint = Endpoint(
+                var endpoint = Endpoint(
                     containerID: containerID, containerName: containerName, service: service.name, project: project.name,
                     address: address, names: Array(Set(names)).sorted(), mac: attachment?.macAddress ?? (i == 0 ? service.macAddress : nil))
+                endpoint.address6 = address6
                 try store.saveEndpoint(record.name, endpoint)
                 plan.endpoints.append((record.name, endpoint))
-                shim.interfaces.append(
-                    .init(
-                        bridge: record.bridge, hostName: Self.hostInterfacePrefix(containerID) + String(i, radix: 16),
-                        address: address.description, prefix: record.subnet.prefix, mac: endpoint.mac,
-                        mtu: record.options["com.docker.network.driver.mtu"].flatMap { UInt32($0) }))
+                var interface = ShimNetwork.Interface(
+                    bridge: record.bridge, hostName: Self.hostInterfacePrefix(containerID) + String(i, radix: 16),
+                    address: address.description, prefix: record.subnet.prefix, mac: endpoint.mac,
+                    mtu: record.options["com.docker.network.driver.mtu"].flatMap { UInt32($0) })
+                interface.address6 = address6?.description
+                interface.prefix6 = record.subnet6?.prefix
+                shim.interfaces.append(interface)
                 shim.dnsNetworks.append(record.name)
                 if i == 0 {
                     plan.primaryAddress = address
+                    plan.primaryAddress6 = address6
                     if !record.isInternal { shim.gateway = record.gateway.description }
                 }
-                plan.hosts.append("\(address)\t\(hostname)" + (service.domainname.map { "\t\(hostname).\($0)" } ?? ""))
+                if shim.gateway6 == nil, !record.isInternal, address6 != nil { shim.gateway6 = record.gateway6?.description }
+                let hostNames = "\t\(hostname)" + (service.domainname.map { "\t\(hostname).\($0)" } ?? "")
+                plan.hosts.append("\(address)" + hostNames)
+                if let address6 { plan.hosts.append("\(address6)" + hostNames) }
             }
         }
         // extra_hosts: `name:ip`, `name=ip`, `host-gateway`.
@@ -253,6 +311,10 @@ extension Engine {
         plan.resolvConf = resolv
         plan.ports = try publishedPorts(service, number: number)
         shim.reservations = plan.ports.map { .init(proto: $0.proto, hostIP: $0.hostIP ?? "0.0.0.0", hostPort: $0.hostPort) }
+        if plan.primaryAddress6 != nil {
+            // Published on IPv6 too: the shim holds those ports on `::` as well.
+            shim.reservations += plan.ports.filter { $0.hostIP == nil }.map { .init(proto: $0.proto, hostIP: "::", hostPort: $0.hostPort) }
+        }
         plan.shim = shim
         return plan
     }
@@ -329,7 +391,7 @@ extension Engine {
     func releaseNetwork(_ containerID: String) {
         let store = networkStore
         for n in store.list() { store.removeEndpoint(n.name, container: containerID) }
-        Firewall.deleteTable(Firewall.containerTable(containerID))
+        Firewall.deletePorts(container: containerID)
         // The kernel tears a dead namespace's veths down in the background, some time after
         // its last process; deleting the host ends here means `rm` and `down` return with
         // the links gone.
@@ -389,6 +451,7 @@ extension Engine {
             throw EngineError("network \(record.name): \(error)")
         }
         Firewall.deleteTable(Firewall.networkTable(record))
+        Firewall.deleteTable(Firewall.networkTable(record), family: .ip6)
         networkStore.remove(record.name)
     }
 

@@ -6,10 +6,9 @@ public struct ObservedContainer: Sendable, Equatable {
     public enum Phase: String, Sendable {
         /// Running, or waiting to be restarted by its restart policy.
         case running
-        /// Created or exited: it can be started again.
+        /// Created or exited (also when its shim died, or the machine went down): it can be
+        /// started again.
         case stopped
-        /// Its shim died without recording an exit: it cannot be started, only replaced.
-        case dead
     }
 
     public var name: String
@@ -205,9 +204,7 @@ public enum Reconciler {
             let restartFor = service.dependencies.first { $0.restart && replaced.contains($0.service) }
             for c in kept {
                 var reason: String?
-                if c.phase == .dead {
-                    reason = "dead"
-                } else if let parent = parentReplaced {
+                if let parent = parentReplaced {
                     reason = "namespace of \(parent) recreated"
                 } else {
                     switch policy {

@@ -244,6 +244,7 @@ public enum Binding {
         net.external = n["external"]?.boolValue ?? false
         net.isInternal = n["internal"]?.boolValue ?? false
         net.attachable = n["attachable"]?.boolValue ?? false
+        net.enableIPv4 = n["enable_ipv4"]?.boolValue
         net.enableIPv6 = n["enable_ipv6"]?.boolValue
         net.labels = n["labels"]?.stringMap ?? [:]
         net.ipamDriver = n["ipam"]?["driver"]?.stringValue

@@ -173,13 +173,13 @@ public final class Netlink {
 
     public static let NETLINK_NETFILTER: Int32 = 12
 
-    /// Whether the nftables table `ip NAME` exists: one `NFT_MSG_GETTABLE` on a netfilter
+    /// Whether the nftables table NAME of a family (`ip`: AF_INET) exists: one `NFT_MSG_GETTABLE` on a netfilter
     /// socket, so that `up` of an existing network need not load libnftables to check.
-    public func nftablesTableExists(_ name: String) throws(NetlinkError) -> Bool {
+    public func nftablesTableExists(_ name: String, family: UInt8 = UInt8(AF_INET)) throws(NetlinkError) -> Bool {
         let getTable: UInt16 = 10 << 8 | 1  // NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE
         do {
-            // struct nfgenmsg: family AF_INET, version 0, resource id 0.
-            try request("nftables table \(name)", type: getTable, flags: 0, header: [UInt8(AF_INET), 0, 0, 0], attributes: [.string(1, name)])
+            // struct nfgenmsg: family, version 0, resource id 0.
+            try request("nftables table \(name)", type: getTable, flags: 0, header: [family, 0, 0, 0], attributes: [.string(1, name)])
             return true
         } catch {
             if error.errno == ENOENT { return false }
@@ -390,6 +390,49 @@ public final class Netlink {
             "add default route via \(gateway)", type: Self.RTM_NEWROUTE, flags: Self.NLM_F_CREATE | Self.NLM_F_EXCL,
             header: Self.rtmsg(dstLength: 0, scope: 0),
             attributes: [.ipv4(Self.RTA_GATEWAY, gateway), .u32(Self.RTA_OIF, UInt32(bitPattern: index))])
+    }
+
+    /// An IPv6 address, usable at once: no duplicate address detection (the bridge's addresses
+    /// are ours to hand out), as Docker adds them.
+    public func addAddress(_ index: Int32, _ address: IPv6, prefix: Int) throws(NetlinkError) {
+        let nodad: UInt8 = 0x02  // IFA_F_NODAD
+        try request(
+            "add address \(address)/\(prefix)", type: Self.RTM_NEWADDR, flags: Self.NLM_F_CREATE | Self.NLM_F_EXCL,
+            header: [UInt8(AF_INET6), UInt8(prefix), nodad, 0] + NetlinkAttribute.le32(UInt32(bitPattern: index)),
+            attributes: [.bytes(Self.IFA_LOCAL, address.bytes), .bytes(Self.IFA_ADDRESS, address.bytes)])
+    }
+
+    public func addDefaultRoute(via gateway: IPv6, index: Int32) throws(NetlinkError) {
+        var header = Self.rtmsg(dstLength: 0, scope: 0)
+        header[0] = UInt8(AF_INET6)
+        try request(
+            "add default route via \(gateway)", type: Self.RTM_NEWROUTE, flags: Self.NLM_F_CREATE | Self.NLM_F_EXCL, header: header,
+            attributes: [.bytes(Self.RTA_GATEWAY, gateway.bytes), .u32(Self.RTA_OIF, UInt32(bitPattern: index))])
+    }
+
+    /// The destinations of the main table's IPv6 routes and the subnets of the host's IPv6
+    /// addresses (link-local, multicast and default routes left out).
+    public func ipv6Subnets() throws(NetlinkError) -> [Subnet6] {
+        var header = Self.rtmsg(dstLength: 0, scope: 0)
+        header[0] = UInt8(AF_INET6)
+        let routes = try request("list routes", type: Self.RTM_GETROUTE, flags: Self.NLM_F_DUMP, header: header, attributes: [])
+        let fromRoutes: [Subnet6] = routes.compactMap { reply in
+            guard reply.count >= 28, reply[16] == UInt8(AF_INET6), reply[17] > 0,
+                let d = Self.attributes(reply, headerSize: 12).first(where: { $0.0 == Self.RTA_DST }), let a = IPv6(bytes: d.1)
+            else { return nil }
+            return Subnet6(a, prefix: Int(reply[17]))
+        }
+        var addressHeader = Self.ifaddr(prefix: 0, index: 0)
+        addressHeader[0] = UInt8(AF_INET6)
+        let addresses = try request("list addresses", type: Self.RTM_GETADDR, flags: Self.NLM_F_DUMP, header: addressHeader, attributes: [])
+        let fromAddresses: [Subnet6] = addresses.compactMap { reply in
+            guard reply.count >= 24, reply[16] == UInt8(AF_INET6),
+                let a = Self.attributes(reply, headerSize: 8).first(where: { $0.0 == Self.IFA_ADDRESS }), let address = IPv6(bytes: a.1)
+            else { return nil }
+            return Subnet6(address, prefix: Int(reply[17]))
+        }
+        // fe80::/10 and ff00::/8 are on every link and never ours to pick.
+        return (fromRoutes + fromAddresses).filter { $0.address.high >> 54 != 0x3fa && $0.address.high >> 56 != 0xff }
     }
 
     /// Every IPv4 address on the host's links, with its prefix.

@@ -7,7 +7,7 @@ import Glibc
 
 /// Docker's embedded DNS, one per container, run by its shim: a UDP server on 127.0.0.11:53
 /// inside the container's network namespace answers the names of the containers on its
-/// networks (service names, with every replica; container names; aliases) from the endpoint
+/// networks, A and AAAA (service names, with every replica; container names; aliases) from the endpoint
 /// files, read again whenever they change; other questions go to the host's resolvers from a
 /// socket in the host's namespace, so they work even from internal networks.
 public final class DNSResponder {
@@ -16,7 +16,8 @@ public final class DNSResponder {
     let store: NetworkStore
     let networks: [String]
     let resolvers: [sockaddr_in]
-    var names: [String: [IPv4]] = [:]
+    /// Per lower-cased name: its IPv4 and IPv6 addresses.
+    var names: [String: (v4: [IPv4], v6: [IPv6])] = [:]
     var stamps: [String: Int] = [:]
     var pending: [UInt16: (client: sockaddr_in, id: UInt16, deadline: Int)] = [:]
     var nextID: UInt16 = UInt16.random(in: 1...UInt16.max)
@@ -79,16 +80,17 @@ public final class DNSResponder {
             }
         }
         guard changed || names.isEmpty else { return }
-        var table: [String: [IPv4]] = [:]
+        var table: [String: (v4: Set<IPv4>, v6: Set<IPv6>)] = [:]
         for n in networks {
             for e in store.endpoints(n) {
                 for name in e.names where !name.isEmpty {
                     let key = name.lowercased()
-                    if !(table[key]?.contains(e.address) ?? false) { table[key, default: []].append(e.address) }
+                    table[key, default: ([], [])].v4.insert(e.address)
+                    if let a6 = e.address6 { table[key, default: ([], [])].v6.insert(a6) }
                 }
             }
         }
-        names = table.mapValues { $0.sorted() }
+        names = table.mapValues { ($0.v4.sorted(), $0.v6.sorted()) }
     }
 
     static func now() -> Int {
@@ -109,8 +111,11 @@ public final class DNSResponder {
         let query = Array(buffer[0..<n])
         guard let question = Self.question(query) else { return }
         refresh()
-        if let addresses = names[question.name.lowercased()] {
-            send(Self.answer(query, questionEnd: question.end, addresses: question.type == 1 || question.type == 255 ? addresses : []), to: client)
+        if let known = names[question.name.lowercased()] {
+            // A (1), AAAA (28), ANY (255); other types of a known name: an empty answer.
+            let v4 = question.type == 1 || question.type == 255 ? known.v4 : []
+            let v6 = question.type == 28 || question.type == 255 ? known.v6 : []
+            send(Self.answer(query, questionEnd: question.end, addresses: v4, addresses6: v6), to: client)
             return
         }
         forward(query, from: client)
@@ -181,13 +186,18 @@ public final class DNSResponder {
         return (labels.joined(separator: "."), type, i + 4)
     }
 
-    /// A response with A records for `addresses` (none: an empty NOERROR answer).
-    public static func answer(_ q: [UInt8], questionEnd: Int, addresses: [IPv4]) -> [UInt8] {
+    /// A response with A records for `addresses` and AAAA records for `addresses6` (none: an
+    /// empty NOERROR answer); each lives 600 seconds.
+    public static func answer(_ q: [UInt8], questionEnd: Int, addresses: [IPv4], addresses6: [IPv6] = []) -> [UInt8] {
+        let count = addresses.count + addresses6.count
         var out = Array(q[0..<2])
-        out += [0x81 | (q[2] & 0x01), 0x80, 0, 1, UInt8(addresses.count >> 8), UInt8(addresses.count & 0xff), 0, 0, 0, 0]
+        out += [0x81 | (q[2] & 0x01), 0x80, 0, 1, UInt8(count >> 8), UInt8(count & 0xff), 0, 0, 0, 0]
         out += q[12..<questionEnd]
         for a in addresses {
             out += [0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x02, 0x58, 0, 4] + a.bytes
+        }
+        for a in addresses6 {
+            out += [0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0x02, 0x58, 0, 16] + a.bytes
         }
         return out
     }

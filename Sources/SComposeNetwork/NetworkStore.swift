@@ -36,6 +36,11 @@ public struct NetworkRecord: Sendable, Codable, Equatable {
     public var labels: [String: String]
     public var options: [String: String]
     public var created: String
+    /// With `enable_ipv6`: the IPv6 subnet, its gateway (the bridge's address) and the range
+    /// containers' addresses come from.
+    public var subnet6: Subnet6?
+    public var gateway6: IPv6?
+    public var ipRange6: Subnet6?
 
     public init(
         name: String, id: String, subnet: Subnet, gateway: IPv4, ipRange: Subnet?, isInternal: Bool,
@@ -62,7 +67,10 @@ public struct Endpoint: Sendable, Codable, Equatable {
     public var service: String?
     public var project: String?
     public var address: IPv4
-    /// Service name, container name, aliases, hostname, short id: what resolves to `address`.
+    /// Its address on a network with IPv6.
+    public var address6: IPv6?
+    /// Service name, container name, aliases, hostname, short id: what resolves to `address`
+    /// (and `address6`).
     public var names: [String]
     public var mac: String?
 
@@ -167,6 +175,53 @@ public struct NetworkStore: Sendable {
         let addresses = (try? nl.ipv4Addresses()) ?? []
         let routes = (try? nl.ipv4Routes()) ?? []
         return addresses + routes
+    }
+
+    /// A unique local /64 for an IPv6 network without a subnet of its own (as Docker gives
+    /// one): `fd` and 40 bits of the network's id, the first /64 of that /48 that overlaps
+    /// nothing in `taken`.
+    public static func pickSubnet6(id: String, avoiding taken: [Subnet6]) -> Subnet6? {
+        let bits = UInt64(id.prefix(10), radix: 16) ?? UInt64.random(in: 0..<(1 << 40))
+        for n in UInt64(0)..<256 {
+            let candidate = Subnet6(IPv6(high: 0xfd00 << 48 | (bits & 0xff_ffff_ffff) << 16 | n, low: 0), prefix: 64)
+            if !taken.contains(where: { $0.overlaps(candidate) }) { return candidate }
+        }
+        return nil
+    }
+
+    /// The next free IPv6 address of a network for a container (the lock must be held): from
+    /// the start of its range upwards, as Docker hands them out.
+    public func allocateAddress6(_ network: NetworkRecord, requested: IPv6? = nil) throws -> IPv6? {
+        guard let subnet = network.subnet6 else {
+            if let requested { throw NetworkError("Address \(requested) cannot be used: network \(network.name) has no IPv6") }
+            return nil
+        }
+        let used = Set(endpoints(network.name).compactMap(\.address6))
+        if let requested {
+            guard subnet.contains(requested) else {
+                throw NetworkError("Address \(requested) does not belong to the subnet \(subnet) of network \(network.name)")
+            }
+            guard !used.contains(requested), requested != network.gateway6 else {
+                throw NetworkError("Address already in use: \(requested)")
+            }
+            return requested
+        }
+        let range = network.ipRange6 ?? subnet
+        var candidate = range.first.adding(1)
+        // Bounded: a /64 has more addresses than any machine has containers.
+        for _ in 0..<min(range.size, 1 << 20) {
+            if candidate != network.gateway6 && !used.contains(candidate) && subnet.contains(candidate) && candidate != range.last {
+                return candidate
+            }
+            candidate = candidate.adding(1)
+        }
+        throw NetworkError("no available IPv6 addresses on network \(network.name)")
+    }
+
+    /// The IPv6 subnets the host uses now (its addresses' and routes').
+    public static func hostSubnets6() -> [Subnet6] {
+        guard let nl = try? Netlink() else { return [] }
+        return (try? nl.ipv6Subnets()) ?? []
     }
 
     /// The next free address of a network for a container (the lock must be held).

@@ -51,6 +51,9 @@ public struct ShimNetwork: Sendable, Codable, Equatable {
         public var prefix: Int
         public var mac: String?
         public var mtu: UInt32?
+        /// Its IPv6 address and prefix, on a network with IPv6.
+        public var address6: String?
+        public var prefix6: Int?
         public init(bridge: String, hostName: String, address: String, prefix: Int, mac: String?, mtu: UInt32?) {
             self.bridge = bridge
             self.hostName = hostName
@@ -75,6 +78,8 @@ public struct ShimNetwork: Sendable, Codable, Equatable {
 
     public var interfaces: [Interface] = []
     public var gateway: String?
+    /// The IPv6 default route's gateway: that of the first network with IPv6.
+    public var gateway6: String?
     /// Names of the networks whose endpoints the DNS server answers for (empty: no DNS server).
     public var dnsNetworks: [String] = []
     /// `$SCOMPOSE_ROOT` (where the networks' endpoint files are).

@@ -23,22 +23,39 @@ final class ContainerNetworking {
     func reservePorts() throws(SpawnError) {
         for r in spec.reservations {
             let udp = r.proto == "udp"
+            let v6 = IPv6(r.hostIP)
             let fd = socket(
-                AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                v6 == nil ? AF_INET : AF_INET6, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw SpawnError(step: "socket", errno: errno) }
             var yes: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = r.hostPort.bigEndian
-            addr.sin_addr.s_addr = (IPv4(r.hostIP) ?? IPv4(0)).value.bigEndian
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            let ok: Int32
+            if let v6 {
+                // IPv6 alone (the IPv4 port is a reservation of its own), bound without
+                // SO_REUSEADDR and never listening: no one else can bind the port, and what
+                // reaches it (connections to ::1, which are not forwarded) is refused at once.
+                setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &yes, socklen_t(MemoryLayout<Int32>.size))
+                var addr = sockaddr_in6()
+                addr.sin6_family = sa_family_t(AF_INET6)
+                addr.sin6_port = r.hostPort.bigEndian
+                withUnsafeMutableBytes(of: &addr.sin6_addr) { $0.copyBytes(from: v6.bytes) }
+                ok = withUnsafePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                }
+            } else {
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = r.hostPort.bigEndian
+                addr.sin_addr.s_addr = (IPv4(r.hostIP) ?? IPv4(0)).value.bigEndian
+                ok = withUnsafePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
             }
-            if ok != 0 || (!udp && listen(fd, 1) != 0) {
+            if ok != 0 || (!udp && v6 == nil && listen(fd, 1) != 0) {
                 let e = errno
                 close(fd)
-                throw SpawnError(step: "Bind for \(r.hostIP):\(r.hostPort) failed: port is already allocated", errno: e)
+                let shown = v6 == nil ? r.hostIP : "[\(r.hostIP)]"
+                throw SpawnError(step: "Bind for \(shown):\(r.hostPort) failed: port is already allocated", errno: e)
             }
             held.append(fd)
         }
@@ -86,8 +103,15 @@ final class ContainerNetworking {
             guard let index = try inner.linkIndex("eth\(i)"), let address = IPv4(iface.address) else { continue }
             if let mac = iface.mac.flatMap(Self.mac) { try inner.setLink(index, mac: mac) }
             try inner.addAddress(index, address, prefix: iface.prefix)
+            let address6 = iface.address6.flatMap(IPv6.init)
+            if let address6, let prefix6 = iface.prefix6 { try inner.addAddress(index, address6, prefix: prefix6) }
             try inner.setLink(index, up: true)
             if i == 0, let gw = spec.gateway.flatMap(IPv4.init) { try inner.addDefaultRoute(via: gw, index: index) }
+            if let address6, let prefix6 = iface.prefix6, let gw6 = spec.gateway6.flatMap(IPv6.init),
+                Subnet6(address6, prefix: prefix6).contains(gw6)
+            {
+                try inner.addDefaultRoute(via: gw6, index: index)
+            }
         }
         if server >= 0 {
             dns = DNSResponder(

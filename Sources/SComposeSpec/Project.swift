@@ -326,6 +326,7 @@ public struct NetworkConfig: Sendable, Equatable {
     public var external = false
     public var isInternal = false
     public var attachable = false
+    public var enableIPv4: Bool?
     public var enableIPv6: Bool?
     public var labels: [String: String] = [:]
     public var ipamDriver: String?

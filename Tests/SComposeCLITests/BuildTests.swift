@@ -274,7 +274,7 @@ import Testing
             """
         try Self.write(dockerfile.replacingOccurrences(of: "GREETING", with: "first"), dir + "/Dockerfile")
         let output = p.s.dir + "/watch.out"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let watch = Process()
         watch.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
         watch.arguments = ["-f", p.file, "watch"]
@@ -335,7 +335,7 @@ import Testing
         try Self.write("one\n", dir + "/src/a.txt")
         try Self.write("FROM busybox:latest\nCOPY src /app/src\n", dir + "/Dockerfile")
         let output = p.s.dir + "/up.out"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let up = Process()
         up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
         up.arguments = ["-f", p.file, "up", "--watch"]

@@ -273,4 +273,85 @@ import Testing
         #expect(Set(subnets).count == 3, "\(subnets)")
         try Self.downAndCheckKernel(p)
     }
+    /// `enable_ipv6`: a given IPv6 subnet (the IPv4 one picked as usual) and a unique local /64
+    /// picked for a network without one; `ipv6_address`; addresses on the containers' interfaces
+    /// with a default route; AAAA answers of the embedded DNS; `/etc/hosts`; traffic between
+    /// containers and from the host over IPv6; `network inspect`; `down` leaves no `ip6` table.
+    @Test(.enabled(if: canRun)) func ipv6Networks() throws {
+        let prefix = "fd5c:\(String(getpid() % 0xffff, radix: 16)):\(String(UInt16.random(in: 1...0xfff0), radix: 16))"
+        let port = RegistryTests.LocalRegistry.freePort()
+        let p = try Project(
+            """
+            services:
+              a:
+                image: busybox
+                command: sleep 1000
+                stop_signal: SIGKILL
+                networks:
+                  dual: {ipv6_address: "\(prefix)::10"}
+              b:
+                image: busybox
+                command: sh -c 'echo six > /tmp/index.html; httpd -f -p 80 -h /tmp'
+                stop_signal: SIGKILL
+                networks: [dual, auto]
+                ports: ["\(port):80"]
+              c:
+                image: busybox
+                command: sleep 1000
+                stop_signal: SIGKILL
+                networks: [auto]
+            networks:
+              dual:
+                enable_ipv6: true
+                ipam: {config: [{subnet: "\(prefix)::/64"}]}
+              auto: {enable_ipv6: true}
+            """)
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
+        func exec(_ service: String, _ script: String) throws -> String {
+            try p.run(["exec", "-T", service, "sh", "-c", script]).out
+        }
+        let a = try exec("a", "ip -6 addr show dev eth0 scope global; ip -6 route show default; grep \(prefix) /etc/hosts")
+        #expect(a.contains("inet6 \(prefix)::10/64"), "\(a)")
+        #expect(a.contains("default via \(prefix)::1"), "\(a)")
+        #expect(a.contains("\(prefix)::10\t"), "its own address in /etc/hosts: \(a)")
+        // b got the first free address of the range (::1 is the gateway, ::10 was asked for).
+        let aaaa = try exec("a", "nslookup -type=AAAA b 127.0.0.11")
+        #expect(aaaa.contains("\(prefix)::2"), "\(aaaa)")
+        #expect(try exec("a", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 \(prefix)::2 80").hasSuffix("six\n"), "container to container over IPv6")
+        let host = NetworkTests.sh("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 2 \(prefix)::2 80").1
+        #expect(host.hasSuffix("six\n"), "the host reaches it through the bridge: \(host)")
+        // The network without a subnet has a unique local /64 of its own.
+        let inspect = try p.s.run(["network", "inspect", "\(p.name)_auto", "\(p.name)_dual"]).out
+        let object = try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [[String: Any]]
+        let auto = object?.first
+        #expect(auto?["EnableIPv6"] as? Bool == true)
+        let pools = ((auto?["IPAM"] as? [String: Any])?["Config"] as? [[String: Any]]) ?? []
+        let auto6 = pools.compactMap { $0["Subnet"] as? String }.first { $0.contains(":") } ?? ""
+        #expect(auto6.hasPrefix("fd") && auto6.hasSuffix("::/64"), "\(pools)")
+        let autoB = (auto?["Containers"] as? [String: [String: Any]] ?? [:]).values.first { ($0["Name"] as? String)?.hasSuffix("-b-1") == true }
+        let b6 = (autoB?["IPv6Address"] as? String)?.split(separator: "/").first.map(String.init) ?? "none"
+        #expect(b6.hasPrefix(String(auto6.dropLast("::/64".count))), "\(b6) in \(auto6)")
+        #expect(try exec("c", "nslookup -type=AAAA b 127.0.0.11").contains(b6), "AAAA on the auto network")
+        #expect(try exec("c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 b 80").hasSuffix("six\n"))
+        let dual = object?.last?["Containers"] as? [String: [String: Any]] ?? [:]
+        #expect(dual.values.contains { $0["IPv6Address"] as? String == "\(prefix)::10/64" }, "\(dual)")
+        #expect(NetworkTests.sh("nft list tables").1.contains("table ip6 scompose-n-"))
+        // The published port answers on the host's IPv6 addresses (here a bridge's); on ::1 it
+        // is refused at once (the kernel forwards no loopback source), so clients go on to
+        // 127.0.0.1; and no one else can take it on IPv6.
+        let get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 2"
+        #expect(NetworkTests.sh("\(get) \(prefix)::1 \(port)").1.hasSuffix("six\n"), "published on IPv6")
+        #expect(NetworkTests.sh("\(get) 127.0.0.1 \(port)").1.hasSuffix("six\n"))
+        let loopback = NetworkTests.sh("timeout 5 /bin/busybox nc -w 3 ::1 \(port) </dev/null; echo status $?").1
+        #expect(loopback.contains("refused"), "\(loopback)")
+        let bind6 = """
+            import socket
+            s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); s.bind(("::", \(port))); s.listen(1)
+            """
+        let taken = NetworkTests.sh("python3 -c '\(bind6)' 2>&1").1
+        #expect(taken.contains("Address already in use"), "\(taken)")
+        try Self.downAndCheckKernel(p)
+    }
 }

@@ -76,8 +76,10 @@ import Testing
     }
 
     /// What a reboot leaves (RELIABILITY.md §8), short of rebooting: every shim and container
-    /// killed, their cgroups, bridges and nftables tables gone. Nothing is shown running,
-    /// `up -d` brings the project back with its published port, and `down` cleans up.
+    /// killed, their cgroups, bridges and nftables tables gone. The containers show as
+    /// `Exited (255)`, as Docker shows them after a reboot; `start` and `up -d` start the same
+    /// containers again (their writable layers kept) with the networks and published port, and
+    /// `down` cleans up.
     @Test(.enabled(if: canRun)) func projectComesBackAfterASimulatedReboot() throws {
         let port = RegistryTests.LocalRegistry.freePort()
         let p = try Project(
@@ -87,6 +89,7 @@ import Testing
               worker: {image: busybox, command: sleep 1000, stop_grace_period: 1s}
             """)
         #expect(try p.run(["up", "-d"]).status == 0)
+        #expect(try p.run(["exec", "-T", "worker", "sh", "-c", "echo kept > /kept"]).status == 0)
         let containers = p.s.root + "/containers"
         let ids = try FileManager.default.contentsOfDirectory(atPath: containers).filter { $0.count == 64 }
         #expect(ids.count == 2)
@@ -108,12 +111,17 @@ import Testing
             #expect(try p.s.run(["link", "del", n.bridge], tool: "/usr/sbin/ip").status == 0)
             _ = try p.s.run(["delete", "table", "ip", n.table], tool: "/usr/sbin/nft")
         }
-        let ps = try p.run(["ps", "-a"])
-        #expect(ps.status == 0 && !ps.out.contains("Up"), "\(ps.out)")
+        let ps = try p.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.ExitCode}}"])
+        #expect(ps.status == 0 && ps.out == "\(p.name)-web-1 exited 255\n\(p.name)-worker-1 exited 255\n", "\(ps.out) \(ps.err)")
+        #expect(try p.run(["ps", "-a"]).out.contains("Exited (255)"))
+        let start = try p.run(["start", "worker"])
+        #expect(start.status == 0, "\(start.err)")
+        #expect(try p.run(["exec", "-T", "worker", "cat", "/kept"]).out == "kept\n", "the same container, its writable layer kept")
         let up = try p.run(["up", "-d"])
-        #expect(up.status == 0, "\(up.err)")
+        #expect(up.status == 0 && !up.err.contains("Recreate"), "\(up.err)")
         let after = try p.run(["ps"]).out
         #expect(after.contains("\(p.name)-web-1") && after.contains("\(p.name)-worker-1"), "\(after)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: containers).filter { $0.count == 64 }.sorted() == ids.sorted())
         let fetch = try p.s.run(["wget", "-q", "-O", "-", "http://127.0.0.1:\(port)/passwd"], tool: "/bin/busybox")
         #expect(fetch.out.hasPrefix("root:"), "the published port answers again: \(fetch.out) \(fetch.err)")
         try p.downAndCheckClean()

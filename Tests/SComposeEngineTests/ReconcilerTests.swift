@@ -172,16 +172,16 @@ import Testing
         #expect(!never.contains("recreate") && !never.contains("restart"))
     }
 
-    @Test func stoppedAndDeadContainers() throws {
+    @Test func stoppedContainers() throws {
         var observed = upToDate
         observed[0].phase = .stopped
-        observed[1].phase = .dead
+        observed[1].phase = .stopped
         let text = try plan(project(), observed) { $0.targets = ["web"] }
         #expect(text == """
             service db
               start demo-db-1
             service web after db(service_healthy)
-              recreate demo-web-1 (dead)
+              start demo-web-1
 
             """)
         // `create` does not start what it keeps.

@@ -52,6 +52,40 @@ struct NetlinkMessageTests {
         #expect(IPv4("1.2.3") == nil && IPv4("1.2.3.256") == nil)
     }
 
+    @Test(arguments: [
+        ("fd00::1", "fd00::1"), ("FD00:0:0:0:0:0:0:1", "fd00::1"), ("::", "::"), ("::1", "::1"),
+        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("2001:0db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+        ("fe80::", "fe80::"), ("::ffff:10.0.0.1", "::ffff:a00:1"), ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),
+    ])
+    func ipv6Text(text: String, printed: String) {
+        #expect(IPv6(text)?.description == printed)
+        #expect(IPv6(printed).flatMap { IPv6(bytes: $0.bytes) }?.description == printed, "bytes round-trip")
+    }
+
+    @Test func ipv6RejectsAndSubnets() {
+        for bad in ["", ":", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "g::1", "1:2:3:4:5:6:7::8", "fd00::/64"] {
+            #expect(IPv6(bad) == nil, "\(bad)")
+        }
+        let s = Subnet6("fd12:3456:789a:1::55/64")
+        #expect(s?.description == "fd12:3456:789a:1::/64")
+        #expect(s?.contains(IPv6("fd12:3456:789a:1:ffff::1")!) == true && s?.contains(IPv6("fd12:3456:789a:2::1")!) == false)
+        #expect(s?.last.description == "fd12:3456:789a:1:ffff:ffff:ffff:ffff")
+        #expect(Subnet6("fd12::/16")?.overlaps(s!) == true && s?.overlaps(Subnet6("fd13::/16")!) == false)
+        #expect(IPv6("::ffff:ffff:ffff:ffff")?.adding(1).description == "0:0:0:1::")
+        // A ULA /64 from the network id, past what the host already routes.
+        let id = "0123456789abcdef"
+        let first = NetworkStore.pickSubnet6(id: id, avoiding: [])
+        #expect(first?.description == "fd01:2345:6789::/64")
+        #expect(NetworkStore.pickSubnet6(id: id, avoiding: [first!])?.description == "fd01:2345:6789:1::/64")
+    }
+
+    @Test func ipv6AddressMessage() {
+        let m = Netlink.message(
+            type: Netlink.RTM_NEWADDR, flags: 0x605, sequence: 1,
+            header: [10, 64, 2, 0] + [5, 0, 0, 0], attributes: [.bytes(2, IPv6("fd00::1")!.bytes)])
+        #expect(hex(m) == "2c000000" + "1400" + "0506" + "01000000" + "00000000" + "0a400200" + "05000000" + "1400" + "0200" + "fd000000000000000000000000000001")
+    }
+
     @Test func dnsAnswersCarryEveryAddress() {
         // Query for "web", type A, id 0xbeef, RD.
         let q: [UInt8] = [0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3] + Array("web".utf8) + [0, 0, 1, 0, 1]
@@ -61,6 +95,10 @@ struct NetlinkMessageTests {
         #expect(Array(a[0..<12]) == [0xbe, 0xef, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0])
         #expect(hex(Array(a[q.count...])) == "c00c00010001000002580004ac120002" + "c00c00010001000002580004ac120003")
         #expect(DNSResponder.hostResolvers("# x\nnameserver 10.0.0.2\nnameserver ::1\nsearch lan\n") == ["10.0.0.2"])
+        // AAAA: type 28, 16 bytes of data.
+        let six = DNSResponder.answer(q, questionEnd: q.count, addresses: [], addresses6: [IPv6("fd00::2")!])
+        #expect(Array(six[6..<8]) == [0, 1])
+        #expect(hex(Array(six[q.count...])) == "c00c001c0001000002580010" + "fd000000000000000000000000000002")
     }
 }
 
