@@ -78,9 +78,17 @@ public struct SCompose: ParsableCommand {
         return [arguments[i]] + globals + arguments[(i + 1)...]
     }
 
+    /// Compose's boolean options that default to true (`commit --pause`, `watch --prune`) take
+    /// `=false` and may stand alone, as Go's flags do: alone, they are written `=true` here.
+    public static func standAloneBooleans(_ arguments: [String]) -> [String] {
+        let options = ["commit": "--pause", "watch": "--prune"]
+        guard let verb = arguments.first, let option = options[verb] else { return arguments }
+        return [verb] + arguments.dropFirst().map { $0 == option ? option + "=true" : $0 }
+    }
+
     /// Parses `arguments` and runs the command, mapping errors to Compose's messages and exit codes.
     public static func run(arguments: [String]) -> Int32 {
-        let arguments = movingGlobalFlags(arguments)
+        let arguments = standAloneBooleans(movingGlobalFlags(arguments))
         do {
             var command = try parseVerb(arguments) ?? parseAsRoot(arguments)
             try command.run()

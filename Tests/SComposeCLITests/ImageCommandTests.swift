@@ -300,4 +300,11 @@ import Testing
         #expect(SCompose.movingGlobalFlags(["image", "prune", "-f"]) == ["image", "prune", "-f"])
         #expect(SCompose.movingGlobalFlags(["--version"]) == ["--version"])
     }
+
+    @Test func booleanOptionsStandAloneAsInGo() {
+        #expect(SCompose.standAloneBooleans(["commit", "--pause", "web"]) == ["commit", "--pause=true", "web"])
+        #expect(SCompose.standAloneBooleans(["commit", "--pause=false", "web"]) == ["commit", "--pause=false", "web"])
+        #expect(SCompose.standAloneBooleans(["watch", "--prune"]) == ["watch", "--prune=true"])
+        #expect(SCompose.standAloneBooleans(["up", "--pause"]) == ["up", "--pause"])
+    }
 }
