@@ -623,10 +623,8 @@ struct Start: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
-        for c in containers where !c.running {
-            Console.error(" Container \(c.record.name)  Starting")
-            try engine.start(c)
-            Console.error(" Container \(c.record.name)  Started")
+        try engine.start(containers) { c, started in
+            Console.error(" Container \(c.record.name)  \(started ? "Started" : "Starting")")
         }
     }
 }

@@ -85,6 +85,9 @@ public struct ContainerStatus: Sendable {
     /// A state file of the container that cannot be read (`container.json`, `state.json`):
     /// what is shown comes from what could be read, and its cgroup says whether it runs.
     public var damaged: String?
+    /// Its shim died without recording an exit (killed, or the machine went down): `exit`
+    /// says 255, as Docker does.
+    public var lost = false
 
     /// Docker's state: created, running, paused, restarting or exited (a container whose shim
     /// died without recording an exit has exited with 255).
@@ -183,7 +186,9 @@ public struct Engine: Sendable {
             } else {
                 running = exit == nil && state.map { ProcessCheck.isAlive($0.pid, startTicks: $0.startTicks) } == true
             }
+            var lost = false
             if let state, exit == nil, !running, !shimAlive {
+                lost = true
                 // Its shim died without recording an exit (killed, or the machine went down):
                 // exited with 255, as Docker shows such containers, and `up`/`start` start
                 // it again with its writable layer.
@@ -199,6 +204,7 @@ public struct Engine: Sendable {
                 record: record, running: running, pid: state?.pid, shimPid: shimAlive ? state?.shimPid : nil,
                 startedAt: state?.startedAt ?? (running ? "" : nil), exit: exit)
             status.damaged = damaged
+            status.lost = lost
             status.restarting = exit == nil && !running && state?.restarting == true
             status.restartCount = exit?.restartCount ?? state?.restartCount ?? 0
             status.lastExitCode = state?.lastExitCode
@@ -1030,6 +1036,18 @@ public struct Engine: Sendable {
     public func stopReporting(_ containers: [ContainerStatus], timeout: Int?) throws {
         try stop(containers, timeout: timeout) { c, done in
             self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
+        }
+    }
+
+    /// Starts the stopped ones of `containers`, the services they depend on first (as Compose's
+    /// `start`); `report` is told before (false) and after (true) each.
+    public func start(_ containers: [ContainerStatus], report: (ContainerStatus, Bool) -> Void) throws {
+        for level in Self.stopLevels(containers).reversed() {
+            for c in level where !c.running {
+                report(c, false)
+                try start(c)
+                report(c, true)
+            }
         }
     }
 

@@ -101,7 +101,7 @@ extension Engine {
         let platform = service.build == nil ? service.platform.flatMap(Platform.init(parsing:)) : nil
         if service.build != nil {
             if try options.build || policy == "build" || store.find(imageName) == nil {
-                try buildService(loaded, service: service, options: BuildOptions(), store: store)
+                _ = try buildService(loaded, service: service, options: BuildOptions(), store: store)
             }
         } else if let pullImage, policy != "never", policy != "build",
             try policy == "always" || store.find(imageName, platform: platform) == nil

@@ -75,6 +75,91 @@ import Testing
         #expect(try p.run(["ps", "-a", "-q"]).out.isEmpty)
     }
 
+    /// What a reboot does to a project, short of rebooting: its running containers and their
+    /// shims killed, every cgroup, port table, bridge and network table of it gone.
+    static func simulateReboot(_ p: Project) throws {
+        let containers = p.s.root + "/containers"
+        let running = try p.run(["ps", "-q"]).out.split(separator: "\n").map(String.init)
+        for id in running {
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(containers)/\(id)/state.json"))) as? [String: Any]
+            for key in ["shimPid", "pid"] {
+                if let pid = (state?[key] as? NSNumber)?.int32Value { kill(pid, SIGKILL) }
+            }
+        }
+        usleep(300_000)
+        for id in try FileManager.default.contentsOfDirectory(atPath: containers).filter({ $0.count == 64 }) {
+            for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices", "blkio"] {
+                rmdir("/sys/fs/cgroup/\(controller)/scompose/\(id)")
+            }
+            rmdir("/sys/fs/cgroup/scompose/\(id)")
+            for family in ["ip", "ip6"] { _ = try p.s.run(["delete", "table", family, "scompose-p-" + id.prefix(12)], tool: "/usr/sbin/nft") }
+        }
+        for n in ImageCommandTests.Sandbox.networks(root: p.s.root) {
+            #expect(try p.s.run(["link", "del", n.bridge], tool: "/usr/sbin/ip").status == 0)
+            for family in ["ip", "ip6"] { _ = try p.s.run(["delete", "table", family, n.table], tool: "/usr/sbin/nft") }
+        }
+    }
+
+    /// `boot` after a reboot: what the restart policies ask for starts again (`always`, also
+    /// after a manual stop; `unless-stopped` that was running), dependencies first and waited
+    /// for when `service_healthy`; `restart: no` and a manually stopped `unless-stopped` stay
+    /// down. `boot --install` writes and enables a systemd unit, `--uninstall` removes it.
+    @Test(.enabled(if: canRun)) func bootStartsWhatTheRestartPoliciesAskForInDependencyOrder() throws {
+        let port = RegistryTests.LocalRegistry.freePort()
+        let p = try Project(
+            """
+            services:
+              db:
+                image: busybox
+                command: [sh, -c, "rm -f /tmp/ready; sleep 1; touch /tmp/ready; exec sleep 1000"]
+                restart: unless-stopped
+                stop_signal: SIGKILL
+                healthcheck: {test: [CMD, test, -e, /tmp/ready], interval: 300ms, retries: 20}
+              web:
+                image: busybox
+                command: [httpd, -f, -p, "80", -h, /etc]
+                restart: always
+                stop_signal: SIGKILL
+                ports: ["\(port):80"]
+                depends_on: {db: {condition: service_healthy}}
+              worker: {image: busybox, command: sleep 1000, stop_signal: SIGKILL}
+              manual: {image: busybox, command: sleep 1000, restart: unless-stopped, stop_signal: SIGKILL}
+              pinned: {image: busybox, command: sleep 1000, restart: always, stop_signal: SIGKILL}
+            """)
+        let up = try p.run(["up", "-d", "--wait"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(try p.run(["stop", "manual", "pinned"]).status == 0)
+        try Self.simulateReboot(p)
+        let boot = try p.s.run(["boot"])
+        #expect(boot.status == 0, "\(boot.err)")
+        let states = try p.run(["ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"]).out
+        #expect(states == "db running 0\nmanual exited 137\npinned running 0\nweb running 0\nworker exited 255\n", "\(states)")
+        // db first, and web only once db is healthy.
+        let lines = boot.err.split(separator: "\n").map(String.init)
+        let dbStarted = lines.firstIndex { $0.contains("\(p.name)-db-1  Started") }
+        let webStarting = lines.firstIndex { $0.contains("\(p.name)-web-1  Starting") }
+        #expect(dbStarted != nil && webStarting != nil && dbStarted! < webStarting!, "\(boot.err)")
+        #expect(boot.err.contains("\(p.name)-web-1  Waiting for \(p.name)-db-1"), "\(boot.err)")
+        let fetch = try p.s.run(["wget", "-q", "-O", "-", "http://127.0.0.1:\(port)/passwd"], tool: "/bin/busybox")
+        #expect(fetch.out.hasPrefix("root:"), "the published port answers again: \(fetch.out) \(fetch.err)")
+        #expect(try p.s.run(["boot"]).err.isEmpty, "a second boot has nothing to do")
+        // The unit, in a directory of the test's own.
+        let units = p.s.dir + "/units"
+        let install = try p.s.run(["boot", "--install", "--unit-dir", units])
+        #expect(install.status == 0, "\(install.err)")
+        let unit = try String(contentsOfFile: units + "/scompose-boot.service", encoding: .utf8)
+        #expect(unit.contains("Environment=SCOMPOSE_ROOT=\(p.s.root)\n") && unit.contains("scompose boot\n") && unit.contains("WantedBy=multi-user.target"), "\(unit)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: units + "/multi-user.target.wants/scompose-boot.service") == units + "/scompose-boot.service")
+        #expect(try p.s.run(["boot", "--uninstall", "--unit-dir", units]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: units + "/scompose-boot.service"))
+        // `start`, as Compose's, starts dependencies first too.
+        #expect(try p.run(["stop"]).status == 0)
+        let start = try p.run(["start", "web", "db"]).err
+        let db = start.range(of: "\(p.name)-db-1  Started"), web = start.range(of: "\(p.name)-web-1  Starting")
+        #expect(db != nil && web != nil && db!.lowerBound < web!.lowerBound, "\(start)")
+        try p.downAndCheckClean()
+    }
+
     /// What a reboot leaves (RELIABILITY.md §8), short of rebooting: every shim and container
     /// killed, their cgroups, bridges and nftables tables gone. The containers show as
     /// `Exited (255)`, as Docker shows them after a reboot; `start` and `up -d` start the same
@@ -93,24 +178,7 @@ import Testing
         let containers = p.s.root + "/containers"
         let ids = try FileManager.default.contentsOfDirectory(atPath: containers).filter { $0.count == 64 }
         #expect(ids.count == 2)
-        for id in ids {
-            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(containers)/\(id)/state.json"))) as? [String: Any]
-            for key in ["shimPid", "pid"] {
-                if let pid = (state?[key] as? NSNumber)?.int32Value { kill(pid, SIGKILL) }
-            }
-        }
-        usleep(300_000)
-        for id in ids {
-            for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices", "blkio"] {
-                rmdir("/sys/fs/cgroup/\(controller)/scompose/\(id)")
-            }
-            rmdir("/sys/fs/cgroup/scompose/\(id)")
-            _ = try p.s.run(["delete", "table", "ip", "scompose-p-" + id.prefix(12)], tool: "/usr/sbin/nft")
-        }
-        for n in ImageCommandTests.Sandbox.networks(root: p.s.root) {
-            #expect(try p.s.run(["link", "del", n.bridge], tool: "/usr/sbin/ip").status == 0)
-            _ = try p.s.run(["delete", "table", "ip", n.table], tool: "/usr/sbin/nft")
-        }
+        try Self.simulateReboot(p)
         let ps = try p.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.ExitCode}}"])
         #expect(ps.status == 0 && ps.out == "\(p.name)-web-1 exited 255\n\(p.name)-worker-1 exited 255\n", "\(ps.out) \(ps.err)")
         #expect(try p.run(["ps", "-a"]).out.contains("Exited (255)"))

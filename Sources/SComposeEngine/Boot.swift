@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+import SComposeOS
+import SComposeRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What Docker's daemon does when it starts, done by a command run at boot (`scompose boot`,
+/// from a systemd unit): containers whose restart policy asks for it are started again, and,
+/// better than Docker, in dependency order, each waiting for the dependencies it declared
+/// `service_healthy` to be healthy.
+extension Engine {
+    /// Whether a container goes again at boot: it ran when the machine went down (its exit
+    /// was never recorded) and has a restart policy, or its policy is `always` (which Docker
+    /// starts at boot even after a manual stop). `unless-stopped` and `on-failure` containers
+    /// with a recorded exit stopped by hand, succeeded or gave up, and stay as they are.
+    public static func startsAtBoot(_ c: ContainerStatus, policy: RestartPolicy) -> Bool {
+        guard !c.running, c.startedAt != nil || c.exit != nil, c.record.labels["com.docker.compose.oneoff"] != "True" else { return false }
+        switch policy.name {
+        case "always": return true
+        case "unless-stopped", "on-failure": return c.lost
+        default: return false
+        }
+    }
+
+    /// Starts what `startsAtBoot` picks, level by level of each project's dependency graph,
+    /// waiting up to `healthTimeout` seconds for `service_healthy` dependencies. Returns the
+    /// names of the containers it could not start (the others go on regardless).
+    public func boot(healthTimeout: Int = 300) -> [String] {
+        var failed: [String] = []
+        let all = containers(project: nil)
+        let chosen = all.filter { c in
+            let spec = StateFile.read(ShimSpec.self, from: ContainerFiles(dir: containersDir + "/" + c.record.id).spec)
+            return spec.map { Self.startsAtBoot(c, policy: $0.restart) } ?? false
+        }
+        for project in Set(chosen.map(\.record.project)).sorted() {
+            // Dependencies first: the reverse of the order `down` stops them in.
+            let levels = Self.stopLevels(chosen.filter { $0.record.project == project }).reversed()
+            for level in levels {
+                for c in level {
+                    waitForHealthyDependencies(of: c, timeout: healthTimeout)
+                    progress("Container \(c.record.name)  Starting")
+                    do {
+                        try start(c)
+                        progress("Container \(c.record.name)  Started")
+                    } catch {
+                        progress("Container \(c.record.name)  Error: \(error)")
+                        failed.append(c.record.name)
+                    }
+                }
+            }
+        }
+        return failed
+    }
+
+    /// Waits for the containers of the services `c` declares `service_healthy` dependencies
+    /// on (from its `com.docker.compose.depends_on` label) to be healthy, running ones only.
+    func waitForHealthyDependencies(of c: ContainerStatus, timeout: Int) {
+        let healthy = (c.record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap { entry -> String? in
+            let fields = entry.split(separator: ":")
+            return fields.count >= 2 && fields[1] == "service_healthy" ? String(fields[0]) : nil
+        }
+        guard !healthy.isEmpty else { return }
+        let deadline = time(nil) + time_t(timeout)
+        var warned = false
+        while true {
+            let pending = containers(project: c.record.project).filter {
+                healthy.contains($0.record.service) && $0.running && $0.record.healthcheck == true && $0.health != "healthy"
+            }
+            if pending.isEmpty { return }
+            if !warned {
+                progress("Container \(c.record.name)  Waiting for \(pending.map(\.record.name).sorted().joined(separator: ", "))")
+                warned = true
+            }
+            if time(nil) >= deadline {
+                progress("WARN \(c.record.name): \(pending.map(\.record.name).sorted().joined(separator: ", ")) not healthy after \(timeout)s; starting it anyway")
+                return
+            }
+            usleep(200_000)
+        }
+    }
+}
