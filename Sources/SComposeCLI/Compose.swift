@@ -4,6 +4,7 @@ import Dispatch
 import FoundationEssentials
 import SComposeEngine
 import SComposeLoader
+import SComposeNetwork
 import SComposeOCI
 import SComposeOS
 import SComposeRuntime
@@ -263,12 +264,12 @@ struct Ps: ParsableCommand {
                     ("Health", .string(c.health ?? "")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
                     ("Labels", .string(c.record.labels.keys.sorted().map { "\($0)=\(c.record.labels[$0] ?? "")" }.joined(separator: ","))),
                     ("Name", .string(c.record.name)), ("Names", .string(c.record.name)), ("Project", .string(c.record.project)),
-                    ("Publishers", .array(c.record.ports?.map { p in
+                    ("Publishers", .array(Self.publishers(c).map { url, p in
                         JSONValue.object([
-                            ("URL", .string(p.hostIP ?? "0.0.0.0")), ("TargetPort", .int(Int64(p.containerPort))),
+                            ("URL", .string(url)), ("TargetPort", .int(Int64(p.containerPort))),
                             ("PublishedPort", .int(Int64(p.hostPort))), ("Protocol", .string(p.proto)),
                         ])
-                    } ?? [])),
+                    })),
                     ("Ports", .string(Self.ports(c))), ("RunningFor", .string(Human.since(now - created))),
                     ("Service", .string(c.record.service)), ("State", .string(state)), ("Status", .string(text)),
                 ])
@@ -290,9 +291,17 @@ struct Ps: ParsableCommand {
         Console.out(Table.render(header: ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows: rows))
     }
 
-    /// `127.0.0.1:18081->80/tcp, 0.0.0.0:32768->80/tcp`.
+    /// Each published port with the address it answers on: `0.0.0.0`, and `::` after it when
+    /// the container's ports answer on IPv6 too.
+    static func publishers(_ c: ContainerStatus) -> [(String, PortBinding)] {
+        (c.record.ports ?? []).flatMap { p in
+            [(p.hostIP ?? "0.0.0.0", p)] + (c.record.portsOnIPv6 == true && p.hostIP == nil ? [("::", p)] : [])
+        }
+    }
+
+    /// `127.0.0.1:18081->80/tcp, 0.0.0.0:32768->80/tcp, [::]:32768->80/tcp`.
     static func ports(_ c: ContainerStatus) -> String {
-        (c.record.ports ?? []).map { "\($0.hostIP ?? "0.0.0.0"):\($0.hostPort)->\($0.containerPort)/\($0.proto)" }
+        publishers(c).map { url, p in "\(url.contains(":") ? "[\(url)]" : url):\(p.hostPort)->\(p.containerPort)/\(p.proto)" }
             .joined(separator: ", ")
     }
 

@@ -34,6 +34,9 @@ public struct ContainerRecord: Sendable, Codable, Equatable {
     public var anonymousVolumes: [String: String]?
     /// Published ports.
     public var ports: [PortBinding]?
+    /// Those of `ports` published on every address answer on the host's IPv6 addresses too
+    /// (a container with IPv6).
+    public var portsOnIPv6: Bool? = nil
     /// Whether its shim runs a healthcheck.
     public var healthcheck: Bool?
     /// `pre_stop` hooks, run before `stop` and `down` stop it.
@@ -770,7 +773,7 @@ public struct Engine: Sendable {
         labels["com.docker.compose.depends_on"] = service.dependsOn.keys.sorted().map {
             "\($0):\(service.dependsOn[$0]?.condition.rawValue ?? "service_started"):\(service.dependsOn[$0]?.restart ?? false)"
         }.joined(separator: ",")
-        let record = ContainerRecord(
+        var record = ContainerRecord(
             id: id, name: name, project: project.name, service: service.name, number: number, image: imageName,
             imageID: image.id.description, command: args, created: Clock.rfc3339Now(), configHash: hash, labels: labels,
             stopSignal: try service.stopSignal.map { try Signals.number($0) },
@@ -778,6 +781,7 @@ public struct Engine: Sendable {
             anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous,
             ports: network.ports.isEmpty ? nil : network.ports, healthcheck: spec.healthcheck != nil ? true : nil,
             preStop: service.preStop.isEmpty ? nil : service.preStop.map(HookRecord.init))
+        if network.primaryAddress6 != nil, network.ports.contains(where: { $0.hostIP == nil }) { record.portsOnIPv6 = true }
         try StateFile.write(record, to: staged(files.dir + "/container.json"))
         unlink(stage + "/creator")
         guard rename(stage, files.dir) == 0 else {

@@ -106,10 +106,22 @@ public struct Watcher: Sendable {
         guard inotify >= 0 else { throw EngineError("inotify: \(String(cString: strerror(errno)))") }
         defer { close(inotify) }
         var directories: [Int32: String] = [:]
+        var limitReported = false
         func add(_ dir: String) {
             let mask = UInt32(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF)
             let wd = inotify_add_watch(inotify, dir, mask | UInt32(IN_ONLYDIR))
-            guard wd >= 0 else { return }
+            guard wd >= 0 else {
+                // Silently missing changes is what users of watch complain about most: say so once.
+                if errno == ENOSPC && !limitReported {
+                    limitReported = true
+                    let limit = (try? Files.read("/proc/sys/fs/inotify/max_user_watches"))
+                        .flatMap { String(decoding: $0, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) } ?? "?"
+                    report(
+                        "WARN the inotify watch limit (fs.inotify.max_user_watches = \(limit)) is reached: changes under \(dir) and "
+                            + "what follows are not seen; raise it, e.g. `sysctl fs.inotify.max_user_watches=524288`")
+                }
+                return
+            }
             directories[wd] = dir
             for name in Files.list(dir) {
                 var st = stat()

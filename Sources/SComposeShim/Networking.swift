@@ -84,12 +84,16 @@ final class ContainerNetworking {
         guard sc_setns_net(childNS) == 0 else { throw NetworkError("enter the container's network namespace: \(String(cString: strerror(errno)))") }
         var inner: Netlink?
         var server: Int32 = -1
+        var tcpServer: Int32 = -1
         var failure: Error?
         do {
             let nl = try Netlink()
             try nl.setLink(1, up: true)  // lo: 127.0.0.11 must exist before the server binds it
             inner = nl
-            if !spec.dnsNetworks.isEmpty { server = DNSResponder.bindServer() }
+            if !spec.dnsNetworks.isEmpty {
+                server = DNSResponder.bindServer()
+                tcpServer = DNSResponder.bindServer(tcp: true)
+            }
         } catch {
             failure = error
         }
@@ -115,8 +119,10 @@ final class ContainerNetworking {
         }
         if server >= 0 {
             dns = DNSResponder(
-                server: server, store: NetworkStore(stateRoot: spec.stateRoot), networks: spec.dnsNetworks,
+                server: server, tcpServer: tcpServer, store: NetworkStore(stateRoot: spec.stateRoot), networks: spec.dnsNetworks,
                 resolvers: spec.resolvers)
+        } else if tcpServer >= 0 {
+            close(tcpServer)
         }
     }
 

@@ -381,8 +381,7 @@ struct Supervisor {
         if let probe { fds.append(pollfd(fd: probe.output, events: Int16(POLLIN), revents: 0)) }
         let dns = networking?.dns
         if let dns {
-            fds.append(pollfd(fd: dns.server, events: Int16(POLLIN), revents: 0))
-            if dns.upstream >= 0 { fds.append(pollfd(fd: dns.upstream, events: Int16(POLLIN), revents: 0)) }
+            for d in dns.pollDescriptors() { fds.append(pollfd(fd: d.fd, events: d.events, revents: 0)) }
         }
         if sigchld >= 0 { fds.append(pollfd(fd: sigchld, events: Int16(POLLIN), revents: 0)) }
         let input = inputTarget
@@ -406,10 +405,8 @@ struct Supervisor {
                     close(current.output)
                     probe?.output = -1
                 }
-            } else if let dns, p.fd == dns.server {
-                dns.handleQuery()
-            } else if let dns, p.fd == dns.upstream {
-                dns.handleUpstream()
+            } else if let dns, dns.handle(p.fd, revents: p.revents) {
+                // Served by the DNS server.
             } else if p.fd == listener {
                 handleRequest(pid: pid)
             } else if p.fd == sigchld {

@@ -346,6 +346,8 @@ import Testing
         // 127.0.0.1; and no one else can take it on IPv6.
         let get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 2"
         #expect(NetworkTests.sh("\(get) \(prefix)::1 \(port)").1.hasSuffix("six\n"), "published on IPv6")
+        let ports = try p.run(["ps", "--format", "{{.Ports}}", "b"]).out
+        #expect(ports == "0.0.0.0:\(port)->80/tcp, [::]:\(port)->80/tcp\n", "\(ports)")
         #expect(NetworkTests.sh("\(get) 127.0.0.1 \(port)").1.hasSuffix("six\n"))
         let loopback = NetworkTests.sh("timeout 5 /bin/busybox nc -w 3 ::1 \(port) </dev/null; echo status $?").1
         #expect(loopback.contains("refused"), "\(loopback)")
@@ -356,6 +358,76 @@ import Testing
             """
         let taken = NetworkTests.sh("python3 -c '\(bind6)' 2>&1").1
         #expect(taken.contains("Address already in use"), "\(taken)")
+        try Self.downAndCheckKernel(p)
+    }
+    /// The embedded DNS over TCP, where clients ask again when a UDP answer comes back
+    /// truncated: names of the project, and questions forwarded to a resolver over TCP (a fake
+    /// one on a loopback address of the host, whose UDP answers are always truncated).
+    @Test(.enabled(if: canRun)) func dnsOverTCP() throws {
+        let resolver = "127.53.\(getpid() % 250).\(Int.random(in: 2...250))"
+        let p = try Project(
+            """
+            services:
+              web: {image: busybox, command: sleep 1000, stop_signal: SIGKILL, dns: ["\(resolver)"]}
+            """)
+        // The resolver: over UDP a truncated empty answer, over TCP 40 A records.
+        let upstream = p.s.dir + "/upstream.py"
+        try """
+            import socket, struct, threading
+            def answer(q, tcp):
+                qend = 12
+                while q[qend] != 0: qend += q[qend] + 1
+                qend += 5
+                if not tcp:
+                    return q[:2] + bytes([0x83, 0x80]) + b"\\0\\1\\0\\0\\0\\0\\0\\0" + q[12:qend]
+                rr = b"".join(b"\\xc0\\x0c\\0\\1\\0\\1\\0\\0\\0\\x3c\\0\\4" + bytes([10, 0, 0, i]) for i in range(1, 41))
+                return q[:2] + bytes([0x81, 0x80]) + b"\\0\\1\\0\\x28\\0\\0\\0\\0" + q[12:qend] + rr
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("\(resolver)", 53))
+            t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("\(resolver)", 53)); t.listen(8)
+            def udp():
+                while True:
+                    q, a = u.recvfrom(4096); u.sendto(answer(q, False), a)
+            threading.Thread(target=udp, daemon=True).start()
+            while True:
+                c, _ = t.accept()
+                n = struct.unpack("!H", c.recv(2))[0]; q = b""
+                while len(q) < n: q += c.recv(n - len(q))
+                r = answer(q, True); c.sendall(struct.pack("!H", len(r)) + r); c.close()
+            """.write(toFile: upstream, atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = [upstream]
+        try server.run()
+        defer {
+            // SIGKILL: the test process's blocked signals are the child's too.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        #expect(try p.run(["up", "-d"]).status == 0)
+        let id = try p.run(["ps", "-q", "web"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p.s.root + "/containers/\(id)/state.json"))) as? [String: Any]
+        let pid = (state?["pid"] as? NSNumber)?.int32Value ?? 0
+        // A client in the container's network namespace: each question over TCP (and once over
+        // UDP), printing the answer count and the TC bit.
+        let client = p.s.dir + "/client.py"
+        try """
+            import socket, struct, sys
+            def query(name):
+                q = b"\\x12\\x34\\x01\\x00\\0\\1\\0\\0\\0\\0\\0\\0" + b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\\0\\0\\1\\0\\1"
+                return q
+            for name in sys.argv[1:]:
+                s = socket.create_connection(("127.0.0.11", 53), timeout=5)
+                q = query(name); s.sendall(struct.pack("!H", len(q)) + q)
+                n = struct.unpack("!H", s.recv(2))[0]; r = b""
+                while len(r) < n: r += s.recv(n - len(r))
+                print(name, "tcp", struct.unpack("!H", r[6:8])[0], r[0:2].hex())
+                s.close()
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+            u.sendto(query("big.test"), ("127.0.0.11", 53)); r = u.recv(4096)
+            print("big.test udp tc", (r[2] >> 1) & 1)
+            """.write(toFile: client, atomically: true, encoding: .utf8)
+        let out = NetworkTests.sh("nsenter -t \(pid) -n python3 \(client) web big.test 2>&1").1
+        #expect(out == "web tcp 1 1234\nbig.test tcp 40 1234\nbig.test udp tc 1\n", "\(out)")
         try Self.downAndCheckKernel(p)
     }
 }

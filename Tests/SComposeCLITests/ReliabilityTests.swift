@@ -32,9 +32,9 @@ import Testing
             let original = try Data(contentsOf: URL(fileURLWithPath: path))
             try FileManager.default.removeItem(atPath: path)
             switch damage {
-            case "empty": FileManager.default.createFile(atPath: path, contents: Data())
-            case "cut": FileManager.default.createFile(atPath: path, contents: original.prefix(original.count / 2))
-            case "garbage": FileManager.default.createFile(atPath: path, contents: Data("xx{".utf8))
+            case "empty": _ = FileManager.default.createFile(atPath: path, contents: Data())
+            case "cut": _ = FileManager.default.createFile(atPath: path, contents: original.prefix(original.count / 2))
+            case "garbage": _ = FileManager.default.createFile(atPath: path, contents: Data("xx{".utf8))
             default: try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/etc/shadow")
             }
             let ps = try p.run(["ps", "-a"])
