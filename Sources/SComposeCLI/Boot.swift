@@ -31,8 +31,8 @@ struct Boot: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         if install && uninstall { throw CLIError("--install and --uninstall cannot be used together") }
+        let unit = BootUnit(directory: unitDirectory)
         if install {
-            let unit = BootUnit(directory: unitDirectory)
             var root = StateRoot.path
             if !root.hasPrefix("/") {
                 var cwd = [CChar](repeating: 0, count: 4096)
@@ -43,8 +43,8 @@ struct Boot: ParsableCommand {
             return
         }
         if uninstall {
-            BootUnit(directory: unitDirectory).uninstall()
-            Console.error(" Removed \(BootUnit(directory: unitDirectory).path)\n")
+            unit.uninstall()
+            Console.error(" Removed \(unit.path)\n")
             return
         }
         let failed = ProjectContext.engine().boot(healthTimeout: healthTimeout)
