@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
 import SComposeEngine
+import SComposeLoader
 import SComposeOS
 
 #if canImport(Glibc)
@@ -33,12 +34,8 @@ struct Boot: ParsableCommand {
         if install && uninstall { throw CLIError("--install and --uninstall cannot be used together") }
         let unit = BootUnit(directory: unitDirectory)
         if install {
-            var root = StateRoot.path
-            if !root.hasPrefix("/") {
-                var cwd = [CChar](repeating: 0, count: 4096)
-                root = String(cString: getcwd(&cwd, cwd.count)) + "/" + root
-            }
-            try unit.install(executable: BootUnit.executablePath(), root: root)
+            guard let executable = ProjectContext.executablePath else { throw CLIError("cannot find scompose's own path in /proc/self/exe") }
+            try unit.install(executable: executable, root: Path.absolute(StateRoot.path, base: FileSystem.currentDirectory()))
             Console.error(" Installed \(unit.path), enabled for multi-user.target\n")
             return
         }
@@ -79,14 +76,6 @@ public struct BootUnit {
         WantedBy=multi-user.target
 
         """
-    }
-
-    /// The running binary's path, as the unit must name it.
-    static func executablePath() throws -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { throw CLIError("cannot find scompose's own path: \(String(cString: strerror(errno)))") }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public func install(executable: String, root: String) throws {

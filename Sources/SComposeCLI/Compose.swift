@@ -26,14 +26,18 @@ enum ProjectContext {
         return engine
     }
 
+    /// This executable's path, nil when /proc does not tell.
+    static var executablePath: String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// `scompose-shim` next to this executable, unless SCOMPOSE_SHIM says otherwise.
     static var shimPath: String {
         if let p = Console.environment()["SCOMPOSE_SHIM"], !p.isEmpty { return p }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "/usr/local/bin/scompose-shim" }
-        let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return Path.dirname(exe) + "/scompose-shim"
+        return executablePath.map { Path.dirname($0) + "/scompose-shim" } ?? "/usr/local/bin/scompose-shim"
     }
 
     static func load(_ global: GlobalOptions, services: [String] = []) throws -> LoadedProject {

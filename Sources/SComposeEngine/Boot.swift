@@ -30,7 +30,9 @@ extension Engine {
     public func boot(healthTimeout: Int = 300) -> [String] {
         var failed: [String] = []
         let all = containers(project: nil)
+        // Running ones are left before their spec is read.
         let chosen = all.filter { c in
+            guard !c.running else { return false }
             let spec = StateFile.read(ShimSpec.self, from: ContainerFiles(dir: containersDir + "/" + c.record.id).spec)
             return spec.map { Self.startsAtBoot(c, policy: $0.restart) } ?? false
         }

@@ -439,11 +439,8 @@ public struct Engine: Sendable {
                 } else {
                     progress("Container \(step.container)  Starting")
                 }
-                // Through `start(_:)`: its networks and published ports are made again if a
-                // reboot took them away.
-                var stopped = current
-                stopped.running = false
-                try self.start(stopped)
+                // Its networks and published ports are made again if a reboot took them away.
+                try startStopped(current)
                 try runPostStart(service.postStart, container: step.container, project: project.name)
                 progress("Container \(step.container)  Started")
                 continue
@@ -795,6 +792,12 @@ public struct Engine: Sendable {
     /// Starts an existing, stopped container again (its writable layer is kept).
     public func start(_ c: ContainerStatus) throws {
         guard !c.running else { return }
+        try startStopped(c)
+    }
+
+    /// `start(_:)` of a container known to be stopped (`c` may say otherwise: `up` restarts
+    /// with the status read before its stop).
+    func startStopped(_ c: ContainerStatus) throws {
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         let spec = StateFile.read(ShimSpec.self, from: files.spec)
         // Its networks' bridges and rules, again after the machine restarted.

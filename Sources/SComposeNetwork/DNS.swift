@@ -287,7 +287,7 @@ public final class DNSResponder {
     }
 
     /// Serves what is waiting on the server socket.
-    public func handleQuery() {
+    func handleQuery() {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var client = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -350,7 +350,7 @@ public final class DNSResponder {
     }
 
     /// Relays an upstream answer back to whoever asked.
-    public func handleUpstream() {
+    func handleUpstream() {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = recv(upstream, &buffer, buffer.count, 0)
         guard n >= 12 else { return }
