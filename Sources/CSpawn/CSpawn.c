@@ -640,13 +640,28 @@ void sc_close_from(int first) {
     for (int fd = first; fd < 65536; fd++) close(fd);
 }
 
+/// Marks every descriptor from `first` up close-on-exec: what the caller left open must not
+/// reach a program in a container (runc does the same), while the report pipe stays usable
+/// until execve.
+static void cloexec_from(int first) {
+#ifdef SYS_close_range
+    // CLOSE_RANGE_CLOEXEC (Linux 5.11)
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, 1U << 2) == 0) return;
+#endif
+    for (int fd = first; fd < 65536; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+}
 
-pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd) {
-    // Namespace files are opened before fork: only raw calls happen in the child.
-    static const char *names[] = {"ipc", "uts", "net", "pid", "mnt"};
-    int fds[5];
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, int report_fd) {
+    // Namespace files are opened before fork: only raw calls happen in the children. The
+    // cgroup namespace (first) is joined by the program's process, after the cgroups themselves.
+    static const char *names[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
+    enum { COUNT = 6 };
+    int fds[COUNT];
     char path[64];
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < COUNT; i++) {
         int n = 0;
         const char *prefix = "/proc/";
         for (const char *c = prefix; *c; c++) path[n++] = *c;
@@ -665,30 +680,49 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd) {
     }
     pid_t pid = fork();
     if (pid != 0) {
-        for (int i = 0; i < 5; i++) close(fds[i]);
+        for (int i = 0; i < COUNT; i++) close(fds[i]);
         return pid;
     }
-    // Child (of a multithreaded parent): raw system calls only.
+    // Child (of a multithreaded parent): raw system calls only. It stays in the caller's
+    // cgroups: only the program counts against the container's pids (as with runc).
     reset_signals();
-    for (int i = 0; i < 5; i++) {
-        if (setns(fds[i], 0) < 0) fail(report_fd, -2 - i, errno);
+    for (int i = 1; i < COUNT; i++) {
+        if (setns(fds[i], 0) < 0) fail(report_fd, SC_EXEC_STEP_SETNS_CGROUP - i, errno);
         close(fds[i]);
     }
+    // A detached process outlives the caller and its terminal.
+    if ((flags & SC_EXEC_DETACH) && setsid() < 0) fail(report_fd, SC_EXEC_STEP_STDIO, errno);
+    // The intermediate takes the program's streams too: it must not hold the caller's (a
+    // detached exec's caller reading our output to its end would wait for the program).
+    if (plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) fail(report_fd, SC_EXEC_STEP_STDIO, errno);
+    if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) fail(report_fd, SC_EXEC_STEP_STDIO, errno);
+    if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report_fd, SC_EXEC_STEP_STDIO, errno);
     // setns into a pid namespace applies to children: fork once more.
     pid_t inner = fork();
     // Killing the intermediate (a healthcheck that timed out) kills the program too.
     if (inner == 0) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (inner < 0) fail(report_fd, -7, errno);
+    if (inner < 0) fail(report_fd, SC_EXEC_STEP_FORK, errno);
     if (inner > 0) {
+        // The program's process reports from here on; its execve closes the last write end,
+        // which tells the caller that it runs (the caller would otherwise wait for its end).
+        // Nothing else of the caller's is kept either: a pipe it reads to its end is not held.
+        sc_close_from(3);
         int status = 0;
         while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {
         }
         if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
         _exit(128 + WTERMSIG(status));
     }
-    if (plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) fail(report_fd, -1, errno);
-    if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) fail(report_fd, -1, errno);
-    if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report_fd, -1, errno);
+    // Into the container's cgroups before any step, so that its limits, device rules and
+    // freezer cover the program and every child it makes ("0" names the writer; the files
+    // were opened outside). This precedes joining the cgroup namespace: with nsdelegate
+    // (cgroup v2) a process inside a namespace may not move itself across its boundary.
+    for (int i = 0; i < cgroup_count; i++) {
+        if (write(cgroup_procs[i], "0", 1) != 1) fail(report_fd, SC_EXEC_STEP_CGROUP, errno);
+    }
+    if (setns(fds[0], 0) < 0) fail(report_fd, SC_EXEC_STEP_SETNS_CGROUP, errno);
+    close(fds[0]);
+    cloexec_from(3);
     run_steps(plan, report_fd);
     _exit(127);
 }

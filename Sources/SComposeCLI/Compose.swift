@@ -584,22 +584,17 @@ struct Exec: ParsableCommand {
         guard !command.isEmpty else { throw CLIError("exec requires at least 2 arguments") }
         let name = try ProjectContext.name(global)
         let engine = ProjectContext.engine()
-        func exec(stdio: Launcher.Stdio, terminal: ((Int32) -> Void)?) throws -> Int32 {
+        func exec(stdio: Launcher.Stdio, terminal: ((Int32) -> Void)?, detach: Bool = false) throws -> Int32 {
             try engine.exec(
                 project: name, service: service, index: index, command: command, user: user, workingDir: workdir,
-                env: env, privileged: privileged, stdio: stdio, terminal: terminal)
+                env: env, privileged: privileged, stdio: stdio, terminal: terminal, detach: detach)
         }
         if detach {
-            // The command runs on with /dev/null for its streams; we do not wait for it.
+            // The command runs on with /dev/null for its streams, in a session of its own; we
+            // return once it runs.
             let null = open("/dev/null", O_RDWR | O_CLOEXEC)
             defer { close(null) }
-            let child = fork()
-            if child == 0 {
-                setsid()
-                let code = (try? exec(stdio: .init(stdin: null, stdout: null, stderr: null), terminal: nil)) ?? 126
-                _exit(code)
-            }
-            guard child > 0 else { throw CLIError("fork: \(String(cString: strerror(errno)))") }
+            _ = try exec(stdio: .init(stdin: null, stdout: null, stderr: null), terminal: nil, detach: true)
             return
         }
         let useTTY = !noTTY && isatty(0) == 1 && isatty(1) == 1

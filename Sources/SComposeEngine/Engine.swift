@@ -895,7 +895,7 @@ public struct Engine: Sendable {
     public func exec(
         project: String, service: String, index: Int, command: [String], user: String?, workingDir: String?,
         env: [String], privileged: Bool = false, stdio: Launcher.Stdio = .init(),
-        terminal: ((Int32) -> Void)? = nil
+        terminal: ((Int32) -> Void)? = nil, detach: Bool = false
     ) throws -> Int32 {
         let candidates = containers(project: project).filter { $0.record.service == service }
         guard let c = candidates.first(where: { $0.record.number == index }) ?? (index == 1 ? candidates.first : nil),
@@ -905,15 +905,20 @@ public struct Engine: Sendable {
         }
         return try exec(
             in: c, command: command, user: user, workingDir: workingDir, env: env, privileged: privileged, stdio: stdio,
-            terminal: terminal)
+            terminal: terminal, detach: detach)
     }
 
-    /// Runs a command in a running container and returns its exit status.
+    /// Runs a command in a running container and returns its exit status; `detach` returns 0
+    /// as soon as the command runs, in a session of its own (`exec -d`).
     public func exec(
         in c: ContainerStatus, command: [String], user: String?, workingDir: String?, env: [String],
-        privileged: Bool = false, stdio: Launcher.Stdio = .init(), terminal: ((Int32) -> Void)? = nil
+        privileged: Bool = false, stdio: Launcher.Stdio = .init(), terminal: ((Int32) -> Void)? = nil, detach: Bool = false
     ) throws -> Int32 {
         guard c.running, let pid = c.pid else { throw EngineError("container \(c.record.name) is not running") }
+        // The process would join the frozen cgroup and hang there: refused as Docker refuses it.
+        if c.paused {
+            throw EngineError("Error response from daemon: Container \(c.record.id) is paused, unpause the container before exec")
+        }
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
             throw EngineError("container \(c.record.name) has no spec")
@@ -959,6 +964,10 @@ public struct Engine: Sendable {
             throw EngineError("OCI runtime exec failed: \(error)", exitCode: 126)
         }
         do {
+            if detach {
+                _ = try Launcher.startExec(into: pid, plan, stdio: stdio, detach: true)
+                return 0
+            }
             return try Launcher.exec(into: pid, plan, stdio: stdio) { _ in
                 if let pty, let terminal {
                     // Only the program holds the slave now: its last close ends the relay (EIO).

@@ -290,6 +290,40 @@ public struct Cgroup: Sendable {
         for (_, dir) in directories { try write(dir + "/cgroup.procs", String(pid)) }
     }
 
+    /// The `cgroup.procs` files of the cgroups that `pid` is in, one per hierarchy a container
+    /// is placed in (the v2 cgroup, or each v1 controller scompose sets): where a process
+    /// exec'd into the container writes itself so that the same limits, device rules and
+    /// freezer cover it. Read from `/proc/<pid>/cgroup`, so it follows the container wherever
+    /// its cgroup was made.
+    public static func procsFiles(ofProcess pid: pid_t, layout: CgroupLayout) -> [String] {
+        guard let text = try? readText("/proc/\(pid)/cgroup") else { return [] }
+        return procsFiles(membership: text, layout: layout)
+    }
+
+    /// `procsFiles(ofProcess:layout:)` for the text of a `/proc/<pid>/cgroup` file.
+    static func procsFiles(membership: String, layout: CgroupLayout) -> [String] {
+        var out: [String] = []
+        func add(_ mount: String, _ path: Substring) {
+            let dir = path == "/" ? mount : mount + path
+            let file = dir + "/cgroup.procs"
+            if !out.contains(file) { out.append(file) }
+        }
+        for line in membership.split(separator: "\n") {
+            // "<hierarchy id>:<controllers>:<path>"; the path may itself hold colons.
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[2].hasPrefix("/") else { continue }
+            switch layout {
+            case .v2(let root):
+                if fields[0] == "0" && fields[1].isEmpty { add(root, fields[2]) }
+            case .v1(let controllers, _):
+                let names = fields[1].split(separator: ",").map(String.init)
+                guard let name = names.first(where: { v1Controllers.contains($0) }), let mount = controllers[name] else { continue }
+                add(mount, fields[2])
+            }
+        }
+        return out
+    }
+
     /// The processes in the cgroup.
     public func processes() -> [pid_t] {
         guard let first = directories.first?.dir, let text = try? readText(first + "/cgroup.procs") else { return [] }

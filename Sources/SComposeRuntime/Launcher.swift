@@ -96,17 +96,33 @@ public enum Launcher {
     }
 
     /// Starts a process in the container whose init is `target` and returns its pid at once
-    /// (once the program runs); the caller reaps it. For the shim's healthchecks.
-    public static func startExec(into target: pid_t, _ plan: InitPlan, stdio: Stdio) throws(SpawnError) -> pid_t {
+    /// (once the program runs); the caller reaps it. The process joins the container's
+    /// cgroups (those `target` is in) and then its namespaces, as `runc exec` does, so the
+    /// container's limits, device rules and `pause` apply to it. For `exec` and healthchecks;
+    /// `detach` gives it a session of its own (`exec -d`).
+    public static func startExec(
+        into target: pid_t, _ plan: InitPlan, stdio: Stdio, detach: Bool = false
+    ) throws(SpawnError) -> pid_t {
         let (arena, steps) = encode(plan)
+        let cgroupFiles = CgroupLayout.current().map { Cgroup.procsFiles(ofProcess: target, layout: $0) } ?? []
+        var cgroupFDs: [Int32] = []
+        defer { for fd in cgroupFDs { close(fd) } }
+        for file in cgroupFiles {
+            let fd = open(file, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SpawnError(step: "join the container's cgroup \(file)", errno: errno) }
+            cgroupFDs.append(fd)
+        }
         var fds: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
         let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
             steps.withUnsafeBufferPointer { stepBuffer in
-                var cPlan = sc_plan(
-                    steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
-                    clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
-                return sc_exec_spawn(target, &cPlan, fds[1])
+                cgroupFDs.withUnsafeBufferPointer { cgroupBuffer in
+                    var cPlan = sc_plan(
+                        steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
+                        clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
+                    return sc_exec_spawn(
+                        target, &cPlan, cgroupBuffer.baseAddress, Int32(cgroupBuffer.count), detach ? Int32(SC_EXEC_DETACH) : 0, fds[1])
+                }
             }
         }
         let forkErrno = errno
@@ -119,9 +135,23 @@ public enum Launcher {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             let index = Int(failure.step)
-            throw SpawnError(step: index >= 0 && index < plan.steps.count ? plan.steps[index].description : "setns", errno: failure.err)
+            let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : execStepName(index)
+            throw SpawnError(step: step, errno: failure.err)
         }
         return pid
+    }
+
+    /// What `sc_exec_spawn` was doing when it reports one of its own (negative) steps.
+    static func execStepName(_ step: Int) -> String {
+        let namespaces = ["cgroup", "ipc", "uts", "net", "pid", "mnt"]
+        let setnsRange = Int(SC_EXEC_STEP_SETNS_MNT)...Int(SC_EXEC_STEP_SETNS_CGROUP)
+        switch step {
+        case Int(SC_EXEC_STEP_STDIO): return "stdio setup"
+        case Int(SC_EXEC_STEP_CGROUP): return "join the container's cgroups"
+        case setnsRange: return "join the container's \(namespaces[Int(SC_EXEC_STEP_SETNS_CGROUP) - step]) namespace"
+        case Int(SC_EXEC_STEP_FORK): return "fork into the container's pid namespace"
+        default: return "step \(step)"
+        }
     }
 
     /// A new pty pair (master, slave), both close-on-exec, from the devpts instance whose

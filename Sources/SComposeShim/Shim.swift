@@ -465,6 +465,13 @@ struct Supervisor {
         }
         let early = now < nextProbe
         guard !early || now >= (nextEarly ?? Int64.max), let plan = probePlan else { return }
+        // A probe joins the container's cgroup: while it is frozen, the probe would only wait
+        // there until its timeout. None is started until `unpause` (looked for each second).
+        guard access(files.paused, F_OK) != 0 else {
+            nextProbe = max(nextProbe, now + 1000)
+            nextEarly = nil
+            return
+        }
         var pipeFDs: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&pipeFDs) == 0 else { return }
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)

@@ -91,57 +91,192 @@ import Testing
         }
     }
 
+    /// A block device of this host that root can open here (`major minor`; a disk rather than
+    /// a loop device when there is one), for the device rules to refuse in a container.
+    static var hostBlockDevice: String {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []).sorted {
+            ($0.hasPrefix("loop") ? 1 : 0, $0) < ($1.hasPrefix("loop") ? 1 : 0, $1)
+        }
+        for name in names {
+            let fd = open("/dev/" + name, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            close(fd)
+            if let dev = try? String(contentsOfFile: "/sys/block/\(name)/dev", encoding: .utf8) {
+                return dev.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: ":", with: " ")
+            }
+        }
+        return "7 0"
+    }
+
+    /// What a process sees of its confinement: the answers Docker gives, printed one per line.
+    /// `$` is written `$$` (compose interpolation); `unescaped` turns it back for `exec`.
+    static var isolationProbe: String {
+        """
+        grep -E '^(CapEff|CapBnd|CapInh|Seccomp|NoNewPrivs):' /proc/self/status
+        echo procs=$$(ls /proc | grep -c '^[0-9]')
+        mount -t tmpfs t /mnt 2>/dev/null && echo mount=yes || echo mount=no
+        echo x > /proc/sys/kernel/domainname 2>/dev/null && echo procsys=rw || echo procsys=ro
+        echo sys=$$(awk '$$2 == "/sys" { split($$4, o, ","); print o[1] }' /proc/mounts)
+        echo keys=$$(cat /proc/keys 2>/dev/null | wc -c) firmware=$$(ls /sys/firmware 2>/dev/null | wc -l)
+        mknod /tmp/lc c 10 237 2>/dev/null; (exec 3< /tmp/lc) 2>/dev/null && echo rawdevice=yes || echo rawdevice=no
+        mknod /tmp/blk b \(hostBlockDevice) 2>/dev/null; (exec 3< /tmp/blk) 2>/dev/null && echo blockdevice=yes || echo blockdevice=no
+        mknod /tmp/fuse c 10 229 2>/dev/null; (exec 3< /tmp/fuse) 2>/dev/null && echo fuse=yes || echo fuse=no
+        ls /dev | tr '\\n' ' '; echo
+        unshare -n true 2>/dev/null && echo unshare=yes || echo unshare=no
+        echo memlimit=$$(cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)
+        echo pidslimit=$$(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null)
+        [ "$$(cat /proc/self/cgroup)" = "$$(cat /proc/1/cgroup)" ] && echo samecgroups=yes || echo samecgroups=no
+        echo done
+        """
+    }
+
+    static func unescaped(_ probe: String) -> String { probe.replacingOccurrences(of: "$$", with: "$") }
+
+    /// Docker's answers for a confined container (64m, 50 pids) and a privileged one, whether
+    /// the probe is the service's own process or was started by `exec`.
+    static func expectDockerAnswers(confined: String, wide: String, how: String) {
+        #expect(confined.contains("CapEff:\t00000000a80425fb"), "\(how): \(confined)")
+        #expect(confined.contains("CapBnd:\t00000000a80425fb"), "\(how)")
+        #expect(confined.contains("CapInh:\t0000000000000000"), "\(how)")
+        #expect(confined.contains("Seccomp:\t2"), "\(how)")
+        #expect(confined.contains("NoNewPrivs:\t0"), "\(how)")
+        let procs = confined.split(separator: "\n").first { $0.hasPrefix("procs=") }.flatMap { Int($0.dropFirst(6)) } ?? 99
+        #expect(procs <= 6, "\(how): only the container's processes: \(confined)")
+        #expect(confined.contains("mount=no"), "\(how)")
+        #expect(confined.contains("procsys=ro"), "\(how)")
+        #expect(confined.contains("sys=ro"), "\(how)")
+        #expect(confined.contains("keys=0 firmware=0"), "\(how): masked paths read empty")
+        #expect(confined.contains("rawdevice=no"), "\(how): the device rules refuse what is not on their list")
+        #expect(confined.contains("blockdevice=no"), "\(how): a node of the host's disk cannot be opened")
+        #expect(confined.contains("fuse=no"), "\(how): /dev/fuse cannot be opened")
+        #expect(confined.contains("unshare=no"), "\(how): seccomp and capabilities refuse new namespaces")
+        #expect(confined.contains("memlimit=67108864"), "\(how): the container reads its own limits at /sys/fs/cgroup")
+        #expect(confined.contains("pidslimit=50"), "\(how)")
+        #expect(confined.contains("samecgroups=yes"), "\(how): in the cgroups of the container's init")
+        #expect(confined.contains("full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"), "\(how)")
+        #expect(wide.contains("Seccomp:\t0"), "\(how): \(wide)")
+        #expect(!wide.contains("CapEff:\t00000000a80425fb"), "\(how)")
+        #expect(wide.contains("mount=yes"), "\(how)")
+        #expect(wide.contains("sys=rw"), "\(how)")
+        #expect(wide.contains("rawdevice=yes"), "\(how)")
+        #expect(wide.contains("blockdevice=yes"), "\(how): privileged containers open every device")
+        if FileManager.default.fileExists(atPath: "/dev/fuse") { #expect(wide.contains("fuse=yes"), "\(how)") }
+        #expect(wide.contains("samecgroups=yes"), "\(how)")
+    }
+
     @Test(.enabled(if: canRun)) func isolationMatchesDockerDefaults() throws {
-        let probe = """
-            grep -E '^(CapEff|CapBnd|CapInh|Seccomp|NoNewPrivs):' /proc/self/status
-            echo procs=$$(ls /proc | grep -c '^[0-9]')
-            mount -t tmpfs t /mnt 2>/dev/null && echo mount=yes || echo mount=no
-            echo x > /proc/sys/kernel/domainname 2>/dev/null && echo procsys=rw || echo procsys=ro
-            echo sys=$$(awk '$$2 == "/sys" { split($$4, o, ","); print o[1] }' /proc/mounts)
-            echo keys=$$(cat /proc/keys 2>/dev/null | wc -c) firmware=$$(ls /sys/firmware 2>/dev/null | wc -l)
-            mknod /tmp/lc c 10 237 2>/dev/null; (exec 3< /tmp/lc) 2>/dev/null && echo rawdevice=yes || echo rawdevice=no
-            ls /dev | tr '\\n' ' '; echo
-            unshare -n true 2>/dev/null && echo unshare=yes || echo unshare=no
-            echo memlimit=$$(cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)
-            echo done
-            """
+        let probe = Self.isolationProbe
         let p = try Project(
             """
             services:
               confined:
                 image: busybox
                 mem_limit: 64m
-                command: ["sh", "-c", \(jsonString(probe))]
+                pids_limit: 50
+                command: ["sh", "-c", \(jsonString(probe + "\nexec sleep 1000"))]
               wide:
                 image: busybox
                 privileged: true
-                command: ["sh", "-c", \(jsonString(probe))]
+                command: ["sh", "-c", \(jsonString(probe + "\nexec sleep 1000"))]
             """)
         let up = try p.run(["up", "-d"])
         #expect(up.status == 0, "\(up.err)")
         let confined = try p.waitFor("done", ["logs", "--no-log-prefix", "confined"])
-        #expect(confined.contains("CapEff:\t00000000a80425fb"), "\(confined)")
-        #expect(confined.contains("CapBnd:\t00000000a80425fb"))
-        #expect(confined.contains("CapInh:\t0000000000000000"))
-        #expect(confined.contains("Seccomp:\t2"))
-        #expect(confined.contains("NoNewPrivs:\t0"))
-        let procs = confined.split(separator: "\n").first { $0.hasPrefix("procs=") }.flatMap { Int($0.dropFirst(6)) } ?? 99
-        #expect(procs <= 4, "only the container's processes: \(confined)")
-        #expect(confined.contains("mount=no"))
-        #expect(confined.contains("procsys=ro"))
-        #expect(confined.contains("sys=ro"))
-        #expect(confined.contains("keys=0 firmware=0"), "masked paths read empty")
-        #expect(confined.contains("rawdevice=no"), "the device cgroup refuses what is not on its list")
-        #expect(confined.contains("unshare=no"), "seccomp and capabilities refuse new namespaces")
-        #expect(confined.contains("memlimit=67108864"), "the container reads its own limits at /sys/fs/cgroup")
-        #expect(confined.contains("full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"))
         let wide = try p.waitFor("done", ["logs", "--no-log-prefix", "wide"])
-        #expect(wide.contains("Seccomp:\t0"), "\(wide)")
-        #expect(!wide.contains("CapEff:\t00000000a80425fb"))
-        #expect(wide.contains("mount=yes"))
-        #expect(wide.contains("sys=rw"))
-        #expect(wide.contains("rawdevice=yes"))
+        Self.expectDockerAnswers(confined: confined, wide: wide, how: "the service's process")
+        // The same answers for a process `exec` starts: it joins the container's cgroups (device
+        // rules, limits) as well as its namespaces.
+        let execConfined = try p.run(["exec", "-T", "confined", "sh", "-c", Self.unescaped(probe)])
+        let execWide = try p.run(["exec", "-T", "wide", "sh", "-c", Self.unescaped(probe)])
+        #expect(execConfined.status == 0 && execWide.status == 0, "\(execConfined.err) \(execWide.err)")
+        Self.expectDockerAnswers(confined: execConfined.out, wide: execWide.out, how: "exec")
         try p.downAndCheckClean()
+    }
+
+    /// An exec'd process is the container's for the kernel: in its cgroups (host side and
+    /// inside), counted by `stats`, bound by its memory and pids limits, frozen by `pause`.
+    @Test(.enabled(if: canRun)) func execJoinsTheContainersCgroups() throws {
+        let p = try Project(
+            """
+            services:
+              box:
+                image: busybox
+                mem_limit: 64m
+                pids_limit: 20
+                init: true
+                command: sleep 1000
+            """)
+        #expect(try p.run(["up", "-d", "--wait"]).status == 0)
+        func pids() throws -> String {
+            let stats = try p.run(["stats", "--no-stream", "--format", "json"])
+            #expect(stats.status == 0, "\(stats.err)")
+            let object = try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as? [String: Any]
+            return object?["PIDs"] as? String ?? stats.out
+        }
+        // Our init (it reaps what exec leaves behind) and the service's process.
+        #expect(try pids() == "2")
+        #expect(try p.run(["exec", "-d", "box", "sleep", "300"]).status == 0)
+        var counted = ""
+        for _ in 0..<50 where counted != "3" {
+            counted = try pids()
+            usleep(100_000)
+        }
+        #expect(counted == "3", "stats counts the exec'd process (and nothing of ours beside it)")
+        // Host side: the exec'd process's cgroups are the init's, hierarchy by hierarchy.
+        let initPid = try #require(Self.state(p).first?["pid"] as? Int)
+        let initCgroups = try String(contentsOfFile: "/proc/\(initPid)/cgroup", encoding: .utf8)
+        let execPid = try #require(Self.processes(ofCgroupsOf: initPid).first { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) == "sleep\u{0}300\u{0}"
+        })
+        #expect(try String(contentsOfFile: "/proc/\(execPid)/cgroup", encoding: .utf8) == initCgroups)
+        // Its memory limit: a process that grows past 64 MiB is killed (137), the container lives on.
+        let grow = try p.run(["exec", "-T", "box", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"])
+        #expect(grow.status == 137 && !grow.out.contains("survived"), "\(grow.status) \(grow.out) \(grow.err)")
+        #expect(try p.run(["ps", "--status", "running", "--services"]).out == "box\n")
+        // pause freezes what exec started as well; exec into a paused container is refused.
+        #expect(try p.run(["exec", "-d", "box", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; usleep 20000; done"]).status == 0)
+        func counter() -> Int {
+            Int((try? String(contentsOfFile: "/proc/\(initPid)/root/tmp/n", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
+        }
+        usleep(300_000)
+        let before = counter()
+        usleep(300_000)
+        #expect(counter() > before, "the loop runs")
+        #expect(try p.run(["pause", "box"]).status == 0)
+        usleep(200_000)
+        let frozen = counter()
+        usleep(500_000)
+        #expect(counter() == frozen, "pause froze the exec'd loop")
+        let refused = try p.run(["exec", "-T", "box", "true"])
+        #expect(refused.status == 1 && refused.err.contains("is paused, unpause the container before exec"), "\(refused.err)")
+        #expect(try p.run(["unpause", "box"]).status == 0)
+        usleep(300_000)
+        #expect(counter() > frozen, "unpause thawed it")
+        // Its pids limit: of 30 more processes, the container (20 in all, 5 running) refuses some.
+        let fork = try p.run(["exec", "-T", "box", "sh", "-c", "for i in $(seq 1 30); do sleep 5 & done; echo started"])
+        #expect(fork.err.contains("can't fork") && !fork.out.contains("started"), "pids_limit bounds what exec starts: \(fork.err)")
+        try p.downAndCheckClean()
+    }
+
+    /// The processes in the cgroups of `pid` (its first hierarchy's `cgroup.procs`).
+    static func processes(ofCgroupsOf pid: Int) throws -> [Int] {
+        let text = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let dir: String
+            if fields[0] == "0" {
+                dir = "/sys/fs/cgroup" + (FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") ? "" : "/unified")
+            } else if fields[1].split(separator: ",").contains("pids") {
+                dir = "/sys/fs/cgroup/pids"
+            } else {
+                continue
+            }
+            if fields[0] == "0" && !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") { continue }
+            let procs = try String(contentsOfFile: dir + fields[2] + "/cgroup.procs", encoding: .utf8)
+            return procs.split(separator: "\n").compactMap { Int($0) }
+        }
+        return []
     }
 
     @Test(.enabled(if: canRun)) func restartPoliciesAndStopSignals() throws {

@@ -29,6 +29,38 @@ import Testing
         #expect(CgroupLayout.detect(mountinfo: "1 0 0:1 / / rw - ext4 /dev/vda rw\n") == nil)
     }
 
+    /// Where a process exec'd into a container writes itself: each hierarchy the container's
+    /// init is in, at its path there; named hierarchies and the hybrid unified one are left out.
+    @Test func execJoinsTheInitsCgroups() {
+        let v1 = CgroupLayout.v1(
+            controllers: [
+                "memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids", "cpu": "/sys/fs/cgroup/cpu,cpuacct",
+                "cpuacct": "/sys/fs/cgroup/cpu,cpuacct", "devices": "/sys/fs/cgroup/devices", "freezer": "/sys/fs/cgroup/freezer",
+            ], unified: "/sys/fs/cgroup/unified")
+        let membership = """
+            12:pids:/scompose/abc
+            9:cpu,cpuacct:/scompose/abc
+            7:devices:/scompose/abc
+            5:freezer:/scompose/abc
+            4:memory:/scompose/abc
+            3:net_cls,net_prio:/
+            1:name=systemd:/user.slice
+            0::/user.slice/odd:path
+            """
+        #expect(
+            Cgroup.procsFiles(membership: membership, layout: v1) == [
+                "/sys/fs/cgroup/pids/scompose/abc/cgroup.procs", "/sys/fs/cgroup/cpu,cpuacct/scompose/abc/cgroup.procs",
+                "/sys/fs/cgroup/devices/scompose/abc/cgroup.procs", "/sys/fs/cgroup/freezer/scompose/abc/cgroup.procs",
+                "/sys/fs/cgroup/memory/scompose/abc/cgroup.procs",
+            ])
+        let v2 = CgroupLayout.v2("/sys/fs/cgroup")
+        #expect(Cgroup.procsFiles(membership: "0::/scompose.slice/scompose-abc.scope\n", layout: v2) == [
+            "/sys/fs/cgroup/scompose.slice/scompose-abc.scope/cgroup.procs"
+        ])
+        #expect(Cgroup.procsFiles(membership: "0::/\n", layout: v2) == ["/sys/fs/cgroup/cgroup.procs"])
+        #expect(Cgroup.procsFiles(membership: "garbage\n", layout: v2).isEmpty)
+    }
+
     @Test func sharesToWeight() {
         #expect(Cgroup.weight(fromShares: 1024) == 39)
         #expect(Cgroup.weight(fromShares: 2) == 1)

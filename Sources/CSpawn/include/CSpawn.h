@@ -70,11 +70,33 @@ pid_t sc_container_spawn(const struct sc_plan *plan, int report_fd);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of the container are reparented to the caller.
 int sc_set_child_subreaper(void);
 
-/// Runs a process inside the namespaces of `target` (a container's init): setns into its
-/// ipc, uts, net, pid and mount namespaces, fork into the pid namespace, then the plan's
-/// steps (ids, caps, chdir, exec). Returns the pid of the intermediate child, whose exit
-/// status is the process's; `report_fd` receives a `struct sc_failure` if a step fails.
-pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, int report_fd);
+/// Steps of `sc_exec_spawn` before the plan's own, as reported in `sc_failure.step`: -1 is
+/// stdio, -2 joining the cgroups, -3 down to -8 setns into the cgroup, ipc, uts, net, pid and
+/// mount namespaces, -9 the fork into the pid namespace.
+enum {
+    SC_EXEC_STEP_STDIO = -1,
+    SC_EXEC_STEP_CGROUP = -2,
+    SC_EXEC_STEP_SETNS_CGROUP = -3,
+    SC_EXEC_STEP_SETNS_MNT = -8,
+    SC_EXEC_STEP_FORK = -9,
+};
+
+/// Flags of `sc_exec_spawn`.
+enum {
+    /// The process gets a session of its own (`exec -d`): the caller's terminal closing or a
+    /// Ctrl-C there does not reach it.
+    SC_EXEC_DETACH = 1,
+};
+
+/// Runs a process inside `target` (a container's init): an intermediate child joins its ipc,
+/// uts, net, pid and mount namespaces and forks into the pid namespace; the program's process
+/// writes itself into each of `cgroup_procs` (open `cgroup.procs` files of the container's
+/// cgroups, so that its limits, device rules and freezer apply), joins the cgroup namespace,
+/// then runs the plan's steps (ids, caps, chdir, exec). `flags`: `SC_EXEC_DETACH`. The
+/// standard streams are set in the intermediate, which holds none of the caller's. Returns
+/// the intermediate's pid, whose exit status is the program's; `report_fd` receives a
+/// `struct sc_failure` if a step fails.
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, int report_fd);
 
 /// Closes every descriptor from `first` up (close_range, with a loop where the kernel lacks it).
 void sc_close_from(int first);
