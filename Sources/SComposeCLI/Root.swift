@@ -201,10 +201,7 @@ public struct GlobalOptions: ParsableArguments {
             : envFile
         options.profiles = profile
         options.projectDirectory = projectDirectory
-        options.readStandardInput = {
-            let bytes = (try? FileSystem.readAll(fd: 0)) ?? []
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        options.readStandardInput = { (try? FileSystem.readAll(fd: 0)) ?? [] }
         return options
     }
 }

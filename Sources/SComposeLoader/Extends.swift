@@ -111,12 +111,7 @@ enum Extends {
         _ path: String, name: String, ref: String, from: String, loader: inout Loader,
         environment: [String: String]
     ) throws(LoaderError) -> OrderedMap<Node> {
-        let content: String
-        do {
-            content = try FileSystem.read(path)
-        } catch {
-            throw LoaderError(.notFound, error.description)
-        }
+        let content = try FileSystem.readComposeFile(path)
         let loaded = try loader.loadFile(
             ConfigFile(path: path, content: content), into: Node(.map(OrderedMap())),
             workingDir: Path.dirname(path), environment: environment, included: [], forExtends: true)

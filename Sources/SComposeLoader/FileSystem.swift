@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeYAML
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -16,6 +18,70 @@ public enum FileSystem {
         public var description: String {
             "open \(path): \(String(cString: strerror(errno)).lowercasedFirst())"
         }
+    }
+
+    /// Reads a compose file, which must be UTF-8 (as YAML is for Compose): a file that cannot
+    /// be read is `.notFound`, bytes that are not UTF-8 are `.invalid`, named by position and
+    /// byte offset. `origin` is where the file was named (an `include`), if anywhere.
+    public static func readComposeFile(_ path: String, origin: Origin? = nil) throws(LoaderError) -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try readBytes(path)
+        } catch {
+            throw LoaderError(.notFound, error.description, origin: origin)
+        }
+        return try decodeUTF8(bytes, file: path)
+    }
+
+    /// `bytes` as text, or an error at the first byte that is not part of valid UTF-8.
+    public static func decodeUTF8(_ bytes: [UInt8], file: String) throws(LoaderError) -> String {
+        guard let offset = invalidUTF8Offset(bytes) else { return String(decoding: bytes, as: UTF8.self) }
+        var line = 1
+        var lineStart = 0
+        for (i, b) in bytes[..<offset].enumerated() where b == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = i + 1
+        }
+        // Columns count characters, as libyaml's do: the bytes before this one on its line.
+        let column = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1
+        let hex = String(bytes[offset], radix: 16)
+        throw LoaderError(
+            .invalid, "invalid UTF-8 at byte offset \(offset) (0x\(hex.count == 1 ? "0" + hex : hex)): compose files must be UTF-8",
+            origin: Origin(file: file, mark: YAMLMark(line: line, column: column)))
+    }
+
+    /// The offset of the first byte that does not belong to a well-formed UTF-8 sequence
+    /// (overlong forms, surrogates and values past U+10FFFF included), or nil.
+    static func invalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b < 0x80 {
+                i += 1
+                continue
+            }
+            // Length and the allowed range of the second byte (RFC 3629's table).
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch b {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: (length, low) = (3, 0xA0)
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: (length, high) = (3, 0x9F)
+            case 0xF0: (length, low) = (4, 0x90)
+            case 0xF1...0xF3: length = 4
+            case 0xF4: (length, high) = (4, 0x8F)
+            default: return i
+            }
+            guard i + 1 < n, bytes[i + 1] >= low, bytes[i + 1] <= high else { return i }
+            for k in 2..<length {
+                guard i + k < n, bytes[i + k] & 0xC0 == 0x80 else { return i }
+            }
+            i += length
+        }
+        return nil
     }
 
     /// Reads a whole file as UTF-8 (invalid bytes replaced).

@@ -71,11 +71,7 @@ enum Include {
             for (k, v) in fromFile where env[k] == nil { env[k] = v }
             var configs: [ConfigFile] = []
             for f in files {
-                do {
-                    configs.append(ConfigFile(path: f, content: try FileSystem.read(f)))
-                } catch {
-                    throw LoaderError(.notFound, error.description, origin: item.origin)
-                }
+                configs.append(ConfigFile(path: f, content: try FileSystem.readComposeFile(f, origin: item.origin)))
             }
             var nested = loader
             nested.warnings = []

@@ -27,7 +27,7 @@ public struct ProjectOptions: Sendable {
     /// False for `--no-consistency`.
     public var consistency = true
     /// Reads standard input for `-f -`.
-    public var readStandardInput: @Sendable () -> String = { "" }
+    public var readStandardInput: @Sendable () -> [UInt8] = { [] }
     /// Compose text merged after the files (the flags of `run`); its name shows in errors.
     public var commandLineOverride: ConfigFile?
 
@@ -131,14 +131,10 @@ extension ProjectOptions {
         var loaded: [ConfigFile] = []
         for file in files {
             if file == "-" {
-                loaded.append(ConfigFile(path: "-", content: readStandardInput()))
+                loaded.append(ConfigFile(path: "-", content: try FileSystem.decodeUTF8(readStandardInput(), file: "-")))
                 continue
             }
-            do {
-                loaded.append(ConfigFile(path: file, content: try FileSystem.read(file)))
-            } catch {
-                throw LoaderError(.notFound, error.description)
-            }
+            loaded.append(ConfigFile(path: file, content: try FileSystem.readComposeFile(file)))
         }
         if let commandLineOverride { loaded.append(commandLineOverride) }
         return ConfigDetails(workingDirectory: workingDir(), files: loaded, environment: environment, warnings: warnings)

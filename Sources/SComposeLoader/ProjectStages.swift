@@ -59,7 +59,8 @@ enum Consistency {
             if let mode = s["network_mode"]?.string, !mode.isEmpty, let nets = s["networks"]?.map, !nets.isEmpty {
                 throw invalid("service \(name) declares mutually exclusive `network_mode` and `networks`", s["network_mode"])
             }
-            for (net, value) in s["networks"]?.map ?? OrderedMap() where networks[net] == nil {
+            // A top-level network named `x-…` is an extension, not a network (Compose's reading).
+            for (net, value) in s["networks"]?.map ?? OrderedMap() where networks[net] == nil || net.hasPrefix("x-") {
                 throw invalid("service \"\(name)\" refers to undefined network \(net)", value.origin == nil ? s : value)
             }
             if let test = s["healthcheck"]?["test"]?.seq, let first = test.first?.string,

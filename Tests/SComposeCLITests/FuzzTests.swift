@@ -48,17 +48,29 @@ import SComposeLoader
         return lines.joined(separator: "\n")
     }
 
+    /// The files to mutate: the conformance corpus's, or where a clone has none beside it, the
+    /// project's examples (fewer shapes, but the same guarantees).
+    static func sources() throws -> [String] {
+        var paths: [String] = []
+        if let corpus = CorpusLocation.publicCases {
+            paths = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted().map { corpus + "/" + $0 + "/compose.yaml" }
+        } else {
+            print("FuzzTests: \(CorpusLocation.missing); mutating the examples' compose files instead")
+            let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("examples").path
+            for example in try FileManager.default.contentsOfDirectory(atPath: examples).sorted() {
+                for file in (try? FileManager.default.contentsOfDirectory(atPath: examples + "/" + example)) ?? []
+                where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
+                    paths.append(examples + "/" + example + "/" + file)
+                }
+            }
+        }
+        return paths.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+    }
+
     @Test func mutatedCorpusNeverCrashes() throws {
-        guard let corpus = CorpusLocation.publicCases else {
-            Issue.record("the conformance corpus was not found (set SCOMPOSE_CORPUS)")
-            return
-        }
-        let cases = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted()
-        var sources: [String] = []
-        for c in cases {
-            let path = corpus + "/" + c + "/compose.yaml"
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) { sources.append(text) }
-        }
+        let sources = try Self.sources()
+        try #require(!sources.isEmpty, "no compose files to mutate")
         let iterations = Int(ProcessInfo.processInfo.environment["SCOMPOSE_FUZZ_ITERATIONS"] ?? "") ?? 3000
         var rng = Generator(state: 20_261_126)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("scompose-fuzz-\(UUID().uuidString)").path
@@ -73,7 +85,7 @@ import SComposeLoader
             var options = ProjectOptions(environment: ["HOME": "/tmp/h"], currentDirectory: dir)
             options.configFiles = ["-"]
             options.projectName = "fuzz"
-            options.readStandardInput = { mutant }
+            options.readStandardInput = { Array(mutant.utf8) }
             do {
                 let loaded = try Loader.load(options)
                 _ = Render.text(try Render.project(loaded.model), format: .yaml, escapeDollars: true)

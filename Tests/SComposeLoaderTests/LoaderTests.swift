@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import Testing
 
 @testable import SComposeLoader
@@ -244,5 +245,83 @@ import SComposeSpec
         #expect(web.networks.keys.sorted() == ["default"])
         #expect(project.networks["default"]?.name == "test_default")
         #expect(project.volumes["cache"]?.name == "test_cache")
+    }
+}
+
+/// Two readings where scompose once differed from Compose: bytes that are not UTF-8, and
+/// top-level networks named `x-…`.
+@Suite struct LoaderEdgeTests {
+    @Test func aFileThatIsNotUTF8IsRejectedAtItsByte() throws {
+        let p = try TempProject(["compose.yaml": ""])
+        let bytes = Array("services:\n  web:\n    image: busybox\n    environment:\n      A: \"caf".utf8) + [0xE9] + Array("\"\n".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: p.dir + "/compose.yaml"))
+        do {
+            _ = try p.load()
+            Issue.record("loaded a file that is not UTF-8")
+        } catch let error as LoaderError {
+            #expect(error.kind == .invalid)
+            #expect(error.description == "\(p.dir)/compose.yaml:5:14: invalid UTF-8 at byte offset 66 (0xe9): compose files must be UTF-8")
+        }
+    }
+
+    @Test func utf8Validation() {
+        func offset(_ bytes: [UInt8]) -> Int? { FileSystem.invalidUTF8Offset(bytes) }
+        #expect(offset(Array("plain ascii and é, ☃, 𝄞".utf8)) == nil)
+        #expect(offset([0x61, 0xC3]) == 1, "cut short")
+        #expect(offset([0xC0, 0xAF]) == 0, "overlong")
+        #expect(offset([0x61, 0xED, 0xA0, 0x80]) == 1, "a surrogate")
+        #expect(offset([0xF4, 0x90, 0x80, 0x80]) == 0, "past U+10FFFF")
+        #expect(offset([0xFF, 0xFE, 0x73, 0x00]) == 0, "UTF-16")
+        #expect(offset([0xE2, 0x98, 0x83, 0x80]) == 3, "a lone continuation byte")
+    }
+
+    @Test func standardInputIsCheckedToo() throws {
+        let p = try TempProject([:])
+        var options = ProjectOptions(environment: [:], currentDirectory: p.dir)
+        options.configFiles = ["-"]
+        options.projectName = "test"
+        options.readStandardInput = { Array("services:\n  web:\n    image: \"b".utf8) + [0xC3] + Array("\"\n".utf8) }
+        #expect(throws: LoaderError.self) { try Loader.load(options) }
+    }
+
+    @Test func networksNamedXAreExtensionsNotNetworks() throws {
+        let p = try TempProject([
+            "compose.yaml": """
+            services:
+              web:
+                image: busybox
+                networks: [x-net]
+            networks:
+              x-net: {}
+            """
+        ])
+        do {
+            _ = try p.load()
+            Issue.record("a service joined an x- network")
+        } catch let error as LoaderError {
+            #expect(error.description.hasSuffix("service \"web\" refers to undefined network x-net: invalid compose project"), "\(error)")
+        }
+        // Unreferenced, it is left out; volumes, secrets and configs named x-… stay definitions.
+        let q = try TempProject([
+            "a": "",
+            "compose.yaml": """
+            services:
+              web:
+                image: busybox
+                volumes: ["x-vol:/data"]
+                secrets: [x-s]
+            networks:
+              x-net: {}
+            volumes:
+              x-vol: {}
+            secrets:
+              x-s: {file: ./a}
+            """,
+        ])
+        let json = try q.json()
+        #expect(json.at("networks.x-net") == nil)
+        #expect(json.at("networks.default.name") as? String == "test_default")
+        #expect(json.at("volumes.x-vol.name") as? String == "test_x-vol")
+        #expect(json.at("secrets.x-s.name") as? String == "test_x-s")
     }
 }
