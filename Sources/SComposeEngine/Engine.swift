@@ -742,10 +742,12 @@ public struct Engine: Sendable {
             .init(source: network.hostsSource ?? files.hosts, target: "/etc/hosts"), .init(source: files.hostname, target: "/etc/hostname"),
             .init(source: files.resolvConf, target: "/etc/resolv.conf"),
         ]
+        let memory = service.memLimit ?? service.deploy?.memoryLimit
+        // Docker's default: as much swap as memory (memory + swap = twice the limit).
         let resources = Resources(
-            memory: service.memLimit ?? service.deploy?.memoryLimit, memorySwap: service.memswapLimit,
+            memory: memory, memorySwap: service.memswapLimit ?? memory.map { $0 * 2 },
             cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
-            pids: service.pidsLimit ?? service.deploy?.pidsLimit)
+            pids: service.pidsLimit ?? service.deploy?.pidsLimit, blkioWeight: service.blkioWeight)
         var spec = ShimSpec(id: id, container: config, cgroup: "scompose/\(id)", resources: resources)
         spec.restart = try Self.restartPolicy(service)
         spec.stdinOpen = service.stdinOpen

@@ -189,6 +189,7 @@ public enum Binding {
         svc.shmSize = bytes(s["shm_size"])
         svc.cpus = s["cpus"]?.doubleValue
         svc.cpuShares = s["cpu_shares"]?.intValue
+        svc.blkioWeight = s["blkio_config"]?["weight"]?.intValue
         svc.cpuset = s["cpuset"]?.stringValue
         svc.pidsLimit = s["pids_limit"]?.intValue
         svc.oomKillDisable = s["oom_kill_disable"]?.boolValue ?? false

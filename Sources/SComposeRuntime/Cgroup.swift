@@ -120,13 +120,19 @@ public struct Resources: Sendable, Equatable, Codable {
     public var cpus: Double?
     public var cpuShares: Int64?
     public var pids: Int64?
+    /// The block I/O weight (`blkio_config.weight`, 10–1000), where an I/O scheduler takes one.
+    public var blkioWeight: Int64?
 
-    public init(memory: Int64? = nil, memorySwap: Int64? = nil, cpus: Double? = nil, cpuShares: Int64? = nil, pids: Int64? = nil) {
+    public init(
+        memory: Int64? = nil, memorySwap: Int64? = nil, cpus: Double? = nil, cpuShares: Int64? = nil, pids: Int64? = nil,
+        blkioWeight: Int64? = nil
+    ) {
         self.memory = memory
         self.memorySwap = memorySwap
         self.cpus = cpus
         self.cpuShares = cpuShares
         self.pids = pids
+        self.blkioWeight = blkioWeight
     }
 }
 
@@ -199,11 +205,18 @@ public struct Cgroup: Sendable {
             // Enable the controllers we write for the children of every ancestor.
             var current = root
             for part in path.split(separator: "/").dropLast() {
-                try? write(current + "/cgroup.subtree_control", "+memory +pids +cpu")
+                enableControllers(current)
                 current += "/" + part
             }
-            try? write(current + "/cgroup.subtree_control", "+memory +pids +cpu")
+            enableControllers(current)
         }
+    }
+
+    /// Enables, for the children of `dir`, the v2 controllers we write (io only where the
+    /// kernel offers it: one write, as a missing controller fails the whole line).
+    private func enableControllers(_ dir: String) {
+        try? write(dir + "/cgroup.subtree_control", "+memory +pids +cpu")
+        try? write(dir + "/cgroup.subtree_control", "+io")
     }
 
     private func copyCpusetDown(_ dir: String) {
@@ -229,12 +242,20 @@ public struct Cgroup: Sendable {
         case .v2:
             guard let d = dir("") else { return }
             if let m = r.memory { try write(d + "/memory.max", String(m)) }
-            if let s = r.memorySwap, let m = r.memory {
+            if let s = r.memorySwap, let m = r.memory, access(d + "/memory.swap.max", F_OK) == 0 {
                 try write(d + "/memory.swap.max", s < 0 ? "max" : String(max(0, s - m)))
             }
             if let c = r.cpus { try write(d + "/cpu.max", "\(Int64((c * 100_000).rounded())) 100000") }
             if let shares = r.cpuShares { try write(d + "/cpu.weight", String(Self.weight(fromShares: shares))) }
             if let p = r.pids { try write(d + "/pids.max", p <= 0 ? "max" : String(p)) }
+            if let w = r.blkioWeight {
+                // BFQ takes the weight as it is; the io controller's own weight on its scale.
+                if access(d + "/io.bfq.weight", F_OK) == 0 {
+                    try write(d + "/io.bfq.weight", String(w))
+                } else if access(d + "/io.weight", F_OK) == 0 {
+                    try write(d + "/io.weight", "default \(Self.ioWeight(fromBlkio: w))")
+                }
+            }
         case .v1:
             if let d = dir("memory") {
                 if let m = r.memory { try write(d + "/memory.limit_in_bytes", String(m)) }
@@ -250,6 +271,12 @@ public struct Cgroup: Sendable {
                 if let shares = r.cpuShares { try write(d + "/cpu.shares", String(shares)) }
             }
             if let d = dir("pids"), let p = r.pids { try write(d + "/pids.max", p <= 0 ? "max" : String(p)) }
+            if let d = dir("blkio"), let w = r.blkioWeight {
+                for file in ["blkio.weight", "blkio.bfq.weight"] where access(d + "/" + file, F_OK) == 0 {
+                    try write(d + "/" + file, String(w))
+                    break
+                }
+            }
         }
     }
 
@@ -283,6 +310,12 @@ public struct Cgroup: Sendable {
     public static func weight(fromShares shares: Int64) -> Int64 {
         guard shares > 0 else { return 100 }
         return 1 + ((max(2, min(shares, 262_144)) - 2) * 9999) / 262_142
+    }
+
+    /// cgroup v2's `io.weight` (1–10000) for a blkio weight (10–1000), as runc converts it.
+    public static func ioWeight(fromBlkio weight: Int64) -> Int64 {
+        let w = max(10, min(weight, 1000))
+        return 1 + (w - 10) * 9999 / 990
     }
 
     /// Moves a process into the cgroup.

@@ -100,6 +100,8 @@ public struct ServiceConfig: Sendable, Equatable {
     public var shmSize: Int64?
     public var cpus: Double?
     public var cpuShares: Int64?
+    /// `blkio_config.weight` (10–1000).
+    public var blkioWeight: Int64?
     public var cpuset: String?
     public var pidsLimit: Int64?
     public var oomKillDisable = false

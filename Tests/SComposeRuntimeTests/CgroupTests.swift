@@ -61,6 +61,12 @@ import Testing
         #expect(Cgroup.procsFiles(membership: "garbage\n", layout: v2).isEmpty)
     }
 
+    @Test func blkioToIOWeight() {
+        #expect(Cgroup.ioWeight(fromBlkio: 10) == 1)
+        #expect(Cgroup.ioWeight(fromBlkio: 500) == 4950)
+        #expect(Cgroup.ioWeight(fromBlkio: 1000) == 10000)
+    }
+
     @Test func sharesToWeight() {
         #expect(Cgroup.weight(fromShares: 1024) == 39)
         #expect(Cgroup.weight(fromShares: 2) == 1)
