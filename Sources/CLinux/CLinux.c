@@ -70,6 +70,7 @@ static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off,
 int sc_attach_device_filter(int cgroup_fd, const struct sc_device_rule *rules, int count) {
     struct bpf_insn prog[MAX_DEVICE_INSNS];
     int n = 0;
+    int allows_all = 0;
     if (count * 8 + 8 > MAX_DEVICE_INSNS) {
         errno = E2BIG;
         return -1;
@@ -111,9 +112,17 @@ int sc_attach_device_filter(int cgroup_fd, const struct sc_device_rule *rules, i
         // A failed test skips to the next rule's first instruction.
         for (int k = 0; k < j; k++) block[jumps[k]].off = (int16_t)(b - jumps[k] - 1);
         for (int k = 0; k < b; k++) prog[n++] = block[k];
+        // A rule that tests nothing (`a`, privileged) allows everything: what follows could
+        // never run, and the verifier refuses unreachable instructions.
+        if (j == 0) {
+            allows_all = 1;
+            break;
+        }
     }
-    prog[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
-    prog[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    if (!allows_all) {
+        prog[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+        prog[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    }
 
     union bpf_attr load;
     memset(&load, 0, sizeof load);

@@ -748,7 +748,11 @@ public struct Engine: Sendable {
             memory: memory, memorySwap: service.memswapLimit ?? memory.map { $0 * 2 },
             cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
             pids: service.pidsLimit ?? service.deploy?.pidsLimit, blkioWeight: service.blkioWeight)
-        var spec = ShimSpec(id: id, container: config, cgroup: "scompose/\(id)", resources: resources)
+        // Under systemd (cgroup v2), a delegated scope per container that systemd leaves alone.
+        let scope = SystemdScope.applies(layout: Self.cgroupLayout) ? SystemdScope.unitName(container: name, id: id) : nil
+        var spec = ShimSpec(
+            id: id, container: config, cgroup: scope.map(SystemdScope.containerCgroup) ?? "scompose/\(id)", resources: resources)
+        spec.systemdScope = scope
         spec.restart = try Self.restartPolicy(service)
         spec.stdinOpen = service.stdinOpen
         spec.network = network.shim
@@ -1126,9 +1130,11 @@ public struct Engine: Sendable {
     /// This machine's cgroup mounts, read once per process (`down` asks for every container's).
     static let cgroupLayout = CgroupLayout.current()
 
-    /// The container's cgroup, when this machine has cgroups.
+    /// The container's cgroup, when this machine has cgroups: where its spec put it.
     func cgroup(of id: String) -> Cgroup? {
-        Self.cgroupLayout.map { Cgroup(layout: $0, path: "scompose/\(id)") }
+        guard let layout = Self.cgroupLayout else { return nil }
+        let spec = StateFile.read(ShimSpec.self, from: ContainerFiles(dir: containersDir + "/" + id).spec)
+        return Cgroup(layout: layout, path: spec?.cgroup ?? "scompose/\(id)")
     }
 
     /// Freezes (`pause`) or thaws (`unpause`) a running container.

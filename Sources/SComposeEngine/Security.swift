@@ -43,6 +43,7 @@ enum Security {
             for name in service.capDrop { caps.remove(try capability(name)) }
         }
         config.capabilities = caps
+        var appArmor: String?
         for option in service.securityOpt {
             // `key=value` or the older `key:value`.
             let parts = option.split(maxSplits: 1, whereSeparator: { $0 == "=" || $0 == ":" }).map(String.init)
@@ -59,12 +60,20 @@ enum Security {
                     throw EngineError("security_opt \"\(option)\": only seccomp=unconfined is supported (custom profiles are not)")
                 }
                 config.seccomp = false
-            case "apparmor", "label", "systempaths":
-                // No AppArmor or SELinux here; systempaths=unconfined is honoured below.
+            case "apparmor":
+                guard !value.isEmpty else { throw EngineError("invalid --security-opt: \(option)") }
+                appArmor = value
+            case "label", "systempaths":
+                // No SELinux support; systempaths=unconfined is honoured below.
                 if key == "systempaths" && value != "unconfined" { throw EngineError("invalid --security-opt: \(option)") }
             default:
                 throw EngineError("invalid --security-opt: \(option)")
             }
+        }
+        do {
+            config.appArmorProfile = try AppArmor.profile(requested: appArmor, privileged: service.privileged)
+        } catch {
+            throw EngineError("\(error)")
         }
         for (name, limit) in service.ulimits.sorted(by: { $0.key < $1.key }) {
             guard let resource = rlimits[name] else { throw EngineError("invalid ulimit type: \(name)") }

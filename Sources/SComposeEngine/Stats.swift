@@ -24,14 +24,10 @@ extension Engine {
     /// Samples the running containers twice, `interval` microseconds apart (the CPU share needs two
     /// readings); stopped ones show zeros.
     public func stats(_ containers: [ContainerStatus], interval: UInt32 = 500_000) -> [ContainerStats] {
-        let layout = Self.cgroupLayout
-        func sample() -> [String: Cgroup.Usage] {
-            var out: [String: Cgroup.Usage] = [:]
-            for c in containers where c.running {
-                if let layout { out[c.record.id] = Cgroup(layout: layout, path: "scompose/\(c.record.id)").usage() }
-            }
-            return out
+        let cgroups = Dictionary(containers.filter(\.running).compactMap { c in cgroup(of: c.record.id).map { (c.record.id, $0) } }) {
+            first, _ in first
         }
+        func sample() -> [String: Cgroup.Usage] { cgroups.mapValues { $0.usage() } }
         let first = sample()
         let start = Clock.nowNanoseconds()
         if containers.contains(where: \.running) { usleep(interval) }

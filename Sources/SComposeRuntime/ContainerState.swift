@@ -10,8 +10,12 @@ import Glibc
 public struct ShimSpec: Sendable, Codable, Equatable {
     public var id: String
     public var container: ContainerConfig
-    /// Relative cgroup path (`scompose/<id>`), nil to run without one.
+    /// Relative cgroup path (`scompose/<id>`, or in a systemd scope
+    /// `scompose.slice/<unit>/container`), nil to run without one.
     public var cgroup: String?
+    /// The transient systemd scope the shim asks for and moves itself into before it makes
+    /// the container's cgroup in it (hosts with systemd and cgroup v2); nil elsewhere.
+    public var systemdScope: String?
     public var resources: Resources
     public var restart: RestartPolicy = .no
     /// json-file rotation (`logging.options` max-size in bytes, max-file).

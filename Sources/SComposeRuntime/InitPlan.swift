@@ -40,6 +40,8 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var namespaces: Namespaces = .default
     /// Docker's default seccomp profile (false: `seccomp=unconfined`; never for privileged).
     public var seccomp = true
+    /// The AppArmor profile the program runs under (nil: unconfined, or no AppArmor).
+    public var appArmorProfile: String?
     /// Standard input is a pty to become the controlling terminal (`tty: true`).
     public var tty = false
     /// With `tty`: the socket (inherited by the child) the pty master is sent back over;
@@ -248,6 +250,8 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     case mountInRoot(source: String?, target: String, type: String?, flags: UInt, data: String?, isFile: Bool, readOnly: Bool, propagation: UInt)
     /// A pty of the container's devpts as the standard streams; its master sent over `socket`.
     case console(ptmx: String, ptsDir: String, socket: Int32)
+    /// Confines the program under this AppArmor profile from its execve on.
+    case appArmor(String)
 
     public var description: String {
         switch self {
@@ -278,6 +282,7 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .joinNetwork(let p): return "setns net \(p)"
         case .initProcess: return "init"
         case .console(let ptmx, let dir, _): return "console \(ptmx) \(dir)"
+        case .appArmor(let profile): return "apparmor \(profile)"
         case .openRoot(let p): return "open-root \(p)"
         case .mountInRoot(let src, let t, let ty, let f, let d, let file, let ro, let prop):
             return "mount-in-root \(src ?? "-") \(t) \(ty ?? "-") flags=0x\(String(f, radix: 16))\(d.map { " " + $0 } ?? "")"
@@ -486,6 +491,9 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         let mask = caps.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
         let filter: [UInt8]? = c.seccomp && !c.privileged ? try SeccompProfile.compile(capabilities: caps) : nil
         var s: [InitStep] = c.tty ? [.controllingTerminal] : []
+        // Asked for while the process may still write its own attributes, before no_new_privs
+        // and seccomp (as runc); the kernel applies it at execve.
+        if let profile = c.appArmorProfile { s.append(.appArmor(profile)) }
         s.append(.boundingSet(mask))
         if let filter, !c.noNewPrivileges { s.append(.seccomp(filter)) }
         s += [

@@ -297,6 +297,9 @@ public enum Launcher {
                 c.s.0 = add(ptmx)
                 c.s.1 = add(dir)
                 c.n.0 = Int64(socket)
+            case .appArmor(let profile):
+                c.kind = Int32(SC_APPARMOR.rawValue)
+                c.s.0 = add("exec " + profile)
             case .exec(let path, let args, let env):
                 c.kind = Int32(SC_EXEC.rawValue)
                 c.s.0 = add(path)

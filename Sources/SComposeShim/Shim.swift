@@ -136,6 +136,7 @@ struct Supervisor {
         if let path = spec.cgroup, let layout = CgroupLayout.current() {
             let c = Cgroup(layout: layout, path: path)
             do {
+                if let unit = spec.systemdScope { try SystemdScope.enter(unit: unit, layout: layout) }
                 try c.create()
                 try c.apply(spec.resources)
                 try c.applyDevices(privileged: spec.container.privileged)

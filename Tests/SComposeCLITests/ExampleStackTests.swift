@@ -91,6 +91,33 @@ import Testing
         }
     }
 
+    /// The quickstart (busybox only): healthy, its page and the worker's heartbeat served on
+    /// the published port, and nothing left after `down -v`.
+    @Test(.enabled(if: ComposeRunTests.canRun)) func quickstartServesItsPageAndHeartbeat() throws {
+        let s = try ImageCommandTests.Sandbox()
+        try RuntimeBehaviourTests.Project.importBusybox(s)
+        let envFile = s.dir + "/test.env"
+        try "WEB_PORT=18183\n".write(toFile: envFile, atomically: true, encoding: .utf8)
+        let compose = ["-f", Self.example("quickstart") + "/compose.yaml", "-p", "qs\(getpid())", "--env-file", envFile]
+        let up = try s.run(compose + ["up", "-d", "--wait"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(try s.run(compose + ["ps"]).out.contains("(healthy)"))
+        func get(_ path: String) throws -> String {
+            try s.run(["wget", "-q", "-O", "-", "http://127.0.0.1:18183/" + path], tool: "/bin/busybox").out
+        }
+        #expect(try get("").contains("Hello from scompose"))
+        var heartbeat = ""
+        for _ in 0..<50 where heartbeat.isEmpty {
+            heartbeat = try get("status/now.txt")
+            usleep(100_000)
+        }
+        #expect(heartbeat.contains("UTC"), "the worker's heartbeat through the shared volume: \(heartbeat)")
+        let down = try s.run(compose + ["down", "-v"])
+        #expect(down.status == 0, "\(down.err)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []).isEmpty)
+        #expect(try s.run(["volume", "ls", "-q"]).out.isEmpty)
+    }
+
     @Test(.enabled(if: BuildTests.canRunDebian)) func webRedisCountsAcrossRestarts() throws {
         let s = try ImageCommandTests.Sandbox()
         #expect(try s.run(["image", "import", BuildTests.debianCache, "debian:bookworm"]).status == 0)

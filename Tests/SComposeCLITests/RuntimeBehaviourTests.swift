@@ -17,6 +17,17 @@ import Testing
         /// `prepare` adds to the image's root file system; `changes` are `image import -c` lines.
         init(_ yaml: String, changes: [String] = [], prepare: (String) throws -> Void = { _ in }) throws {
             s = try ImageCommandTests.Sandbox()
+            try Self.importBusybox(s, changes: changes, prepare: prepare)
+            name = "rb\(getpid())\(Int.random(in: 100...999))"
+            try FileManager.default.createDirectory(atPath: s.dir + "/app", withIntermediateDirectories: true)
+            file = s.dir + "/app/compose.yaml"
+            try ("name: \(name)\n" + yaml).write(toFile: file, atomically: true, encoding: .utf8)
+        }
+
+        /// `busybox:latest` in the sandbox's store, with every applet.
+        static func importBusybox(
+            _ s: ImageCommandTests.Sandbox, changes: [String] = [], prepare: (String) throws -> Void = { _ in }
+        ) throws {
             let rootfs = s.dir + "/rootfs"
             for d in ["bin", "etc", "tmp", "mnt"] {
                 try FileManager.default.createDirectory(atPath: rootfs + "/" + d, withIntermediateDirectories: true)
@@ -33,10 +44,6 @@ import Testing
             _ = try s.run(["-C", rootfs, "-czf", tarball, "."], tool: "/bin/tar")
             let imported = try s.run(["image", "import"] + changes.flatMap { ["-c", $0] } + [tarball, "busybox:latest"])
             #expect(imported.status == 0, "\(imported.err)")
-            name = "rb\(getpid())\(Int.random(in: 100...999))"
-            try FileManager.default.createDirectory(atPath: s.dir + "/app", withIntermediateDirectories: true)
-            file = s.dir + "/app/compose.yaml"
-            try ("name: \(name)\n" + yaml).write(toFile: file, atomically: true, encoding: .utf8)
         }
 
         @discardableResult
@@ -126,6 +133,7 @@ import Testing
         echo memlimit=$$(cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)
         echo pidslimit=$$(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null)
         [ "$$(cat /proc/self/cgroup)" = "$$(cat /proc/1/cgroup)" ] && echo samecgroups=yes || echo samecgroups=no
+        echo apparmor=$$(cat /proc/self/attr/current 2>/dev/null)
         echo done
         """
     }
@@ -162,6 +170,14 @@ import Testing
         #expect(wide.contains("blockdevice=yes"), "\(how): privileged containers open every device")
         if FileManager.default.fileExists(atPath: "/dev/fuse") { #expect(wide.contains("fuse=yes"), "\(how)") }
         #expect(wide.contains("samecgroups=yes"), "\(how)")
+        if Self.hostHasAppArmor {
+            #expect(confined.contains("apparmor=scompose-default (enforce)"), "\(how): Docker's default profile, as ours")
+            #expect(wide.contains("apparmor=unconfined"), "\(how): privileged containers are unconfined")
+        }
+    }
+
+    static var hostHasAppArmor: Bool {
+        (try? String(contentsOfFile: "/sys/module/apparmor/parameters/enabled", encoding: .utf8))?.hasPrefix("Y") == true
     }
 
     @Test(.enabled(if: canRun)) func isolationMatchesDockerDefaults() throws {

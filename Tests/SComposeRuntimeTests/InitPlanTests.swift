@@ -36,6 +36,30 @@ import Testing
         #expect(text.contains("caps a80425fb ambient=0"))
     }
 
+    /// The AppArmor profile is asked for after pivot_root (the container's /proc) and before
+    /// no_new_privs and seccomp, for the first process and for exec'd ones alike.
+    @Test func appArmorBeforeNoNewPrivilegesAndSeccomp() throws {
+        var c = config()
+        c.appArmorProfile = "scompose-default"
+        c.noNewPrivileges = true
+        for plan in [try InitPlan.compile(c), try InitPlan.compileExec(c, containerRoot: "/proc/1/root")] {
+            let lines = plan.description.split(separator: "\n").map(String.init)
+            func index(_ prefix: String) -> Int { lines.firstIndex { $0.hasPrefix(prefix) } ?? -1 }
+            #expect(index("apparmor scompose-default") >= 0)
+            #expect(index("pivot_root") < index("apparmor scompose-default"))
+            #expect(index("apparmor scompose-default") < index("no_new_privs"))
+            #expect(index("apparmor scompose-default") < index("seccomp"))
+        }
+        #expect(!(try InitPlan.compile(config()).description.contains("apparmor")))
+    }
+
+    @Test func loadedAppArmorProfiles() {
+        let text = "docker-default (enforce)\nscompose-default (enforce)\n/usr/bin/man (enforce)\nlsb_release (complain)\n"
+        #expect(AppArmor.loadedProfiles(text) == ["docker-default", "scompose-default", "/usr/bin/man", "lsb_release"])
+        #expect(AppArmor.defaultProfileText.contains("profile scompose-default flags=(attach_disconnected,mediate_deleted) {"))
+        #expect(AppArmor.defaultProfileText.contains("deny mount,"))
+    }
+
     @Test func nonRootKeepsOnlyTheBoundingSet() throws {
         var c = config()
         c.uid = 1000

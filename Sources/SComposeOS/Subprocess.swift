@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one of the few host helpers scompose may run (`apparmor_parser`, `newuidmap`…): a
+/// program by absolute path, no shell, an empty environment, its standard input given, its
+/// standard output and error read back together.
+public enum Subprocess {
+    /// How the program ended and what it printed.
+    public struct Result: Sendable {
+        /// The exit status, or 128 + the signal that killed it.
+        public var status: Int32
+        /// Standard output and error, interleaved as written.
+        public var output: [UInt8]
+    }
+
+    /// Why it could not run.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var program: String
+        public var errno: Int32
+        public var description: String { "cannot run \(program): \(String(cString: strerror(errno)))" }
+    }
+
+    /// Runs `argv` (`argv[0]` an absolute path) and waits for it. The input is written before
+    /// the output is read: the helpers this is for read all of theirs first.
+    public static func run(_ argv: [String], input: [UInt8] = []) throws(Failure) -> Result {
+        let program = argv.first ?? ""
+        // Close-on-exec, so that what other threads start later does not hold them (the child
+        // gets its copies through dup2).
+        func cloexecPipe() throws(Failure) -> [Int32] {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else { throw Failure(program: program, errno: errno) }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return fds
+        }
+        let stdin = try cloexecPipe()
+        let stdout: [Int32]
+        do {
+            stdout = try cloexecPipe()
+        } catch {
+            close(stdin[0])
+            close(stdin[1])
+            throw error
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stdout[1], 2)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
+        var pid: pid_t = 0
+        let r = posix_spawn(&pid, program, &actions, nil, &cArgs, &noEnv)
+        close(stdin[0])
+        close(stdout[1])
+        defer { close(stdout[0]) }
+        guard r == 0 else {
+            close(stdin[1])
+            throw Failure(program: program, errno: r)
+        }
+        // A program that exits without reading must not kill us with SIGPIPE: EPIPE ends the write.
+        var ignore = sigaction()
+        var previous = sigaction()
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        sigaction(SIGPIPE, &ignore, &previous)
+        _ = try? Files.writeAll(stdin[1], input, what: program)
+        sigaction(SIGPIPE, &previous, nil)
+        close(stdin[1])
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(stdout[0], &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output += chunk[0..<n]
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Result(status: code, output: output)
+    }
+}

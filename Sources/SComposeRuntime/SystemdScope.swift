@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+import SComposeOS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a container's cgroup goes on a host whose PID 1 is systemd with the unified (v2)
+/// hierarchy: a transient scope per container under `scompose.slice`, asked of systemd over
+/// its private D-Bus socket (as podman does for conmon), with the subtree delegated to us.
+/// systemd then never moves, freezes or kills what is in it on `daemon-reload` or when the
+/// unit that ran `scompose` stops, and `systemd-cgls` lists each container by name. Elsewhere
+/// (no systemd, cgroup v1), containers are in `scompose/<id>` of each hierarchy, as before.
+///
+/// Inside the scope (`scompose.slice/<unit>`) the shim moves itself to `supervisor` and the
+/// container goes to `container`: cgroup v2 lets a cgroup with processes enable no controller
+/// for its children, so both are leaves.
+public enum SystemdScope {
+    public static let slice = "scompose.slice"
+
+    /// Whether containers go into systemd scopes here: systemd is PID 1 (it made
+    /// `/run/systemd/system`) and cgroups are v2 only.
+    public static func applies(layout: CgroupLayout?) -> Bool {
+        guard case .v2? = layout else { return false }
+        return access("/run/systemd/system", F_OK) == 0 && access(privateSocket, F_OK) == 0
+    }
+
+    /// The scope's unit name for a container: its name (as `systemd-cgls` shows it) and the
+    /// start of its id (names are unique per state root, not per machine).
+    public static func unitName(container name: String, id: String) -> String {
+        let safe = String(name.unicodeScalars.map { c -> Character in
+            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "." || c == "-"
+            return ok ? Character(c) : "_"
+        })
+        return "scompose-\(safe)-\(id.prefix(12)).scope"
+    }
+
+    /// The container's cgroup below the hierarchy's root, for a scope.
+    public static func containerCgroup(unit: String) -> String { "\(slice)/\(unit)/container" }
+
+    /// The shim's own cgroup in the scope.
+    public static func supervisorCgroup(unit: String) -> String { "\(slice)/\(unit)/supervisor" }
+
+    static let privateSocket = "/run/systemd/private"
+
+    /// Why the scope could not be had.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// `StartTransientUnit` for a scope holding `pid`, as a message.
+    static func startMessage(unit: String, description: String, pid: pid_t, serial: UInt32) -> DBusMessage {
+        func property(_ name: String, _ value: DBusValue) -> DBusValue { .structure([.string(name), .variant(value)]) }
+        let properties: [DBusValue] = [
+            property("Description", .string(description)),
+            property("Slice", .string(slice)),
+            // The subtree is ours: systemd enables the controllers above it and leaves it alone.
+            property("Delegate", .bool(true)),
+            // A scope whose processes ended (or failed) is forgotten, so its name can be used again.
+            property("CollectMode", .string("inactive-or-failed")),
+            property("PIDs", .array(elementSignature: "u", [.uint32(UInt32(pid))])),
+        ]
+        return .call(
+            serial: serial, destination: "org.freedesktop.systemd1", path: "/org/freedesktop/systemd1",
+            interface: "org.freedesktop.systemd1.Manager", member: "StartTransientUnit",
+            body: [
+                .string(unit), .string("fail"), .array(elementSignature: "(sv)", properties),
+                .array(elementSignature: "(sa(sv))", []),
+            ])
+    }
+
+    /// Puts `pid` (the shim) into a new scope `unit` and waits until it is in it. A scope of
+    /// that name still being stopped (the container ran a moment ago) is waited for.
+    public static func start(unit: String, description: String, pid: pid_t = getpid()) throws(Failure) {
+        var lastError = ""
+        for attempt in 0..<40 {
+            let reply = try call(startMessage(unit: unit, description: description, pid: pid, serial: UInt32(attempt + 1)))
+            if reply.kind == .methodReturn {
+                try waitUntilIn(unit: unit, pid: pid)
+                return
+            }
+            lastError = "\(reply.errorName ?? "error"): \(reply.firstString ?? "")"
+            guard reply.errorName == "org.freedesktop.systemd1.UnitExists" else { break }
+            usleep(50_000)
+        }
+        throw Failure(description: "systemd refused the scope \(unit): \(lastError)")
+    }
+
+    /// Puts the calling process (the shim) into the scope `unit` and then into its `supervisor`
+    /// leaf, so that the scope can enable controllers for the container's cgroup beside it.
+    public static func enter(unit: String, layout: CgroupLayout) throws(Failure) {
+        guard case .v2(let root) = layout else { return }
+        let name = unit.hasPrefix("scompose-") && unit.hasSuffix(".scope") ? String(unit.dropFirst(9).dropLast(6)) : unit
+        try start(unit: unit, description: "scompose container \(name)")
+        let dir = root + "/" + supervisorCgroup(unit: unit)
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            throw Failure(description: "mkdir \(dir): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0, write(fd, "0", 1) == 1 else {
+            let e = errno
+            if fd >= 0 { close(fd) }
+            throw Failure(description: "\(dir)/cgroup.procs: \(String(cString: strerror(e)))")
+        }
+        close(fd)
+    }
+
+    /// systemd moves the process when the job runs, right after it answers.
+    static func waitUntilIn(unit: String, pid: pid_t) throws(Failure) {
+        for _ in 0..<500 {
+            if let text = try? Files.read("/proc/\(pid)/cgroup"),
+                String(decoding: text, as: UTF8.self).contains("/\(unit)\n")
+            {
+                return
+            }
+            usleep(10_000)
+        }
+        throw Failure(description: "systemd did not move the process into \(unit)")
+    }
+
+    /// One method call on systemd's private socket (root only; no bus daemon needed).
+    static func call(_ message: DBusMessage) throws(Failure) -> DBusMessage {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, b) in privateSocket.utf8.enumerated() where i < buffer.count - 1 { buffer[i] = b }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "connect \(privateSocket): \(String(cString: strerror(errno)))") }
+        // SASL EXTERNAL: our uid, in hex of its decimal digits; then BEGIN, and messages.
+        let uid = String(getuid()).utf8.map { String($0, radix: 16) }.joined()
+        try send(fd, [0] + Array("AUTH EXTERNAL \(uid)\r\n".utf8))
+        var buffer: [UInt8] = []
+        while !buffer.contains(UInt8(ascii: "\n")) { buffer += try receive(fd) }
+        guard buffer.starts(with: Array("OK ".utf8)) else {
+            throw Failure(description: "systemd refused our credentials: \(String(decoding: buffer, as: UTF8.self))")
+        }
+        try send(fd, Array("BEGIN\r\n".utf8) + message.bytes)
+        buffer = Array(buffer[(buffer.firstIndex(of: UInt8(ascii: "\n")) ?? 0) + 1..<buffer.count])
+        while true {
+            do throws(DBusMessage.ParseError) {
+                if let length = try DBusMessage.length(ofMessageAt: buffer), buffer.count >= length {
+                    let reply = try DBusMessage.parse(Array(buffer[0..<length]))
+                    buffer.removeFirst(length)
+                    if reply.replySerial == message.serial { return reply }
+                    continue
+                }
+            } catch {
+                throw Failure(description: "systemd's answer: \(error)")
+            }
+            buffer += try receive(fd)
+        }
+    }
+
+    static func send(_ fd: Int32, _ bytes: [UInt8]) throws(Failure) {
+        do {
+            try Files.writeAll(fd, bytes, what: privateSocket)
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+    }
+
+    static func receive(_ fd: Int32) throws(Failure) -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw Failure(description: "reading \(privateSocket): \(String(cString: strerror(errno)))") }
+            if n == 0 { throw Failure(description: "systemd closed \(privateSocket)") }
+            return Array(chunk[0..<n])
+        }
+    }
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+@testable import SComposeRuntime
+
+/// The D-Bus messages scompose sends to systemd, as golden bytes. The expected bytes come from
+/// an independent implementation (Python's dbus-next, `Message(...)._marshall()`) given the
+/// same call.
+@Suite struct DBusTests {
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    @Test func startTransientUnitMatchesAReferenceMarshaller() {
+        let message = SystemdScope.startMessage(
+            unit: "scompose-web-1-0123456789ab.scope", description: "scompose container web-1", pid: 4242, serial: 7)
+        let want =
+            "6c0100010001000007000000b600000001016f00190000002f6f72672f667265656465736b746f702f73797374656d64310000000000000002017300200000006f72672e667265656465736b746f702e73797374656d64312e4d616e616765720000000000000000030173001200000053746172745472616e7369656e74556e697400000000000006017300180000006f72672e667265656465736b746f702e73797374656d643100000000000000000801670010737361287376296128736128737629290000002100000073636f6d706f73652d7765622d312d3031323334353637383961622e73636f7065000000040000006661696c00000000c00000000b0000004465736372697074696f6e00017300001800000073636f6d706f736520636f6e7461696e6572207765622d31000000000000000005000000536c696365000173000000000e00000073636f6d706f73652e736c6963650000000000000800000044656c65676174650001620001000000000000000b000000436f6c6c6563744d6f6465000173000012000000696e6163746976652d6f722d6661696c65640000000000000400000050494473000261750000000004000000921000000000000000000000"
+        #expect(Self.hex(message.bytes) == want)
+    }
+
+    @Test func anErrorReplyIsRead() throws {
+        var reply = DBusMessage(
+            kind: .error, serial: 3, path: nil, interface: nil, member: nil, destination: nil, replySerial: 7,
+            errorName: "org.freedesktop.systemd1.UnitExists", body: [.string("Unit x.scope already exists.")], firstString: nil)
+        let parsed = try DBusMessage.parse(reply.bytes)
+        #expect(parsed.kind == .error && parsed.replySerial == 7)
+        #expect(parsed.errorName == "org.freedesktop.systemd1.UnitExists")
+        #expect(parsed.firstString == "Unit x.scope already exists.")
+        reply.kind = .methodReturn
+        reply.errorName = nil
+        reply.body = [.objectPath("/org/freedesktop/systemd1/job/42")]
+        let done = try DBusMessage.parse(reply.bytes)
+        #expect(done.kind == .methodReturn && done.firstString == "/org/freedesktop/systemd1/job/42")
+        #expect(try DBusMessage.length(ofMessageAt: Array(reply.bytes.prefix(10))) == nil)
+    }
+
+    @Test func unitNames() {
+        #expect(SystemdScope.unitName(container: "app-web-1", id: "0123456789abcdef") == "scompose-app-web-1-0123456789ab.scope")
+        #expect(SystemdScope.unitName(container: "a b", id: "ffffffffffffff") == "scompose-a_b-ffffffffffff.scope")
+        #expect(SystemdScope.containerCgroup(unit: "u.scope") == "scompose.slice/u.scope/container")
+    }
+}
