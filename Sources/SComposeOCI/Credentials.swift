@@ -56,45 +56,14 @@ public struct DockerCredentials: Sendable {
     /// `docker-credential-<helper> get` with the server on its input; nil when it has none.
     static func fromHelper(_ helper: String, server: String) -> RegistryCredentials? {
         guard helper.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else { return nil }
-        var input: [Int32] = [-1, -1]
-        var output: [Int32] = [-1, -1]
-        guard pipe(&input) == 0 else { return nil }
-        guard pipe(&output) == 0 else {
-            close(input[0])
-            close(input[1])
-            return nil
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-        for fd in [input[0], input[1], output[0], output[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
-        let argv = ["docker-credential-" + helper, "get"]
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, environ)
-        close(input[0])
-        close(output[1])
-        defer { close(output[0]) }
-        guard spawned == 0 else {
-            close(input[1])
-            return nil
-        }
-        _ = try? Files.writeAll(input[1], Array(server.utf8), what: "credential helper")
-        close(input[1])
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while reply.count < 1 << 20 {
-            let n = read(output[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            reply += buffer[0..<n]
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0, let tree = try? JSONTree.parse(reply), let user = tree.value("Username")?.stringValue,
+        guard
+            let result = try? Subprocess.run(
+                ["docker-credential-" + helper, "get"], input: Array(server.utf8), searchPath: true, inheritEnvironment: true,
+                mergeErrors: false),
+            result.status == 0
+        else { return nil }
+        let reply = result.output
+        guard let tree = try? JSONTree.parse(reply), let user = tree.value("Username")?.stringValue,
             let secret = tree.value("Secret")?.stringValue
         else { return nil }
         return RegistryCredentials(username: user, secret: secret)

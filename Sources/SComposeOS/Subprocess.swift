@@ -3,15 +3,14 @@
 import Glibc
 #endif
 
-/// Runs one of the few host helpers scompose may run (`apparmor_parser`, `newuidmap`…): a
-/// program by absolute path, no shell, an empty environment, its standard input given, its
-/// standard output and error read back together.
+/// Runs one of the few host helpers scompose may run (`apparmor_parser`, credential helpers,
+/// `newuidmap`…): no shell, its standard input given, its standard output read back.
 public enum Subprocess {
     /// How the program ended and what it printed.
     public struct Result: Sendable {
         /// The exit status, or 128 + the signal that killed it.
         public var status: Int32
-        /// Standard output and error, interleaved as written.
+        /// Standard output (and error, with `mergeErrors`), as written.
         public var output: [UInt8]
     }
 
@@ -22,9 +21,15 @@ public enum Subprocess {
         public var description: String { "cannot run \(program): \(String(cString: strerror(errno)))" }
     }
 
-    /// Runs `argv` (`argv[0]` an absolute path) and waits for it. The input is written before
-    /// the output is read: the helpers this is for read all of theirs first.
-    public static func run(_ argv: [String], input: [UInt8] = []) throws(Failure) -> Result {
+    /// Runs `argv` and waits for it. `argv[0]` is an absolute path, or with `searchPath` a name
+    /// looked up in `PATH`; the environment is empty unless `inheritEnvironment`; standard
+    /// error is read with the output (`mergeErrors`) or left as ours. The input is written
+    /// before the output is read: the helpers this is for read all of theirs first. At most
+    /// `limit` bytes of output are kept.
+    public static func run(
+        _ argv: [String], input: [UInt8] = [], searchPath: Bool = false, inheritEnvironment: Bool = false,
+        mergeErrors: Bool = true, limit: Int = 1 << 20
+    ) throws(Failure) -> Result {
         let program = argv.first ?? ""
         // Close-on-exec, so that what other threads start later does not hold them (the child
         // gets its copies through dup2).
@@ -48,12 +53,16 @@ public enum Subprocess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdout[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stdout[1], 2)
+        if mergeErrors { posix_spawn_file_actions_adddup2(&actions, stdout[1], 2) }
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
         var pid: pid_t = 0
-        let r = posix_spawn(&pid, program, &actions, nil, &cArgs, &noEnv)
+        let r = noEnv.withUnsafeMutableBufferPointer { empty in
+            let env = inheritEnvironment ? environ : empty.baseAddress
+            return searchPath
+                ? posix_spawnp(&pid, program, &actions, nil, &cArgs, env) : posix_spawn(&pid, program, &actions, nil, &cArgs, env)
+        }
         close(stdin[0])
         close(stdout[1])
         defer { close(stdout[0]) }
@@ -71,11 +80,12 @@ public enum Subprocess {
         close(stdin[1])
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
+        // Read to the end (a program blocked on a full pipe would never exit); keep `limit`.
         while true {
             let n = read(stdout[0], &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            output += chunk[0..<n]
+            output += chunk[0..<min(n, max(0, limit - output.count))]
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
