@@ -153,7 +153,7 @@ import Testing
         let pool = try client("nslookup pool 127.0.0.11 | grep -c '^Address: 172\\|^Address: 192'")
         #expect(pool.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "the service name gives every replica: \(pool)")
         // Published ports answer from the host: the fixed one on 127.0.0.1, the random one on any address.
-        #expect(Self.sh("timeout 5 wget -qO- http://127.0.0.1:18081/").1.hasPrefix("served by"))
+        #expect(Self.sh("timeout 5 busybox wget -qO- http://127.0.0.1:18081/").1.hasPrefix("served by"))
         let random = try p.run(["port", "web", "80"]).out
         #expect(random.hasPrefix("127.0.0.1:18081"), "the first binding of 80: \(random)")
         let ps = try p.run(["ps", "web"]).out
@@ -162,11 +162,11 @@ import Testing
             .flatMap { $0.split(separator: "-").first }
         #expect(randomPort != nil, "\(ps)")
         if let randomPort {
-            #expect(Self.sh("timeout 5 wget -qO- http://127.0.0.1:\(randomPort)/").1.hasPrefix("served by"))
+            #expect(Self.sh("timeout 5 busybox wget -qO- http://127.0.0.1:\(randomPort)/").1.hasPrefix("served by"))
             let external = Self.sh("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1").1
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             if !external.isEmpty {
-                #expect(Self.sh("timeout 5 wget -qO- http://\(external):\(randomPort)/").1.hasPrefix("served by"), "the host's own address")
+                #expect(Self.sh("timeout 5 busybox wget -qO- http://\(external):\(randomPort)/").1.hasPrefix("served by"), "the host's own address")
                 #expect(
                     try client("timeout 5 wget -qO- http://\(external):\(randomPort)/").hasPrefix("served by"),
                     "another container, through the host's address")
@@ -241,7 +241,8 @@ import Testing
             """)
         let outside = try OutsideHost(dir: p.s.dir)
         defer { outside.close() }
-        #expect(try p.run(["up", "-d"]).status == 0)
+        let up = try p.run(["up", "-d"])
+        #expect(up.status == 0, "\(up.err)")
         func exec(_ service: String, _ script: String) throws -> ImageCommandTests.Run {
             try p.run(["exec", "-T", service, "sh", "-c", script])
         }

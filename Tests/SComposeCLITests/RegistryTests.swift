@@ -267,15 +267,17 @@ import Testing
         pull.standardError = FileHandle.nullDevice
         try pull.run()
         let ingest = fresh.root + "/content/ingest"
+        // The layer's partial file (only it is over 16 KiB: the config blob's may show up first
+        // on a slow machine), once the proxy has stalled it half-way.
         var kept: Int64 = 0
-        for _ in 0..<200 where kept == 0 {
+        for _ in 0..<600 where kept < 16_384 {
             usleep(50_000)
-            let partial = ((try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []).first { $0.hasPrefix("partial-") }
-            kept = partial.flatMap { try? FileManager.default.attributesOfItem(atPath: ingest + "/" + $0)[.size] as? Int64 } ?? 0
+            let partials = ((try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []).filter { $0.hasPrefix("partial-") }
+            kept = partials.compactMap { try? FileManager.default.attributesOfItem(atPath: ingest + "/" + $0)[.size] as? Int64 }.max() ?? 0
         }
         kill(pull.processIdentifier, SIGKILL)
         pull.waitUntilExit()
-        #expect(kept > 0, "the first transfer got part of the layer")
+        #expect(kept >= 16_384, "the first transfer got part of the layer")
         #expect(try fresh.run(["image", "ls", "-q"]).out.isEmpty, "nothing half-stored")
         let again = try fresh.run(["image", "pull", through])
         #expect(again.status == 0, "\(again.err)")

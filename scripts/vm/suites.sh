@@ -13,14 +13,14 @@ log="${RESULTS:-/tmp}/suites.log"
 [ -x "$bundle" ] || { echo "vm: no test bundle at $bundle (build with swift build --build-tests)" >&2; exit 2; }
 # The tests' temporary state goes to the guest's own disk, never the 9p shares.
 export TMPDIR=/tmp
-cd /tmp
+cd /tmp || exit 2
 start=$(date +%s)
 NO_COLOR=1 "$bundle" --no-parallel --filter "$filter" --testing-library swift-testing 2>&1 |
   sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
 status=${PIPESTATUS[0]}
 # Every finished test, as Swift Testing prints it: ✔ passed, ✘ failed, ➜ skipped (with why).
-passed=$(grep -c '^✔ Test .* passed' "$log")
-failed=$(grep -c '^✘ Test .* failed' "$log")
+passed=$(grep -cE '^✔ Test .* passed after [0-9.]+ seconds' "$log")
+failed=$(grep -cE '^✘ Test .* failed after [0-9.]+ seconds' "$log")
 skipped=$(grep -c '^➜ Test .* skipped' "$log")
 grep -E '^✘ Test .* (failed|recorded an issue)|^↳ ' "$log" | head -200
 grep -E '^➜ Test .* skipped' "$log"
