@@ -116,7 +116,8 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// A float as Go's encoder prints it (integral values without a fraction).
     static func number(_ d: Double) -> String {
         if d.isNaN || d.isInfinite { return "null" }
-        if d == d.rounded(), abs(d) < 1e21 { return String(Int64(d)) }
+        // Integral values below 1e21 print in full (past Int64's range too: 1e20).
+        if d == d.rounded(), abs(d) < 1e21 { return (d < 0 ? "-" : "") + String(UInt128(abs(d))) }
         return GoNumber.formatFloat(d)
     }
 

@@ -167,7 +167,12 @@ public enum Render {
         case .int:
             switch node.kind {
             case .int(let i): return i == 0 ? nil : .int(i)
-            case .float(let d): return d == 0 ? nil : .int(Int64(d))
+            case .float(let d):
+                // Int64(d) would trap on infinities, NaN and values past Int64's range.
+                guard d.isFinite, d > -9.223_372_036_854_775_808e18, d < 9.223_372_036_854_775_808e18 else {
+                    throw fail(node, path, "cannot parse '\(node.scalarText ?? String(d))' as int: out of range")
+                }
+                return d == 0 ? nil : .int(Int64(d))
             case .string(let s):
                 guard let i = Int64(s) else { throw fail(node, path, "cannot parse '\(s)' as int") }
                 return i == 0 ? nil : .int(i)

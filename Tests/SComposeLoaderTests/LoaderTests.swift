@@ -325,3 +325,27 @@ import SComposeSpec
         #expect(json.at("secrets.x-s.name") as? String == "test_x-s")
     }
 }
+
+/// Numbers past Int64's range in integer fields are errors, not crashes (the fuzz test found
+/// `retries: 1e20` trapping), and large integral floats print in full.
+@Suite struct LoaderNumberTests {
+    @Test func hugeNumbersInIntegerFieldsAreErrors() throws {
+        for value in ["1e20", ".inf", "-.inf", ".nan", "-1e19"] {
+            let p = try TempProject([
+                "compose.yaml": "services:\n  web:\n    image: busybox\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: \(value)\n"
+            ])
+            #expect(throws: LoaderError.self, "retries: \(value)") { try p.load() }
+        }
+        let p = try TempProject([
+            "compose.yaml": "services:\n  web:\n    image: busybox\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: 3.7\n"
+        ])
+        #expect(try p.json().at("services.web.healthcheck.retries") as? Int == 3, "truncated, as Compose does")
+    }
+
+    @Test func integralFloatsPrintInFull() {
+        #expect(JSONValue.number(1e20) == "100000000000000000000")
+        #expect(JSONValue.number(-1e20) == "-100000000000000000000")
+        #expect(JSONValue.number(42) == "42")
+        #expect(JSONValue.number(1e21) == "1e+21")
+    }
+}
