@@ -28,6 +28,8 @@ import Testing
                 cpus: 0.5
                 cpu_shares: 512
                 pids_limit: 50
+                blkio_config:
+                  weight: 300
                 command: sleep 1000
             """)
         #expect(try p.run(["up", "-d", "--wait"]).status == 0)
@@ -42,6 +44,10 @@ import Testing
             #expect(try inside("/sys/fs/cgroup/pids.max") == "50\n")
             let swap = try inside("/sys/fs/cgroup/memory.swap.max")
             #expect(swap.isEmpty || swap == "33554432\n", "swap = memswap_limit - mem_limit: \(swap)")
+            // Where the kernel has an I/O weight: BFQ's takes it as it is, io.weight converted.
+            let bfq = try inside("/sys/fs/cgroup/io.bfq.weight")
+            let io = try inside("/sys/fs/cgroup/io.weight")
+            #expect(bfq.hasPrefix("default 300") || bfq.hasPrefix("300") || (bfq.isEmpty && (io.isEmpty || io.hasPrefix("default 2929"))), "\(bfq) \(io)")
         } else {
             #expect(try inside("/sys/fs/cgroup/memory/memory.limit_in_bytes") == "67108864\n")
             #expect(try inside("/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us") == "50000\n")
@@ -72,6 +78,39 @@ import Testing
         let exit = try String(contentsOfFile: p.s.root + "/containers/" + (try FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers").first ?? "") + "/exit.json", encoding: .utf8)
         #expect(exit.contains("\"oomKilled\":true"), "OOMKilled, as Docker's inspect says: \(exit)")
         try p.downAndCheckClean()
+    }
+
+    /// Where AppArmor is enabled: `scompose-default` unless the service names a loaded profile
+    /// or `unconfined`; a profile that is not loaded is a clear error that creates nothing.
+    @Test(.enabled(if: canRun && RuntimeBehaviourTests.hostHasAppArmor, "AppArmor is not enabled here (the VM run covers it)"))
+    func appArmorProfiles() throws {
+        let p = try Project(
+            """
+            services:
+              confined:
+                image: busybox
+                command: sleep 1000
+              free:
+                image: busybox
+                security_opt: ["apparmor=unconfined"]
+                command: sleep 1000
+            """)
+        #expect(try p.run(["up", "-d", "--wait"]).status == 0)
+        #expect(try p.run(["exec", "-T", "confined", "cat", "/proc/1/attr/current"]).out == "scompose-default (enforce)\n")
+        #expect(try p.run(["exec", "-T", "free", "cat", "/proc/1/attr/current"]).out == "unconfined\n")
+        try p.downAndCheckClean()
+        let q = try Project(
+            """
+            services:
+              odd:
+                image: busybox
+                security_opt: ["apparmor=no-such-profile"]
+                command: sleep 1000
+            """)
+        let up = try q.run(["up", "-d"])
+        #expect(up.status != 0 && up.err.contains("AppArmor profile \"no-such-profile\" is not loaded"), "\(up.err)")
+        #expect(try q.run(["ps", "-a", "-q"]).out.isEmpty, "nothing created")
+        try q.downAndCheckClean()
     }
 
     /// Under systemd, each container is in a delegated scope of its own, named after it; a
