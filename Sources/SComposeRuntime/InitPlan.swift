@@ -374,6 +374,15 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         let cgroupFlags = MS_NOSUID | MS_NOEXEC | MS_NODEV | (c.privileged ? 0 : MS_RDONLY)
         switch c.cgroupView {
         case .v2?:
+            if !c.namespaces.contains(.net) {
+                // /sys is the host's, bound with what is mounted under it: the host's cgroup2
+                // is at this very place, and the kernel refuses the same file system twice on
+                // one mount point (EBUSY). A tmpfs between them, as runc's fallback.
+                s.append(
+                    .mount(
+                        source: "tmpfs", target: root + "/sys/fs/cgroup", type: "tmpfs", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                        data: "mode=755"))
+            }
             s.append(.mount(source: "cgroup", target: root + "/sys/fs/cgroup", type: "cgroup2", flags: cgroupFlags, data: nil))
         case .v1(let hierarchies)?:
             let base = root + "/sys/fs/cgroup"

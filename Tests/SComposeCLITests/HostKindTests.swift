@@ -57,6 +57,37 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// Containers that share a network namespace (another service's, or the host's) bind the
+    /// host's /sys: they start, and see their own cgroup, on v1 and v2 alike.
+    @Test(.enabled(if: canRun)) func sharedNetworkNamespacesStart() throws {
+        let p = try Project(
+            """
+            services:
+              web:
+                image: busybox
+                command: sleep 1000
+              side:
+                image: busybox
+                network_mode: service:web
+                pids_limit: 42
+                command: sleep 1000
+              hostnet:
+                image: busybox
+                network_mode: host
+                pids_limit: 43
+                command: sleep 1000
+            """)
+        let up = try p.run(["up", "-d", "--wait"])
+        #expect(up.status == 0, "\(up.err)")
+        let pidsFile = Self.cgroupV2 ? "/sys/fs/cgroup/pids.max" : "/sys/fs/cgroup/pids/pids.max"
+        #expect(try p.run(["exec", "-T", "side", "cat", pidsFile]).out == "42\n")
+        #expect(try p.run(["exec", "-T", "hostnet", "cat", pidsFile]).out == "43\n")
+        if Self.cgroupV2 {
+            #expect(try p.run(["exec", "-T", "side", "cat", "/proc/self/cgroup"]).out == "0::/\n")
+        }
+        try p.downAndCheckClean()
+    }
+
     /// A container over its memory limit is killed by the kernel and reported as Docker does:
     /// exit code 137 and an `oom` event, whatever the cgroup version.
     @Test(.enabled(if: canRun)) func anOOMKillIsReported() throws {

@@ -77,6 +77,14 @@ import Testing
         #expect(lines.contains("mount cgroup /c/root/sys/fs/cgroup cgroup2 flags=0xf"))
         #expect(lines.firstIndex(of: "mount cgroup /c/root/sys/fs/cgroup cgroup2 flags=0xf") ?? 0
             > lines.firstIndex { $0.hasPrefix("mount sysfs") } ?? 99)
+        #expect(!lines.contains { $0.hasPrefix("mount tmpfs /c/root/sys/fs/cgroup") })
+        // Sharing another network namespace (or the host's), /sys is the host's bound: a tmpfs
+        // goes between its cgroup2 and ours, which the kernel would refuse on the same place.
+        c.namespaces.remove(.net)
+        let shared = try InitPlan.compile(c).description.split(separator: "\n").map(String.init)
+        let tmpfs = shared.firstIndex(of: "mount tmpfs /c/root/sys/fs/cgroup tmpfs flags=0xe mode=755") ?? 99
+        #expect(shared.firstIndex { $0.hasPrefix("mount /sys /c/root/sys") } ?? 99 < tmpfs)
+        #expect(tmpfs < shared.firstIndex(of: "mount cgroup /c/root/sys/fs/cgroup cgroup2 flags=0xf") ?? 0)
     }
 
     @Test func cgroupViewV1BindsEachHierarchyReadOnly() throws {
