@@ -63,6 +63,7 @@ import Testing
 
     @Test func blkioToIOWeight() {
         #expect(Cgroup.ioWeight(fromBlkio: 10) == 1)
+        #expect(Cgroup.ioWeight(fromBlkio: 300) == 2930)
         #expect(Cgroup.ioWeight(fromBlkio: 500) == 4950)
         #expect(Cgroup.ioWeight(fromBlkio: 1000) == 10000)
     }

@@ -19,8 +19,9 @@ NO_COLOR=1 "$bundle" --no-parallel --filter "$filter" --testing-library swift-te
   sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
 status=${PIPESTATUS[0]}
 # Every finished test, as Swift Testing prints it: ✔ passed, ✘ failed, ➜ skipped (with why).
-passed=$(grep -cE '^✔ Test .* passed after [0-9.]+ seconds' "$log")
-failed=$(grep -cE '^✘ Test .* failed after [0-9.]+ seconds' "$log")
+# (Not the closing "Test run with N tests … passed/failed after" line.)
+passed=$(grep -E '^✔ Test .* passed after [0-9.]+ seconds' "$log" | grep -vc '^✔ Test run with ')
+failed=$(grep -E '^✘ Test .* failed after [0-9.]+ seconds' "$log" | grep -vc '^✘ Test run with ')
 skipped=$(grep -c '^➜ Test .* skipped' "$log")
 grep -E '^✘ Test .* (failed|recorded an issue)|^↳ ' "$log" | head -200
 grep -E '^➜ Test .* skipped' "$log"
