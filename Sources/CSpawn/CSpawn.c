@@ -511,22 +511,6 @@ static void run_steps(const struct sc_plan *plan, int report) {
             close(fd);
             break;
         }
-        case SC_APPARMOR: {
-            // The per-LSM file first (Linux 5.8), the shared one where it is missing.
-            const char *request = str(plan, s->s[0]);
-            int fd = open("/proc/self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
-            if (fd < 0 && errno == ENOENT) fd = open("/proc/self/attr/exec", O_WRONLY | O_CLOEXEC);
-            if (fd < 0) {
-                r = -1;
-                break;
-            }
-            ssize_t len = (ssize_t)strlen(request);
-            r = (write(fd, request, (size_t)len) == len) ? 0 : -1;
-            int err = errno;
-            close(fd);
-            errno = err;
-            break;
-        }
         case SC_EXEC:
             split_list(str(plan, s->s[1]), argv_buf);
             split_list(str(plan, s->s[2]), envp_buf);

@@ -749,7 +749,7 @@ public struct Engine: Sendable {
             cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
             pids: service.pidsLimit ?? service.deploy?.pidsLimit, blkioWeight: service.blkioWeight)
         // Under systemd (cgroup v2), a delegated scope per container that systemd leaves alone.
-        let scope = SystemdScope.applies(layout: Self.cgroupLayout) ? SystemdScope.unitName(container: name, id: id) : nil
+        let scope = SystemdScope.applies(layout: CgroupLayout.host) ? SystemdScope.unitName(container: name, id: id) : nil
         var spec = ShimSpec(
             id: id, container: config, cgroup: scope.map(SystemdScope.containerCgroup) ?? "scompose/\(id)", resources: resources)
         spec.systemdScope = scope
@@ -1127,12 +1127,9 @@ public struct Engine: Sendable {
         try? StateFile.write(ExitRecord(exitCode: code, oomKilled: false, finishedAt: Clock.rfc3339Now()), to: files.exit)
     }
 
-    /// This machine's cgroup mounts, read once per process (`down` asks for every container's).
-    static let cgroupLayout = CgroupLayout.current()
-
     /// The container's cgroup, when this machine has cgroups: where its spec put it.
     func cgroup(of id: String) -> Cgroup? {
-        guard let layout = Self.cgroupLayout else { return nil }
+        guard let layout = CgroupLayout.host else { return nil }
         let spec = StateFile.read(ShimSpec.self, from: ContainerFiles(dir: containersDir + "/" + id).spec)
         return Cgroup(layout: layout, path: spec?.cgroup ?? "scompose/\(id)")
     }

@@ -24,9 +24,8 @@ extension Engine {
     /// Samples the running containers twice, `interval` microseconds apart (the CPU share needs two
     /// readings); stopped ones show zeros.
     public func stats(_ containers: [ContainerStatus], interval: UInt32 = 500_000) -> [ContainerStats] {
-        let cgroups = Dictionary(containers.filter(\.running).compactMap { c in cgroup(of: c.record.id).map { (c.record.id, $0) } }) {
-            first, _ in first
-        }
+        let cgroups = Dictionary(
+            uniqueKeysWithValues: containers.filter(\.running).compactMap { c in cgroup(of: c.record.id).map { (c.record.id, $0) } })
         func sample() -> [String: Cgroup.Usage] { cgroups.mapValues { $0.usage() } }
         let first = sample()
         let start = Clock.nowNanoseconds()

@@ -77,7 +77,7 @@ public enum AppArmor {
             throw Failure(description: "apparmor_parser: \(error)")
         }
         guard result.status == 0 else {
-            let message = String(decoding: result.output, as: UTF8.self).trimmingCharacters(in: " \n")
+            let message = String(decoding: result.output, as: UTF8.self).trimmingNewlines()
             throw Failure(description: "apparmor_parser could not load \(defaultProfile) (exit \(result.status)): \(message)")
         }
     }
@@ -125,13 +125,4 @@ public enum AppArmor {
         }
 
         """
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let c = s.first, set.contains(c) { s = s.dropFirst() }
-        while let c = s.last, set.contains(c) { s = s.dropLast() }
-        return String(s)
-    }
 }

@@ -44,7 +44,11 @@ public enum CgroupLayout: Sendable, Equatable {
         return .v1(controllers: controllers, unified: unified)
     }
 
-    /// This machine's layout.
+    /// This machine's layout, read once per process (an exec, each health probe and `down`
+    /// of every container ask for it).
+    public static let host = current()
+
+    /// This machine's layout, read now.
     public static func current() -> CgroupLayout? {
         guard let text = try? readText("/proc/self/mountinfo") else { return nil }
         return detect(mountinfo: text)
@@ -487,7 +491,8 @@ func readText(_ path: String) throws(Cgroup.Failure) -> String {
 }
 
 extension String {
-    fileprivate func trimmingNewlines() -> String {
+    /// Without its trailing newlines and spaces (of a /proc or /sys file, a helper's output).
+    func trimmingNewlines() -> String {
         var s = self
         while s.hasSuffix("\n") || s.hasSuffix(" ") { s.removeLast() }
         return s

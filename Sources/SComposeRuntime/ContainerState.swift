@@ -194,13 +194,7 @@ public enum ShimControl {
 
     /// `sockaddr_un` for `/proc/self/fd/<dirfd>/shim.sock`.
     public static func address(dirFD: Int32) -> sockaddr_un {
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let path = Array("/proc/self/fd/\(dirFD)/\(socketName)".utf8CString)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, c) in path.enumerated() where i < raw.count { raw[i] = UInt8(bitPattern: c) }
-        }
-        return addr
+        UnixSocket.address("/proc/self/fd/\(dirFD)/\(socketName)")
     }
 
     /// Sends one request and returns the reply line, or nil if the shim does not answer.

@@ -104,7 +104,7 @@ public enum Launcher {
         into target: pid_t, _ plan: InitPlan, stdio: Stdio, detach: Bool = false
     ) throws(SpawnError) -> pid_t {
         let (arena, steps) = encode(plan)
-        let cgroupFiles = CgroupLayout.current().map { Cgroup.procsFiles(ofProcess: target, layout: $0) } ?? []
+        let cgroupFiles = CgroupLayout.host.map { Cgroup.procsFiles(ofProcess: target, layout: $0) } ?? []
         var cgroupFDs: [Int32] = []
         defer { for fd in cgroupFDs { close(fd) } }
         for file in cgroupFiles {
@@ -298,8 +298,12 @@ public enum Launcher {
                 c.s.1 = add(dir)
                 c.n.0 = Int64(socket)
             case .appArmor(let profile):
-                c.kind = Int32(SC_APPARMOR.rawValue)
-                c.s.0 = add("exec " + profile)
+                // The per-LSM file (Linux 5.8), or the shared one where it is missing; the
+                // container's /proc is the same kernel's.
+                let perLSM = "/proc/self/attr/apparmor/exec"
+                c.kind = Int32(SC_WRITE_FILE.rawValue)
+                c.s.0 = add(access(perLSM, F_OK) == 0 ? perLSM : "/proc/self/attr/exec")
+                c.s.1 = add("exec " + profile)
             case .exec(let path, let args, let env):
                 c.kind = Int32(SC_EXEC.rawValue)
                 c.s.0 = add(path)

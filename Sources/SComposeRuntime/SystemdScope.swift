@@ -89,20 +89,16 @@ public enum SystemdScope {
     /// Puts the calling process (the shim) into the scope `unit` and then into its `supervisor`
     /// leaf, so that the scope can enable controllers for the container's cgroup beside it.
     public static func enter(unit: String, layout: CgroupLayout) throws(Failure) {
-        guard case .v2(let root) = layout else { return }
+        guard case .v2 = layout else { return }
         let name = unit.hasPrefix("scompose-") && unit.hasSuffix(".scope") ? String(unit.dropFirst(9).dropLast(6)) : unit
         try start(unit: unit, description: "scompose container \(name)")
-        let dir = root + "/" + supervisorCgroup(unit: unit)
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-            throw Failure(description: "mkdir \(dir): \(String(cString: strerror(errno)))")
+        let supervisor = Cgroup(layout: layout, path: supervisorCgroup(unit: unit))
+        do {
+            try supervisor.create()
+            try supervisor.add(getpid())
+        } catch {
+            throw Failure(description: "\(error)")
         }
-        let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0, write(fd, "0", 1) == 1 else {
-            let e = errno
-            if fd >= 0 { close(fd) }
-            throw Failure(description: "\(dir)/cgroup.procs: \(String(cString: strerror(e)))")
-        }
-        close(fd)
     }
 
     /// systemd moves the process when the job runs, right after it answers.
@@ -125,11 +121,7 @@ public enum SystemdScope {
         defer { close(fd) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (i, b) in privateSocket.utf8.enumerated() where i < buffer.count - 1 { buffer[i] = b }
-        }
+        var address = UnixSocket.address(privateSocket)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }

@@ -133,7 +133,7 @@ struct Supervisor {
 
     mutating func run(syncFD: Int32) -> Int32 {
         reserveSpace()
-        if let path = spec.cgroup, let layout = CgroupLayout.current() {
+        if let path = spec.cgroup, let layout = CgroupLayout.host {
             let c = Cgroup(layout: layout, path: path)
             do {
                 if let unit = spec.systemdScope { try SystemdScope.enter(unit: unit, layout: layout) }

@@ -252,7 +252,13 @@ import Testing
         // pause freezes what exec started as well; exec into a paused container is refused.
         #expect(try p.run(["exec", "-d", "box", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; usleep 20000; done"]).status == 0)
         func counter() -> Int {
-            Int((try? String(contentsOfFile: "/proc/\(initPid)/root/tmp/n", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
+            // The loop truncates the file before each write: a read can fall in between.
+            for _ in 0..<20 {
+                let text = (try? String(contentsOfFile: "/proc/\(initPid)/root/tmp/n", encoding: .utf8)) ?? ""
+                if let n = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return n }
+                usleep(5_000)
+            }
+            return -1
         }
         usleep(300_000)
         let before = counter()

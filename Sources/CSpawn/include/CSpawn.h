@@ -33,7 +33,6 @@ enum sc_step_kind {
     SC_INIT = 22,         // fork: the caller stays as a reaping init that forwards signals; the child goes on
     SC_UNSHARE_CGROUP = 24, // unshare(CLONE_NEWCGROUP)
     SC_SETNS_NET = 27,    // s[0] a network namespace file (/proc/<pid>/ns/net) to join
-    SC_APPARMOR = 28,     // s[0] an AppArmor profile applied at execve (/proc/self/attr/apparmor/exec)
     SC_OPEN_ROOT = 25,    // s[0] the assembled root file system: later SC_MOUNT_IN_ROOT targets resolve inside it
     SC_MOUNT_IN_ROOT = 26, // s[0] source, s[1] target (a path in the container), s[2] fstype, s[3] data;
                           // n[0] flags, n[1] bit 0: the target is a file, bit 1: remount read-only afterwards;
