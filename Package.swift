@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "SComposeNetwork", dependencies: ["SComposeNetlink", "SComposeOS"]),
         .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
-        .target(name: "SComposeOS"),
+        .target(name: "SComposeOS", dependencies: ["CLinux"]),
         .target(
             name: "SComposeOCI",
             dependencies: ["CArchive", "CDynamic", "CLinux", "SComposeOS", .product(name: "Crypto", package: "swift-crypto")]

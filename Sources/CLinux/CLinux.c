@@ -52,6 +52,7 @@ int sc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 #include <string.h>
+#include <signal.h>
 
 // eBPF instructions by hand (the uapi headers carry no builder macros).
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
@@ -143,4 +144,45 @@ int sc_attach_device_filter(int cgroup_fd, const struct sc_device_rule *rules, i
     close(prog_fd);
     errno = err;
     return r;
+}
+
+// The self-pipe: written from signal handlers, so only a plain int and write(2).
+static volatile int signal_pipe_fds[2] = {-1, -1};
+
+static void signal_pipe_handler(int sig) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)sig;
+    if (signal_pipe_fds[1] >= 0) (void)!write(signal_pipe_fds[1], &byte, 1);
+    errno = saved;
+}
+
+int sc_signal_pipe(void) {
+    if (signal_pipe_fds[0] >= 0) return signal_pipe_fds[0];
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    signal_pipe_fds[1] = fds[1];
+    signal_pipe_fds[0] = fds[0];
+    return fds[0];
+}
+
+int sc_signal_pipe_watch(int sig) {
+    if (sc_signal_pipe() < 0) return -1;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = signal_pipe_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(sig, &action, NULL) != 0) return -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    return sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int sc_signal_pipe_unwatch(int sig) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    return sigaction(sig, &action, NULL);
 }

@@ -7,11 +7,6 @@ import SComposeRuntime
 import Glibc
 #endif
 
-/// SIGINT/SIGTERM seen while attached (a counter: the second one forces).
-nonisolated(unsafe) private var interruptions: Int32 = 0
-
-private func onInterrupt(_ signal: Int32) { interruptions += 1 }
-
 /// Attached `up`: the containers' output multiplexed with Compose's prefixes and colours,
 /// `name exited with code N` when one ends, the first Ctrl-C stops everything gracefully and a
 /// second one kills; `--abort-on-container-exit` and `--exit-code-from` end the run when one ends.
@@ -37,14 +32,9 @@ struct AttachedSession {
 
     /// Runs until every container has ended or the user stops it; returns the exit status.
     func run(services: [String]) -> Int32 {
-        signal(SIGINT, onInterrupt)
-        signal(SIGTERM, onInterrupt)
-        // Whoever started us may have left them blocked (a test runner does).
-        var wanted = sigset_t()
-        sigemptyset(&wanted)
-        sigaddset(&wanted, SIGINT)
-        sigaddset(&wanted, SIGTERM)
-        sigprocmask(SIG_UNBLOCK, &wanted, nil)
+        // SIGINT/SIGTERM seen while attached, counted: the second one forces.
+        SignalPipe.watch([SIGINT, SIGTERM])
+        var interruptions = 0
         func current() -> [ContainerStatus] {
             engine.containers(project: project).filter { services.isEmpty || services.contains($0.record.service) }
         }
@@ -60,7 +50,7 @@ struct AttachedSession {
         let out = BufferedOutput()
         func drain(_ containers: [ContainerStatus]) {
             for c in containers where shown(c) {
-                var reader = readers[c.record.id] ?? JSONLogReader(path: StateRoot.path + "/containers/\(c.record.id)/container.log")
+                var reader = readers[c.record.id] ?? JSONLogReader(path: engine.files(c.record.id).log)
                 let lines = readers[c.record.id] == nil ? reader.readAll() : reader.readNew()
                 readers[c.record.id] = reader
                 let p = presenters.prefix(for: c)
@@ -95,6 +85,7 @@ struct AttachedSession {
                     stopAll(containers)
                 }
             }
+            interruptions += SignalPipe.take().count
             if interruptions > 0 && !stopping {
                 Console.error("Gracefully Stopping... press Ctrl+C again to force\n")
                 stopping = true
@@ -115,8 +106,7 @@ struct AttachedSession {
     func stopAll(_ containers: [ContainerStatus]) {
         for c in containers where c.running || c.restarting {
             let seconds = timeout ?? c.record.stopTimeout ?? 10
-            let dir = StateRoot.path + "/containers/" + c.record.id
-            if ShimControl.request(dir: dir, "stop \(c.record.stopSignal ?? SIGTERM) \(seconds)") != "ok" {
+            if !engine.shim(c.record.id).stop(signal: c.record.stopSignal ?? SIGTERM, seconds: seconds) {
                 try? engine.stop(c, timeout: seconds)
             }
         }

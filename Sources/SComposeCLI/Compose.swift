@@ -388,7 +388,7 @@ struct Logs: ParsableCommand {
         let initial = selected()
         presenters.register(initial)
         for c in initial {
-            var reader = JSONLogReader(path: StateRoot.path + "/containers/\(c.record.id)/container.log")
+            var reader = JSONLogReader(path: engine.files(c.record.id).log)
             var lines = reader.readAll()
             if let limit { lines = Array(lines.suffix(limit)) }
             readers[c.record.id] = reader
@@ -400,7 +400,7 @@ struct Logs: ParsableCommand {
             let current = selected()
             presenters.register(current)
             for c in current {
-                var reader = readers[c.record.id] ?? JSONLogReader(path: StateRoot.path + "/containers/\(c.record.id)/container.log")
+                var reader = readers[c.record.id] ?? JSONLogReader(path: engine.files(c.record.id).log)
                 let lines = readers[c.record.id] == nil ? reader.readAll() : reader.readNew()
                 readers[c.record.id] = reader
                 show(c, lines)

@@ -112,8 +112,7 @@ struct Run: ParsableCommand {
             Console.out(container.record.name + "\n")
             return
         }
-        let dir = StateRoot.path + "/containers/" + container.record.id
-        let code = AttachRelay(socket: socket, containerDir: dir, input: run.interactive, tty: run.tty).run()
+        let code = AttachRelay(socket: socket, shim: engine.shim(container.record.id), input: run.interactive, tty: run.tty).run()
         if rm, let ended = engine.container(named: container.record.name, project: loaded.name) {
             try engine.stop(ended, timeout: nil)
             try engine.remove(ended)
@@ -165,27 +164,16 @@ struct Attach: ParsableCommand {
         else {
             throw CLIError("service \"\(service)\" is not running")
         }
-        let dir = StateRoot.path + "/containers/" + c.record.id
-        guard let spec = StateFile.read(ShimSpec.self, from: dir + "/spec.json"),
-            let socket = ShimControl.attach(dir: dir, stdin: !noStdin && spec.stdinOpen)
+        let shim = ProjectContext.engine().shim(c.record.id)
+        guard let spec = StateFile.read(ShimSpec.self, from: shim.files.spec),
+            let socket = shim.attach(stdin: !noStdin && spec.stdinOpen)
         else {
             throw CLIError("cannot attach to \(c.record.name): its shim does not answer")
         }
         let code = AttachRelay(
-            socket: socket, containerDir: dir, input: !noStdin && spec.stdinOpen, tty: spec.container.tty, proxySignals: sigProxy
+            socket: socket, shim: shim, input: !noStdin && spec.stdinOpen, tty: spec.container.tty, proxySignals: sigProxy
         ).run()
         if code != 0 { throw CLIError("", code: code) }
-    }
-}
-
-nonisolated(unsafe) private var relaySignals: [Int32] = []
-nonisolated(unsafe) private var windowChanged = false
-
-private func onRelaySignal(_ signal: Int32) {
-    if signal == SIGWINCH {
-        windowChanged = true
-    } else if relaySignals.count < 16 {
-        relaySignals.append(signal)
     }
 }
 
@@ -194,7 +182,7 @@ private func onRelaySignal(_ signal: Int32) {
 /// tty, our SIGINT/SIGTERM/SIGHUP passed on (docker's sig-proxy). Returns its exit status.
 struct AttachRelay {
     let socket: Int32
-    let containerDir: String
+    let shim: ShimClient
     let input: Bool
     let tty: Bool
     var proxySignals = true
@@ -210,55 +198,45 @@ struct AttachRelay {
         }
         defer { if rawTerminal { tcsetattr(0, TCSANOW, &saved) } }
         if tty { resize() }
-        signal(SIGWINCH, onRelaySignal)
-        if proxySignals && !rawTerminal {
-            for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, onRelaySignal) }
-            var wanted = sigset_t()
-            sigemptyset(&wanted)
-            for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&wanted, s) }
-            sigprocmask(SIG_UNBLOCK, &wanted, nil)
-        }
+        let proxied = proxySignals && !rawTerminal ? [SIGINT, SIGTERM, SIGHUP] : []
+        SignalPipe.watch([SIGWINCH] + proxied)
         var inputOpen = input
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var code: Int32?
         loop: while true {
-            if windowChanged {
-                windowChanged = false
-                resize()
-            }
-            while let s = relaySignals.popLast() { _ = ShimControl.request(dir: containerDir, "kill \(s)") }
-            var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalPipe.fd, events: Int16(POLLIN), revents: 0),
+            ]
             if inputOpen { fds.append(pollfd(fd: 0, events: Int16(POLLIN), revents: 0)) }
             if poll(&fds, nfds_t(fds.count), -1) < 0 {
                 if errno == EINTR { continue }
                 break
+            }
+            if fds[1].revents != 0 {
+                for s in SignalPipe.take() {
+                    if s == SIGWINCH {
+                        resize()
+                    } else {
+                        _ = shim.kill(signal: s)
+                    }
+                }
             }
             if fds[0].revents != 0 {
                 let n = read(socket, &buffer, buffer.count)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 pending += buffer[0..<n]
-                // Whole frames: header (stream, 3 zeros, length) and payload.
-                var offset = 0
-                while pending.count - offset >= 8 {
-                    let length = Int(pending[offset + 4]) << 24 | Int(pending[offset + 5]) << 16 | Int(pending[offset + 6]) << 8 | Int(pending[offset + 7])
-                    guard pending.count - offset - 8 >= length else { break }
-                    let payload = pending[(offset + 8)..<(offset + 8 + length)]
-                    switch pending[offset] {
-                    case AttachFrame.exit where length == 4:
-                        code = Int32(bitPattern: payload.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-                    case AttachFrame.stderr:
-                        _ = try? Files.writeAll(2, Array(payload), what: "stderr")
-                    default:
-                        _ = try? Files.writeAll(1, Array(payload), what: "stdout")
+                for frame in AttachFrame.take(from: &pending) {
+                    switch frame {
+                    case .exit(let status): code = status
+                    case .stderr(let payload): _ = try? Files.writeAll(2, Array(payload), what: "stderr")
+                    case .stdout(let payload): _ = try? Files.writeAll(1, Array(payload), what: "stdout")
                     }
-                    offset += 8 + length
                 }
-                pending.removeFirst(offset)
                 if code != nil { break loop }
             }
-            if inputOpen, fds.count > 1, fds[1].revents != 0 {
+            if inputOpen, fds.count > 2, fds[2].revents != 0 {
                 let n = read(0, &buffer, buffer.count)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
@@ -273,7 +251,7 @@ struct AttachRelay {
         if let code { return code }
         // The stream ended without a status (the shim went away): the recorded exit, if any.
         for _ in 0..<50 {
-            if let exit = StateFile.read(ExitRecord.self, from: containerDir + "/exit.json") { return exit.exitCode }
+            if let exit = StateFile.read(ExitRecord.self, from: shim.files.exit) { return exit.exitCode }
             usleep(100_000)
         }
         return 255
@@ -282,7 +260,7 @@ struct AttachRelay {
     func resize() {
         var size = winsize()
         guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0 || ioctl(0, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 else { return }
-        _ = ShimControl.request(dir: containerDir, "resize \(size.ws_row) \(size.ws_col)")
+        _ = shim.resize(rows: size.ws_row, columns: size.ws_col)
     }
 }
 

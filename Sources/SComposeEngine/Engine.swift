@@ -828,10 +828,14 @@ public struct Engine: Sendable {
     /// policy knows the user did it).
     public func signal(_ c: ContainerStatus, _ signal: Int32) throws {
         guard c.running, let pid = c.pid else { return }
-        let dir = containersDir + "/" + c.record.id
         events(c.record).record("kill", id: c.record.id, extra: ["signal": String(signal)])
-        if c.shimPid != nil, ShimControl.request(dir: dir, "kill \(signal)") == "ok" { return }
-        if kill(pid, signal) != 0 { throw EngineError("cannot signal \(c.record.name): \(String(cString: strerror(errno)))") }
+        let shim = shim(c.record.id)
+        if c.shimPid != nil, shim.kill(signal: signal) { return }
+        do {
+            try shim.signalInit(pid: pid, signal: signal)
+        } catch {
+            throw EngineError("cannot signal \(c.record.name): \(error)")
+        }
     }
 
     /// Starts the container's shim and waits until the container runs (or failed to). With
@@ -839,60 +843,26 @@ public struct Engine: Sendable {
     /// attached to it from before its first output.
     @discardableResult
     func start(_ files: ContainerFiles, attachStdin: Bool? = nil) throws -> Int32? {
-        unlink(files.exit)
-        unlink(files.health)
-        unlink(files.state)
-        var sync: [Int32] = [-1, -1]
-        guard pipe(&sync) == 0 else { throw EngineError("pipe: \(String(cString: strerror(errno)))") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addclose(&actions, sync[0])
-        posix_spawn_file_actions_adddup2(&actions, sync[1], 3)
-        let argv = [shimPath, files.dir, "3"]
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        // The shim needs no environment, and the container's init (a fork of it) must not
-        // carry the caller's.
-        var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
-        let r = posix_spawn(&pid, shimPath, &actions, nil, &cArgs, &noEnv)
-        close(sync[1])
-        defer { close(sync[0]) }
-        guard r == 0 else { throw EngineError("cannot run \(shimPath): \(String(cString: strerror(r)))") }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        var pending: [UInt8] = []
-        func line() -> [UInt8] {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while !pending.contains(UInt8(ascii: "\n")) {
-                let n = read(sync[0], &buffer, buffer.count)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                pending += buffer[0..<n]
-            }
-            let end = pending.firstIndex(of: UInt8(ascii: "\n")) ?? pending.endIndex
-            defer { pending = Array(pending[min(end + 1, pending.endIndex)...]) }
-            return Array(pending[..<end])
-        }
-        // One line: {"pid":N} or {"error":…}, after {"listening":true} for a `run` container.
-        var reply = line()
-        var attached: Int32?
-        if String(decoding: reply, as: UTF8.self) == #"{"listening":true}"#, let attachStdin {
-            attached = ShimControl.attach(dir: files.dir, stdin: attachStdin)
-            reply = line()
-        }
-        let text = String(decoding: reply, as: UTF8.self)
-        guard text.hasPrefix("{\"pid\":") else {
-            if let attached { close(attached) }
-            struct Failure: Decodable { var error: String }
-            let message = (try? JSONDecoder().decode(Failure.self, from: Data(reply)))?.error
-                ?? (text.isEmpty ? "the shim exited without starting the container" : text)
+        do {
+            return try ShimClient(files: files).start(shim: shimPath, attachStdin: attachStdin)
+        } catch {
             // A container that does not run publishes nothing (`start` makes its rules again).
             Firewall.deletePorts(container: String(files.dir.split(separator: "/").last ?? ""))
-            throw EngineError("Error response from daemon: failed to create task for container: \(message)")
+            if case .startFailed(let message, _) = error {
+                throw EngineError("Error response from daemon: failed to create task for container: \(message)")
+            }
+            throw EngineError("\(error)")
         }
-        return attached
+    }
+
+    /// The files of a container's directory.
+    public func files(_ id: String) -> ContainerFiles {
+        ContainerFiles(dir: containersDir + "/" + id)
+    }
+
+    /// The client of a container's shim.
+    public func shim(_ id: String) -> ShimClient {
+        ShimClient(files: files(id))
     }
 
     // MARK: - exec
@@ -1009,15 +979,15 @@ public struct Engine: Sendable {
             var waiting: [(ContainerStatus, time_t)] = []
             for c in level {
                 progress?(c, false)
-                let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
+                let shim = shim(c.record.id)
                 let signal = c.record.stopSignal ?? SIGTERM
                 let seconds = timeout ?? c.record.stopTimeout ?? 10
                 // A damaged state file hides the shim's pid, not the shim: ask it all the same.
-                if c.shimPid != nil || c.damaged != nil, ShimControl.request(dir: files.dir, "stop \(signal) \(seconds)") == "ok" {
+                if c.shimPid != nil || c.damaged != nil, shim.stop(signal: signal, seconds: seconds) {
                     waiting.append((c, time(nil) + time_t(seconds) + 15))
                 } else {
                     // No shim (killed, or gone since we looked): nobody supervises the container.
-                    try stopUnsupervised(c, signal: signal, timeout: seconds)
+                    shim.stopUnsupervised(pid: c.running ? c.pid : nil, signal: signal, timeout: seconds)
                     events(c.record).record("stop", id: c.record.id)
                     progress?(c, true)
                 }
@@ -1098,77 +1068,33 @@ public struct Engine: Sendable {
         return levels.keys.sorted().compactMap { levels[$0] }
     }
 
-    /// The shim died (killed, or the machine's OOM killer): nobody reaps or records the
-    /// container, so stop its processes by pid, remove its cgroup and record the exit here.
-    func stopUnsupervised(_ c: ContainerStatus, signal: Int32, timeout: Int) throws {
-        let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
-        var code: Int32 = 255
-        if c.running, let pid = c.pid, let ticks = StateFile.read(RunningState.self, from: files.state)?.startTicks {
-            try? cgroup(of: c.record.id)?.setFrozen(false)
-            unlink(files.paused)
-            kill(pid, signal)
-            code = 128 + signal
-            let deadline = time(nil) + time_t(timeout)
-            while ProcessCheck.isAlive(pid, startTicks: ticks) && time(nil) < deadline { usleep(20_000) }
-            if ProcessCheck.isAlive(pid, startTicks: ticks) {
-                kill(pid, SIGKILL)
-                code = 137
-                let hard = time(nil) + 10
-                while ProcessCheck.isAlive(pid, startTicks: ticks) && time(nil) < hard { usleep(10_000) }
-            }
-        }
-        if let cg = cgroup(of: c.record.id) {
-            // Whatever the container left (its init is gone, so its pid namespace is too).
-            for pid in cg.processes() { kill(pid, SIGKILL) }
-            let hard = time(nil) + 5
-            while !cg.processes().isEmpty && time(nil) < hard { usleep(10_000) }
-            try? cg.remove()
-        }
-        try? StateFile.write(ExitRecord(exitCode: code, oomKilled: false, finishedAt: Clock.rfc3339Now()), to: files.exit)
-    }
-
     /// The container's cgroup, when this machine has cgroups: where its spec put it.
     func cgroup(of id: String) -> Cgroup? {
-        guard let layout = CgroupLayout.host else { return nil }
-        let spec = StateFile.read(ShimSpec.self, from: ContainerFiles(dir: containersDir + "/" + id).spec)
-        return Cgroup(layout: layout, path: spec?.cgroup ?? "scompose/\(id)")
+        shim(id).cgroup
     }
 
     /// Freezes (`pause`) or thaws (`unpause`) a running container.
     public func setPaused(_ c: ContainerStatus, _ paused: Bool) throws {
-        guard c.running, let cg = cgroup(of: c.record.id) else {
+        guard c.running, CgroupLayout.host != nil else {
             throw EngineError("Error response from daemon: container \(c.record.name) is not running")
         }
-        let marker = ContainerFiles(dir: containersDir + "/" + c.record.id).paused
         do {
-            // The marker first when pausing, last when resuming: `ps` never shows a frozen
-            // container as running.
-            if paused { try writeText(marker, "") }
-            try cg.setFrozen(paused)
-            if !paused { unlink(marker) }
-            events(c.record).record(paused ? "pause" : "unpause", id: c.record.id)
+            try shim(c.record.id).setPaused(paused)
         } catch {
-            if paused { unlink(marker) }
             throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)")
         }
+        events(c.record).record(paused ? "pause" : "unpause", id: c.record.id)
     }
 
     /// The processes of a running container (pids as the host sees them).
     public func processes(_ c: ContainerStatus) -> [Int32] {
-        guard c.running else { return [] }
-        return cgroup(of: c.record.id)?.processes().sorted() ?? []
+        c.running ? shim(c.record.id).processes() : []
     }
 
     /// Removes a stopped container's directory. Whatever still runs in its cgroup (a
     /// container whose state could not be read) is killed first: nothing outlives its record.
     public func remove(_ c: ContainerStatus) throws {
-        if let cg = cgroup(of: c.record.id), !cg.processes().isEmpty {
-            try? cg.setFrozen(false)
-            for pid in cg.processes() { kill(pid, SIGKILL) }
-            let hard = time(nil) + 5
-            while !cg.processes().isEmpty && time(nil) < hard { usleep(10_000) }
-            try? cg.remove()
-        }
+        shim(c.record.id).killRemaining()
         releaseNetwork(c.record.id)
         Files.removeTree(containersDir + "/" + c.record.id)
         events(c.record).record("destroy", id: c.record.id)

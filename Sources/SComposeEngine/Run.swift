@@ -48,7 +48,7 @@ public struct RunOptions: Sendable {
 extension Engine {
     /// `run`: starts what `service` depends on (unless `noDeps`), then creates and starts a
     /// one-off container of it. Returns the container and, unless detached, a socket attached
-    /// to it from before its first output (`ShimControl.attach`).
+    /// to it from before its first output (`ShimClient.start`).
     public func runOneOff(
         _ loaded: LoadedProject, service name: String, options: RunOptions, environment: [String: String],
         parallel: Int? = nil

@@ -32,13 +32,13 @@ public enum Shim {
         _ = fcntl(syncFD, F_SETFD, FD_CLOEXEC)
         let files = ContainerFiles(dir: args[0])
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
-            report(syncFD, #"{"error":"cannot read spec.json"}"#)
+            report(syncFD, .failed(message: "cannot read spec.json", errno: nil))
             return 1
         }
         // Detach: the parent returns at once so the CLI can go; the child is reparented.
         let child = fork()
         if child < 0 {
-            report(syncFD, #"{"error":"fork failed"}"#)
+            report(syncFD, .failed(message: "fork failed", errno: errno))
             return 1
         }
         if child > 0 { return 0 }
@@ -54,17 +54,10 @@ public enum Shim {
         return supervisor.run(syncFD: syncFD)
     }
 
-    static func report(_ fd: Int32, _ line: String, last: Bool = true) {
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if last { close(fd) }
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
-        JSONLogWriter.escape(Array(s.utf8), into: &out)
-        out.append(UInt8(ascii: "\""))
-        return String(decoding: out, as: UTF8.self)
+    /// Sends a message on the sync pipe; all but `listening` are the last, and close it.
+    static func report(_ fd: Int32, _ message: ShimSyncMessage) {
+        message.send(fd)
+        if message != .listening { close(fd) }
     }
 }
 
@@ -143,7 +136,7 @@ struct Supervisor {
                 cgroup = c
             } catch {
                 try? c.remove()
-                Shim.report(syncFD, #"{"error":\#(Shim.jsonString("cgroup: \(error)"))}"#)
+                Shim.report(syncFD, .failed(message: "cgroup: \(error)", errno: nil))
                 return 1
             }
         }
@@ -151,14 +144,14 @@ struct Supervisor {
             try networking?.reservePorts()
         } catch {
             try? cgroup?.remove()
-            Shim.report(syncFD, #"{"error":\#(Shim.jsonString(error.step))}"#)
+            Shim.report(syncFD, .failed(message: error.step, errno: nil))
             return 1
         }
         sigchld = sc_signalfd_sigchld()
         listener = listen(files.dir)
         if spec.waitForAttach == true {
             // `run`: the client attaches first, so that it sees all the output.
-            Shim.report(syncFD, #"{"listening":true}"#, last: false)
+            Shim.report(syncFD, .listening)
             let deadline = Self.now() + 30_000
             while attached.isEmpty && listener >= 0 && Self.now() < deadline {
                 var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
@@ -175,7 +168,7 @@ struct Supervisor {
                 pid = try start()
             } catch {
                 if let fd = sync {
-                    Shim.report(fd, #"{"error":\#(Shim.jsonString(error.description)),"errno":\#(error.errno)}"#)
+                    Shim.report(fd, .failed(message: error.description, errno: error.errno))
                     cleanup()
                     return 1
                 }
@@ -190,7 +183,7 @@ struct Supervisor {
             spec.events?.record("start", id: spec.id)
             startHealth(pid)
             if let fd = sync {
-                Shim.report(fd, #"{"pid":\#(pid)}"#)
+                Shim.report(fd, .started(pid: pid))
                 sync = nil
                 // Start-up garbage (the spec's decoding) goes back to the system: the shim
                 // lives as long as its container.
@@ -246,7 +239,7 @@ struct Supervisor {
             close(listener)
             let dirFD = open(files.dir, 0o10000000 /* O_PATH */ | O_DIRECTORY | O_CLOEXEC)
             if dirFD >= 0 {
-                unlinkat(dirFD, ShimControl.socketName, 0)
+                unlinkat(dirFD, ShimSocket.name, 0)
                 close(dirFD)
             }
         }
@@ -257,15 +250,15 @@ struct Supervisor {
         let dirFD = open(dir, 0o10000000 /* O_PATH */ | O_DIRECTORY | O_CLOEXEC)
         guard dirFD >= 0 else { return -1 }
         defer { close(dirFD) }
-        unlinkat(dirFD, ShimControl.socketName, 0)
+        unlinkat(dirFD, ShimSocket.name, 0)
         let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard sock >= 0 else { return -1 }
-        var addr = ShimControl.address(dirFD: dirFD)
+        var addr = ShimSocket.address(dirFD: dirFD)
         let r = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         // Only root talks to the shim: the directory is root's, and so is the socket.
-        fchmodat(dirFD, ShimControl.socketName, 0o600, 0)
+        fchmodat(dirFD, ShimSocket.name, 0o600, 0)
         guard r == 0, Glibc.listen(sock, 16) == 0 else {
             close(sock)
             return -1
@@ -570,7 +563,7 @@ struct Supervisor {
             outputs.remove(at: index)
             return
         }
-        forward(buffer[0..<n], stream: stream == "stderr" ? AttachFrame.stderr : AttachFrame.stdout)
+        forward(stream == "stderr" ? .stderr(buffer[0..<n]) : .stdout(buffer[0..<n]))
         var data = outputs[index].pending
         data += buffer[0..<n]
         var start = 0
@@ -603,45 +596,54 @@ struct Supervisor {
             if n <= 0 { break }
             request += buffer[0..<n]
         }
-        let words = String(decoding: request, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
-        var reply = "ok"
-        switch (words.first, words.count) {
-        case ("stop", 3):
-            guard let sig = Int32(words[1]), let seconds = Int64(words[2]) else { reply = "error bad request"; break }
+        let reply: ShimReply
+        do throws(ShimRequest.ParseError) {
+            let parsed = try ShimRequest(line: String(decoding: request, as: UTF8.self))
+            reply = handle(parsed, conn: conn, pid: pid)
+            // An attach keeps the connection: it is a stream now.
+            if case .attach = parsed, reply == .ok {
+                keep = true
+                return
+            }
+        } catch {
+            reply = error == .bad ? .badRequest : .unknownRequest
+        }
+        let bytes = Array(reply.line.utf8)
+        _ = bytes.withUnsafeBytes { write(conn, $0.baseAddress, $0.count) }
+    }
+
+    /// Carries out a request; an attach answers `ok` itself (before the connection becomes
+    /// a stream) and joins the attached clients.
+    mutating func handle(_ request: ShimRequest, conn: Int32, pid: pid_t?) -> ShimReply {
+        switch request {
+        case .stop(let signal, let seconds):
             stoppedByUser = true
             if let pid {
                 try? cgroup?.setFrozen(false)
                 unlink(files.paused)
-                kill(pid, sig)
+                kill(pid, signal)
                 killDeadline = Self.now() + max(0, seconds) * 1000
             }
-        case ("kill", 2):
-            guard let sig = Int32(words[1]) else { reply = "error bad request"; break }
+        case .kill(let signal):
             stoppedByUser = true
             if let pid {
                 try? cgroup?.setFrozen(false)
                 unlink(files.paused)
-                kill(pid, sig)
+                kill(pid, signal)
             }
-        case ("attach", 1), ("attach", 2):
-            let stdin = words.count == 2 && words[1] == "stdin"
-            guard (try? Files.writeAll(conn, Array("ok\n".utf8), what: "attach")) != nil else { return }
+        case .attach(let stdin):
+            guard (try? Files.writeAll(conn, Array(ShimReply.ok.line.utf8), what: "attach")) != nil else { return .error("attach") }
             // Blocking writes with a bound: a client that stops reading slows the container's
             // output (as a full pipe would) and is dropped after 10 s.
             var bound = timeval(tv_sec: 10, tv_usec: 0)
             setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &bound, socklen_t(MemoryLayout<timeval>.size))
             attached.append((conn, stdin))
-            keep = true
-            return
-        case ("resize", 3):
-            guard let rows = UInt16(words[1]), let cols = UInt16(words[2]), ptyMaster >= 0 else { reply = "error no tty"; break }
-            var size = winsize(ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0)
+        case .resize(let rows, let columns):
+            guard ptyMaster >= 0 else { return .noTTY }
+            var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
             _ = ioctl(ptyMaster, UInt(TIOCSWINSZ), &size)
-        default:
-            reply = "error unknown request"
         }
-        let bytes = Array((reply + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(conn, $0.baseAddress, $0.count) }
+        return .ok
     }
 
     // MARK: - Attached clients
@@ -650,9 +652,9 @@ struct Supervisor {
     var inputTarget: Int32 { ptyMaster >= 0 ? ptyMaster : stdinWriter }
 
     /// Output to every attached client, framed.
-    mutating func forward(_ bytes: ArraySlice<UInt8>, stream: UInt8) {
+    mutating func forward(_ output: AttachFrame) {
         guard !attached.isEmpty else { return }
-        let frame = AttachFrame.header(stream, length: bytes.count) + bytes
+        let frame = output.bytes
         attached.removeAll { client in
             guard (try? Files.writeAll(client.fd, frame, what: "attach")) == nil else { return false }
             close(client.fd)
@@ -708,8 +710,7 @@ struct Supervisor {
 
     /// The run ended: clients get its exit status and are let go.
     mutating func detachAll(exitCode: Int32) {
-        let code = UInt32(bitPattern: exitCode)
-        let frame = AttachFrame.header(AttachFrame.exit, length: 4) + [UInt8(code >> 24), UInt8((code >> 16) & 0xff), UInt8((code >> 8) & 0xff), UInt8(code & 0xff)]
+        let frame = AttachFrame.exit(exitCode).bytes
         for client in attached {
             _ = try? Files.writeAll(client.fd, frame, what: "attach")
             close(client.fd)

@@ -51,4 +51,14 @@ struct sc_device_rule {
 /// denies the rest) and attaches it to the cgroup directory `cgroup_fd`. 0, or -1 with errno.
 int sc_attach_device_filter(int cgroup_fd, const struct sc_device_rule *rules, int count);
 
+/// The self-pipe of signals: the read end of a non-blocking, close-on-exec pipe (made on the
+/// first call) to which the handler `sc_signal_pipe_watch` installs writes each delivered
+/// signal's number as one byte. -1 with errno set when the pipe cannot be made.
+int sc_signal_pipe(void);
+/// Delivers `sig` to the self-pipe from now on (making the pipe if needed); also unblocks it.
+/// The handler is C and async-signal-safe: it only writes a byte and keeps errno.
+int sc_signal_pipe_watch(int sig);
+/// Gives `sig` its default disposition again.
+int sc_signal_pipe_unwatch(int sig);
+
 #endif
