@@ -120,7 +120,7 @@ extension SCompose {
     /// the whole command tree, and checks them again for completion requests: a third of a
     /// no-op `up`. Help, version and completion requests, and anything the verb's own parse
     /// rejects, go through the root, which words usage and errors with the full command path.
-    static func parseVerb(_ arguments: [String]) -> ParsableCommand? {
+    static func parseVerb(_ arguments: [String]) throws -> ParsableCommand? {
         guard let verb = arguments.first,
             !arguments.contains(where: {
                 $0 == "-h" || $0 == "--help" || $0 == "--version" || $0 == "help" || $0.hasPrefix("--generate-completion")
@@ -128,7 +128,14 @@ extension SCompose {
             }),
             let type = configuration.subcommands.first(where: { $0.configuration.commandName == verb })
         else { return nil }
-        return try? type.parseAsRoot(Array(arguments.dropFirst()))
+        do {
+            return try type.parseAsRoot(Array(arguments.dropFirst()))
+        } catch {
+            // A rejection by the verb's `validate()` is final (and already said); only usage
+            // errors are worded again from the root.
+            if exitCode(for: error) != .validationFailure { throw error }
+            return nil
+        }
     }
 }
 
@@ -141,179 +148,12 @@ public struct CLIError: Error {
         self.message = message
         self.code = code
     }
-}
 
-/// The global flags of `docker compose` (`-f`, `-p`, `--profile`, `--env-file`, `--project-directory`).
-public struct GlobalOptions: ParsableArguments {
-    // Long form only inside the verbs: `-f` before the verb is rewritten to `--file`, and after
-    // it belongs to the verb (`logs -f` follows, `image prune -f` forces), as with docker compose.
-    @Option(name: .customLong("file"), help: "Compose configuration files")
-    public var file: [String] = []
-
-    @Option(name: [.short, .customLong("project-name")], help: "Project name")
-    public var projectName: String?
-
-    @Option(name: .customLong("profile"), help: "Specify a profile to enable")
-    public var profile: [String] = []
-
-    @Option(name: .customLong("env-file"), help: "Specify an alternate environment file")
-    public var envFile: [String] = []
-
-    @Option(name: .customLong("project-directory"), help: "Specify an alternate working directory")
-    public var projectDirectory: String?
-
-    @Option(name: .customLong("ansi"), help: "Control when to print ANSI control characters (never|always|auto)")
-    public var ansi: String = "auto"
-
-    @Option(name: .customLong("progress"), help: "Set type of progress output (auto, tty, plain, json, quiet)")
-    public var progress: String?
-
-    @Option(name: .customLong("parallel"), help: "Control max parallelism, -1 for unlimited")
-    public var parallel: Int = -1
-
-    @Flag(name: .customLong("compatibility"), help: "Run compose in backward compatibility mode")
-    public var compatibility = false
-
-    @Flag(name: .customLong("dry-run"), help: "Execute command in dry run mode")
-    public var dryRun = false
-
-    public init() {}
-
-    /// `--parallel`, else `COMPOSE_PARALLEL_LIMIT`; nil for unlimited.
-    var parallelLimit: Int? {
-        if parallel > 0 { return parallel }
-        if let text = Console.environment()["COMPOSE_PARALLEL_LIMIT"], let n = Int(text), n > 0 { return n }
-        return nil
-    }
-
-    /// Loader options from these flags and the process environment.
-    public func projectOptions() -> ProjectOptions {
-        projectOptions(environment: Console.environment(), currentDirectory: FileSystem.currentDirectory())
-    }
-
-    /// Loader options from these flags, an environment and a current directory.
-    public func projectOptions(environment: [String: String], currentDirectory: String) -> ProjectOptions {
-        var options = ProjectOptions(environment: environment, currentDirectory: currentDirectory)
-        options.configFiles = file
-        options.projectName = projectName
-        options.envFiles = envFile.isEmpty
-            ? (options.environment["COMPOSE_ENV_FILES"].map { $0.split(separator: ",").map(String.init) } ?? [])
-            : envFile
-        options.profiles = profile
-        options.projectDirectory = projectDirectory
-        options.readStandardInput = { (try? FileSystem.readAll(fd: 0)) ?? [] }
-        return options
-    }
-}
-
-/// `scompose version`.
-struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", _superCommandName: "scompose", abstract: "Show the scompose version information")
-
-    @Option(name: [.short, .long], help: "Format the output. Values: [pretty | json]")
-    var format: String = "pretty"
-
-    @Flag(name: .long, help: "Shows only the version number")
-    var short = false
-
-    func run() throws {
-        if short {
-            Console.out(scomposeVersion + "\n")
-        } else if format == "json" {
-            Console.out("{\"version\":\"\(scomposeVersion)\"}\n")
-        } else {
-            Console.out("scompose version \(scomposeVersion)\n")
-        }
-    }
-}
-
-/// Writing to the terminal without Foundation.
-enum Console {
-    static func out(_ text: String) {
-        write(1, text)
-    }
-
-    static func error(_ text: String) {
-        write(2, text.hasSuffix("\n") ? text : text + "\n")
-    }
-
-    static func warn(_ text: String) {
-        write(2, "WARN[0000] \(text)\n")
-    }
-
-    static func write(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            bytes = bytes.dropFirst(n)
-        }
-    }
-
-    static func environment() -> [String: String] {
-        var env: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                env[String(s[..<eq])] = String(s[s.index(after: eq)...])
-            }
-            p += 1
-        }
-        return env
-    }
-}
-
-/// The global flags in `run`, whose `-p` is `--publish` as in Compose (the project name is
-/// `--project-name` there, or `-p` before the verb).
-struct RunGlobalOptions: ParsableArguments {
-    @Option(name: .customLong("file"), help: "Compose configuration files")
-    var file: [String] = []
-
-    @Option(name: .customLong("project-name"), help: "Project name")
-    var projectName: String?
-
-    @Option(name: .customLong("profile"), help: "Specify a profile to enable")
-    var profile: [String] = []
-
-    @Option(name: .customLong("env-file"), help: "Specify an alternate environment file")
-    var envFile: [String] = []
-
-    @Option(name: .customLong("project-directory"), help: "Specify an alternate working directory")
-    var projectDirectory: String?
-
-    @Option(name: .customLong("ansi"), help: "Control when to print ANSI control characters (never|always|auto)")
-    var ansi: String = "auto"
-
-    @Option(name: .customLong("progress"), help: "Set type of progress output (auto, tty, plain, json, quiet)")
-    var progress: String?
-
-    @Option(name: .customLong("parallel"), help: "Control max parallelism, -1 for unlimited")
-    var parallel: Int = -1
-
-    @Flag(name: .customLong("compatibility"), help: "Run compose in backward compatibility mode")
-    var compatibility = false
-
-    @Flag(name: .customLong("dry-run"), help: "Execute command in dry run mode")
-    var dryRun = false
-
-    init() {}
-
-    var options: GlobalOptions {
-        var g = GlobalOptions()
-        g.file = file
-        g.projectName = projectName
-        g.profile = profile
-        g.envFile = envFile
-        g.projectDirectory = projectDirectory
-        g.ansi = ansi
-        g.progress = progress
-        g.parallel = parallel
-        g.compatibility = compatibility
-        g.dryRun = dryRun
-        return g
+    /// A flag conflict found by a verb's `validate()`. The parser would word what `validate()`
+    /// throws its own way (an `Error: ` prefix, or usage and status 64) where Compose prints the
+    /// sentence alone and exits 1: the sentence is said here, only the status goes through.
+    static func rejecting(_ message: String) -> ExitCode {
+        Console.error(message)
+        return ExitCode(1)
     }
 }

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import SComposeEngine
+import SComposeLoader
+import SComposeOCI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The container of a service that `commit` and `export` act on (`--index`, the first by default).
+extension ProjectContext {
+    static func container(_ global: GlobalOptions, service: String, index: Int?) throws -> ContainerStatus {
+        let (_, containers) = try ProjectContext.containers(global, services: [service])
+        // Compose's default index is 0: the first container.
+        let wanted = index.flatMap { $0 > 0 ? $0 : nil }
+        guard let c = wanted.map({ i in containers.first { $0.record.number == i } }) ?? containers.first else {
+            throw CLIError("service \"\(service)\" has no container\(index.map { " #\($0)" } ?? "")")
+        }
+        return c
+    }
+}
+
+/// Shared by the verbs that act on a project's containers.
+enum ProjectContext {
+    static func engine() -> Engine {
+        var engine = Engine(root: StateRoot.path, shimPath: shimPath) { text in
+            Console.error(text.split(separator: "\n", omittingEmptySubsequences: false).map { " " + $0 }.joined(separator: "\n"))
+        }
+        engine.buildOutput = { Console.error($0) }
+        engine.pullImage = { image, platform in
+            try Pulling.pull(try ImageReference(parsing: image), platform: platform, lines: false)
+        }
+        return engine
+    }
+
+    /// This executable's path, nil when /proc does not tell.
+    static var executablePath: String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `scompose-shim` next to this executable, unless SCOMPOSE_SHIM says otherwise.
+    static var shimPath: String {
+        if let p = Console.environment()["SCOMPOSE_SHIM"], !p.isEmpty { return p }
+        return executablePath.map { Path.dirname($0) + "/scompose-shim" } ?? "/usr/local/bin/scompose-shim"
+    }
+
+    static func load(_ global: GlobalOptions, services: [String] = []) throws -> LoadedProject {
+        var options = global.projectOptions()
+        options.services = services
+        let project = try Loader.load(options)
+        for warning in project.warnings { Console.warn(warning) }
+        return project
+    }
+
+    /// The project name without loading containers' files: from the compose files.
+    static func name(_ global: GlobalOptions) throws -> String {
+        try load(global).name
+    }
+
+    /// The engine, and the project's containers of `services` (all when empty).
+    static func containers(_ global: GlobalOptions, services: [String]) throws -> (Engine, [ContainerStatus]) {
+        let name = try self.name(global)
+        let engine = self.engine()
+        let all = engine.containers(project: name)
+        return (engine, services.isEmpty ? all : all.filter { services.contains($0.record.service) })
+    }
+
+    /// The work of `up`, `create` and `scale`: with `--dry-run` the plan is printed, one line
+    /// per decision prefixed as Compose's dry-run output, and false returned; otherwise it is
+    /// carried out.
+    static func reconcile(_ project: LoadedProject, _ options: ReconcileOptions, _ global: GlobalOptions, _ engine: Engine) throws -> Bool {
+        if global.dryRun {
+            let plan = try engine.plan(project, options: options)
+            for line in plan.text.split(separator: "\n") { Console.error("DRY-RUN MODE - " + line) }
+            return false
+        }
+        try guardRoot()
+        try engine.up(project, options: options, parallel: global.parallelLimit)
+        return true
+    }
+
+    static func guardRoot() throws {
+        if getuid() != 0 { throw CLIError("scompose needs root to create containers (namespaces, mounts, cgroups)") }
+    }
+}

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import SComposeOCI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where scompose keeps its state: `SCOMPOSE_ROOT`, else `/var/lib/scompose`.
+enum StateRoot {
+    static var path: String {
+        let env = Console.environment()
+        if let root = env["SCOMPOSE_ROOT"], !root.isEmpty { return root }
+        return "/var/lib/scompose"
+    }
+
+    static func images() throws -> ImageStore {
+        do {
+            return try ImageStore(root: path)
+        } catch {
+            throw CLIError("cannot open the image store at \(path): \(error)")
+        }
+    }
+}
