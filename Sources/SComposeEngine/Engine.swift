@@ -674,28 +674,10 @@ public struct Engine: Sendable {
         defer { if !created { Files.removeTree(stage) } }
         for d in [files.upper, files.work, files.root] { try mkdirs(staged(d)) }
         let defaults = imageConfig.config ?? ImageConfig.ContainerDefaults()
-        let entrypoint = service.entrypoint ?? defaults.Entrypoint ?? []
-        let cmd = service.command ?? (service.entrypoint != nil ? [] : defaults.Cmd ?? [])
-        let args = entrypoint + cmd
-        guard !args.isEmpty else { throw EngineError("no command specified for service \"\(service.name)\"") }
-        let hostname = service.hostname ?? String(id.prefix(12))
-        var env = defaults.Env ?? []
-        for (key, value) in service.environment.sorted(by: { $0.key < $1.key }) {
-            env.removeAll { $0.hasPrefix(key + "=") }
-            if let value { env.append("\(key)=\(value)") }
-        }
-        if !env.contains(where: { $0.hasPrefix("PATH=") }) {
-            env.insert("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", at: 0)
-        }
-        env.insert("HOSTNAME=\(hostname)", at: 0)
-        var config = ContainerConfig(
-            layers: layers, upperDir: files.upper, workDir: files.work, rootDir: files.root, args: args, env: env)
-        config.workingDir = service.workingDir ?? defaults.WorkingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
-        (config.uid, config.gid, config.additionalGids) = try ImageUsers.resolve(
-            service.user ?? defaults.User ?? "", groupAdd: service.groupAdd, layers: layers)
-        config.hostname = hostname
-        config.privileged = service.privileged
-        config.readOnlyRootfs = service.readOnly
+        let builder = ContainerSpecBuilder(
+            project: project.name, workingDirectory: project.workingDirectory, composeFiles: project.composeFiles,
+            service: service, number: number, name: name, hash: hash, oneoff: oneoff)
+        let users = try ImageUsers.resolve(service.user ?? defaults.User ?? "", groupAdd: service.groupAdd, layers: layers)
         let storage = try storagePlan(
             project: project, environment: environment, service: service,
             imageVolumes: Array((defaults.Volumes ?? [:]).keys), previousAnonymous: previousAnonymous,
@@ -707,30 +689,29 @@ public struct Engine: Sendable {
         for seed in storage.seeds {
             try VolumeSeed.copy(layers: layers, path: seed.path, into: volumes.dataPath(seed.volume), scratch: root + "/tmp")
         }
-        config.mounts = storage.mounts
-        config.shmSize = service.shmSize
-        try Security.apply(service, to: &config)
-        config.tty = service.tty
-        config.initProcess = service.initProcess ?? false
+        let appArmor: String?
+        do {
+            appArmor = try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
+        } catch {
+            throw EngineError("\(error)")
+        }
         let network = try networkPlan(
-            project: project, service: service, containerID: id, containerName: name, hostname: hostname, number: number,
-            serviceAliases: oneoff?.useAliases ?? true)
+            project: project, service: service, containerID: id, containerName: name,
+            hostname: service.hostname ?? String(id.prefix(12)), number: number, serviceAliases: oneoff?.useAliases ?? true)
         defer { if !created { releaseNetwork(id) } }
-        if service.networkMode == "host" || network.joinDirectory != nil { config.namespaces.remove(.net) }
-        if config.namespaces.contains(.net) {
-            // Docker's defaults for a private network namespace.
-            config.sysctls = ["net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"]
-        }
-        for (key, value) in service.sysctls { config.sysctls[key] = value }
-        try Security.checkSysctls(config.sysctls, hostNetwork: !config.namespaces.contains(.net))
-        var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        hosts += network.hosts.isEmpty ? "127.0.1.1\t\(hostname)\n" : network.hosts.joined(separator: "\n") + "\n"
+        var resolution = ContainerResolution(
+            id: id, files: files, imageName: imageName, imageID: image.id.description, layers: layers, defaults: defaults,
+            storage: storage, network: network, appArmorProfile: appArmor,
+            systemdScope: SystemdScope.applies(layout: CgroupLayout.host), created: Clock.rfc3339Now(),
+            events: events(project: project.name, service: service.name, name: name, image: imageName))
+        (resolution.uid, resolution.gid, resolution.additionalGids) = users
         if service.networkMode == "host" {
-            hosts = (try? String(decoding: Files.read("/etc/hosts"), as: UTF8.self)) ?? hosts
+            resolution.hostEtcHosts = try? String(decoding: Files.read("/etc/hosts"), as: UTF8.self)
         }
-        try writeText(staged(files.hosts), hosts)
-        try writeText(staged(files.hostname), hostname + "\n")
-        try writeText(staged(files.resolvConf), network.resolvConf)
+        let blueprint = try builder.build(resolution)
+        try writeText(staged(files.hosts), blueprint.hosts)
+        try writeText(staged(files.hostname), blueprint.hostname + "\n")
+        try writeText(staged(files.resolvConf), blueprint.resolvConf)
         if let address = network.primaryAddress, !network.ports.isEmpty {
             do {
                 try Firewall.applyPorts(container: id, address: address, address6: network.primaryAddress6, ports: network.ports)
@@ -738,60 +719,14 @@ public struct Engine: Sendable {
                 throw EngineError("cannot publish the ports of \(name): \(error)")
             }
         }
-        config.fileBinds = [
-            .init(source: network.hostsSource ?? files.hosts, target: "/etc/hosts"), .init(source: files.hostname, target: "/etc/hostname"),
-            .init(source: files.resolvConf, target: "/etc/resolv.conf"),
-        ]
-        let memory = service.memLimit ?? service.deploy?.memoryLimit
-        // Docker's default: as much swap as memory (memory + swap = twice the limit).
-        let resources = Resources(
-            memory: memory, memorySwap: service.memswapLimit ?? memory.map { $0 * 2 },
-            cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
-            pids: service.pidsLimit ?? service.deploy?.pidsLimit, blkioWeight: service.blkioWeight)
-        // Under systemd (cgroup v2), a delegated scope per container that systemd leaves alone.
-        let scope = SystemdScope.applies(layout: CgroupLayout.host) ? SystemdScope.unitName(container: name, id: id) : nil
-        var spec = ShimSpec(
-            id: id, container: config, cgroup: scope.map(SystemdScope.containerCgroup) ?? "scompose/\(id)", resources: resources)
-        spec.systemdScope = scope
-        spec.restart = try Self.restartPolicy(service)
-        spec.stdinOpen = service.stdinOpen
-        spec.network = network.shim
-        spec.joinNetworkOf = network.joinDirectory
-        spec.healthcheck = Self.healthcheck(service.healthcheck, image: defaults.Healthcheck)
-        spec.waitForAttach = oneoff?.attach == true ? true : nil
-        spec.events = events(project: project.name, service: service.name, name: name, image: imageName)
-        (spec.logMaxSize, spec.logMaxFiles) = try Self.logRotation(service)
-        try StateFile.write(spec, to: staged(files.spec))
-        var labels = service.labels
-        labels["com.docker.compose.project"] = project.name
-        labels["com.docker.compose.service"] = service.name
-        labels["com.docker.compose.container-number"] = String(number)
-        labels["com.docker.compose.oneoff"] = oneoff == nil ? "False" : "True"
-        if let oneoff { labels["com.docker.compose.slug"] = oneoff.slug }
-        labels["com.docker.compose.config-hash"] = hash
-        labels["com.docker.compose.project.working_dir"] = project.workingDirectory
-        labels["com.docker.compose.project.config_files"] = project.composeFiles.joined(separator: ",")
-        labels["com.docker.compose.image"] = image.id.description
-        labels["com.docker.compose.version"] = Engine.version
-        labels["com.docker.compose.depends_on"] = service.dependsOn.keys.sorted().map {
-            "\($0):\(service.dependsOn[$0]?.condition.rawValue ?? "service_started"):\(service.dependsOn[$0]?.restart ?? false)"
-        }.joined(separator: ",")
-        var record = ContainerRecord(
-            id: id, name: name, project: project.name, service: service.name, number: number, image: imageName,
-            imageID: image.id.description, command: args, created: Clock.rfc3339Now(), configHash: hash, labels: labels,
-            stopSignal: try service.stopSignal.map { try Signals.number($0) },
-            stopTimeout: service.stopGracePeriod.map { Int($0 / 1_000_000_000) },
-            anonymousVolumes: storage.anonymous.isEmpty ? nil : storage.anonymous,
-            ports: network.ports.isEmpty ? nil : network.ports, healthcheck: spec.healthcheck != nil ? true : nil,
-            preStop: service.preStop.isEmpty ? nil : service.preStop.map(HookRecord.init))
-        if network.primaryAddress6 != nil, network.ports.contains(where: { $0.hostIP == nil }) { record.portsOnIPv6 = true }
-        try StateFile.write(record, to: staged(files.dir + "/container.json"))
+        try StateFile.write(blueprint.spec, to: staged(files.spec))
+        try StateFile.write(blueprint.record, to: staged(files.dir + "/container.json"))
         unlink(stage + "/creator")
         guard rename(stage, files.dir) == 0 else {
             throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
         }
         created = true
-        spec.events?.record("create", id: id)
+        blueprint.spec.events?.record("create", id: id)
         return files
     }
 
@@ -1111,80 +1046,6 @@ public struct Engine: Sendable {
 
     func events(_ record: ContainerRecord) -> EventSource {
         events(project: record.project, service: record.service, name: record.name, image: record.image)
-    }
-
-    /// The service's healthcheck over the image's, Docker's defaults for what neither sets; nil
-    /// for none (`NONE`, `disable: true`).
-    static func healthcheck(_ service: Healthcheck?, image: ImageConfig.HealthConfig?) -> HealthcheckSpec? {
-        if service?.disable == true { return nil }
-        let test = (service?.test.isEmpty == false ? service?.test : nil) ?? image?.Test ?? []
-        guard let kind = test.first, kind != "NONE" else { return nil }
-        let command: [String]
-        switch kind {
-        case "CMD": command = Array(test.dropFirst())
-        case "CMD-SHELL": command = ["/bin/sh", "-c", test.dropFirst().joined(separator: " ")]
-        default: command = ["/bin/sh", "-c", test.joined(separator: " ")]
-        }
-        guard !command.isEmpty else { return nil }
-        var spec = HealthcheckSpec(command: command)
-        func positive(_ v: Int64?) -> Int64? { v.flatMap { $0 > 0 ? $0 : nil } }
-        if let v = positive(service?.interval) ?? positive(image?.Interval) { spec.interval = v }
-        if let v = positive(service?.timeout) ?? positive(image?.Timeout) { spec.timeout = v }
-        if let v = positive(service?.startPeriod) ?? positive(image?.StartPeriod) { spec.startPeriod = v }
-        if let v = positive(service?.startInterval) ?? positive(image?.StartInterval) { spec.startInterval = v }
-        if let v = (service?.retries ?? image?.Retries).flatMap({ $0 > 0 ? $0 : nil }) { spec.retries = v }
-        return spec
-    }
-
-    /// `restart:` or, failing that, `deploy.restart_policy`.
-    static func restartPolicy(_ service: ServiceConfig) throws -> RestartPolicy {
-        if let text = service.restart {
-            guard let policy = RestartPolicy(parsing: text) else {
-                throw EngineError("invalid restart policy \"\(text)\" for service \"\(service.name)\"")
-            }
-            return policy
-        }
-        switch service.deploy?.restartCondition {
-        case "none": return .no
-        case "on-failure": return RestartPolicy(name: "on-failure", maxRetries: service.deploy?.restartMaxAttempts ?? 0)
-        case "any": return RestartPolicy(name: "always", maxRetries: 0)
-        default: return .no
-        }
-    }
-
-    /// json-file rotation from `logging:` (max-size like `10m`, max-file).
-    static func logRotation(_ service: ServiceConfig) throws -> (Int64?, Int) {
-        guard let logging = service.logging else { return (nil, 1) }
-        if let driver = logging.driver, !["json-file", "local"].contains(driver) {
-            throw EngineError("logging driver \"\(driver)\" of service \"\(service.name)\" is not supported (json-file only)")
-        }
-        var size: Int64?
-        if let text = logging.options["max-size"], text != "-1" {
-            guard let bytes = parseSize(text) else { throw EngineError("invalid max-size \"\(text)\" for service \"\(service.name)\"") }
-            size = bytes
-        }
-        var files = 1
-        if let text = logging.options["max-file"] {
-            guard let n = Int(text), n >= 1 else { throw EngineError("invalid max-file \"\(text)\" for service \"\(service.name)\"") }
-            files = n
-        }
-        return (size, files)
-    }
-
-    /// `10m`, `512k`, `1g`, `100` (bytes), as docker's units.RAMInBytes.
-    static func parseSize(_ text: String) -> Int64? {
-        var digits = text.lowercased()
-        var unit: Int64 = 1
-        if digits.hasSuffix("b") { digits.removeLast() }
-        switch digits.last {
-        case "k": unit = 1 << 10
-        case "m": unit = 1 << 20
-        case "g": unit = 1 << 30
-        default: break
-        }
-        if unit > 1 { digits.removeLast() }
-        guard let n = Int64(digits), n > 0 else { return nil }
-        return n * unit
     }
 
     static func resolvConf() -> String {

@@ -27,8 +27,20 @@ enum Security {
         return n
     }
 
-    /// Docker's set with `cap_add` then `cap_drop` applied (`ALL` in either), seccomp and no_new_privs.
-    static func apply(_ service: ServiceConfig, to config: inout ContainerConfig) throws {
+    /// The AppArmor profile `security_opt` asks for (`apparmor=NAME`), if any.
+    static func appArmorRequest(_ service: ServiceConfig) -> String? {
+        var requested: String?
+        for option in service.securityOpt {
+            let parts = option.split(maxSplits: 1, whereSeparator: { $0 == "=" || $0 == ":" }).map(String.init)
+            if parts.first == "apparmor", parts.count > 1 { requested = parts[1] }
+        }
+        return requested
+    }
+
+    /// Docker's set with `cap_add` then `cap_drop` applied (`ALL` in either), seccomp,
+    /// no_new_privs, the AppArmor profile resolved from `appArmorRequest` (loading it is I/O),
+    /// and ulimits.
+    static func apply(_ service: ServiceConfig, appArmorProfile: String?, to config: inout ContainerConfig) throws {
         var caps = SecurityDefaults.capabilities
         let all = Set(capabilities.values)
         if service.capAdd.contains(where: { $0.uppercased() == "ALL" || $0.uppercased() == "CAP_ALL" }) {
@@ -43,7 +55,6 @@ enum Security {
             for name in service.capDrop { caps.remove(try capability(name)) }
         }
         config.capabilities = caps
-        var appArmor: String?
         for option in service.securityOpt {
             // `key=value` or the older `key:value`.
             let parts = option.split(maxSplits: 1, whereSeparator: { $0 == "=" || $0 == ":" }).map(String.init)
@@ -62,7 +73,6 @@ enum Security {
                 config.seccomp = false
             case "apparmor":
                 guard !value.isEmpty else { throw EngineError("invalid --security-opt: \(option)") }
-                appArmor = value
             case "label", "systempaths":
                 // No SELinux support; systempaths=unconfined is honoured below.
                 if key == "systempaths" && value != "unconfined" { throw EngineError("invalid --security-opt: \(option)") }
@@ -70,11 +80,7 @@ enum Security {
                 throw EngineError("invalid --security-opt: \(option)")
             }
         }
-        do {
-            config.appArmorProfile = try AppArmor.profile(requested: appArmor, privileged: service.privileged)
-        } catch {
-            throw EngineError("\(error)")
-        }
+        config.appArmorProfile = appArmorProfile
         for (name, limit) in service.ulimits.sorted(by: { $0.key < $1.key }) {
             guard let resource = rlimits[name] else { throw EngineError("invalid ulimit type: \(name)") }
             guard limit.soft <= limit.hard else {

@@ -150,7 +150,7 @@ extension Engine {
                 case "dev": flags.remove("nodev")
                 case "noexec", "nosuid", "nodev": flags.insert(option)
                 default:
-                    if option.hasPrefix("size="), let bytes = Engine.parseSize(String(option.dropFirst(5))) {
+                    if option.hasPrefix("size="), let bytes = ContainerSpecBuilder.parseSize(String(option.dropFirst(5))) {
                         data.append("size=\(bytes)")
                     } else {
                         data.append(option)

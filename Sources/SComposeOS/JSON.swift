@@ -561,3 +561,44 @@ extension JSONTree {
         return out
     }
 }
+
+extension JSONTree {
+    /// Every leaf as `path = value`, objects' keys in their order, `[i]` for array elements and
+    /// arrays of scalars on one line: a text form of a value that tests read line by line.
+    public func flattened(_ path: String) -> [String] {
+        switch self {
+        case .object(let pairs):
+            return pairs.flatMap { $0.1.flattened(path + "." + $0.0) }
+        case .array(let items):
+            if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+                return ["\(path) = [" + items.map(\.scalarText).joined(separator: ", ") + "]"]
+            }
+            return items.enumerated().flatMap { $0.element.flattened("\(path)[\($0.offset)]") }
+        default:
+            return ["\(path) = \(scalarText)"]
+        }
+    }
+
+    /// A scalar as JSON writes it (strings quoted and escaped).
+    var scalarText: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n
+        case .string(let s):
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                default:
+                    if scalar.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
+                }
+            }
+            return out + "\""
+        case .array, .object: return "…"
+        }
+    }
+}
