@@ -6,6 +6,20 @@ import SComposeOS
 import Glibc
 #endif
 
+/// The host end of one of a container's links: a veth on a bridge.
+public struct VethLink: Sendable, Equatable {
+    /// At most 15 bytes (`BridgeBackend.hostInterfacePrefix` and the link's number).
+    public var hostName: String
+    public var bridge: String
+    public var mtu: UInt32?
+
+    public init(hostName: String, bridge: String, mtu: UInt32?) {
+        self.hostName = hostName
+        self.bridge = bridge
+        self.mtu = mtu
+    }
+}
+
 /// Networks as Linux bridges in the host's namespace (root): a bridge per network with the
 /// gateway's address, a veth per endpoint (plugged by the container's shim), our own nftables
 /// tables for egress, isolation and published ports.
@@ -111,6 +125,29 @@ public struct BridgeBackend: NetworkBackend {
         Firewall.deleteTable(table)
         Firewall.deleteTable(table, family: .ip6)
         store.remove(record.name)
+    }
+
+    /// Plugs a container's network namespace (`namespace`, an open descriptor) into its
+    /// bridges, as its shim starts it: per link a veth pair whose peer is `eth<i>` inside,
+    /// the host end up on the bridge.
+    public static func plug(_ links: [VethLink], namespace: Int32) throws {
+        do {
+            let host = try Netlink()
+            for (i, link) in links.enumerated() {
+                // A veth of an earlier run may not be gone yet.
+                if let stale = try host.linkIndex(link.hostName) { try? host.deleteLink(stale) }
+                try host.createVeth(link.hostName, peer: "eth\(i)", peerNamespace: namespace, mtu: link.mtu)
+                guard let index = try host.linkIndex(link.hostName), let bridge = try host.linkIndex(link.bridge) else {
+                    throw NetworkError.bridgeMissing(link.bridge)
+                }
+                try host.setLink(index, up: true, master: bridge)
+                // Hairpin: a container reaching a published port of its own comes back in
+                // through the port it left by.
+                try? host.setHairpin(index)
+            }
+        } catch let e as NetlinkError {
+            throw NetworkError.kernel(e)
+        }
     }
 
     /// The start of the host-side names of a container's veths (`scv` + ten digits of its id +
