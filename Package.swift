@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CDynamic"),
         .target(name: "CLinux"),
         .target(name: "SComposeNetlink"),
-        .target(name: "SComposeNetwork", dependencies: ["SComposeNetlink", "SComposeOS"]),
+        .target(name: "SComposeNetwork", dependencies: ["SComposeNetlink", "SComposeOS", "CNftables", "CDynamic"]),
         .target(name: "CSpawn"),
         .target(name: "SComposeYAML", dependencies: ["CYAML"]),
         .target(name: "SComposeOS", dependencies: ["CLinux"]),
@@ -48,8 +48,7 @@ let package = Package(
         .target(
             name: "SComposeEngine",
             dependencies: [
-                "SComposeBuild", "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "CNftables", "CDynamic",
-                "SComposeNetlink", "SComposeNetwork",
+                "SComposeBuild", "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "SComposeNetwork",
             ]
         ),
         .executableTarget(

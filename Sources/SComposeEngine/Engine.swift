@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import FoundationEssentials
 import SComposeLoader
-import SComposeNetlink
 import SComposeNetwork
 import SComposeOCI
 import SComposeOS
@@ -714,7 +713,8 @@ public struct Engine: Sendable {
         try writeText(staged(files.resolvConf), blueprint.resolvConf)
         if let address = network.primaryAddress, !network.ports.isEmpty {
             do {
-                try Firewall.applyPorts(container: id, address: address, address6: network.primaryAddress6, ports: network.ports)
+                try networkBackend.publish(
+                    PortPublication(containerID: id, address: address, address6: network.primaryAddress6, ports: network.ports))
             } catch {
                 throw EngineError("cannot publish the ports of \(name): \(error)")
             }
@@ -747,11 +747,13 @@ public struct Engine: Sendable {
             if let record = store.get(name) { try realize(record) }
         }
         // Its published ports, again if a failed start (or a restart of the machine) took them away.
-        if let ports = c.record.ports, !ports.isEmpty, !Firewall.tableExists(Firewall.containerTable(c.record.id)),
+        let backend = networkBackend
+        if let ports = c.record.ports, !ports.isEmpty, !backend.isPublished(container: c.record.id),
             let interface = spec?.network?.interfaces.first, let ip = IPv4(interface.address)
         {
             do {
-                try Firewall.applyPorts(container: c.record.id, address: ip, address6: interface.address6.flatMap(IPv6.init), ports: ports)
+                try backend.publish(
+                    PortPublication(containerID: c.record.id, address: ip, address6: interface.address6.flatMap(IPv6.init), ports: ports))
             } catch {
                 throw EngineError("cannot publish the ports of \(c.record.name): \(error)")
             }
@@ -782,7 +784,7 @@ public struct Engine: Sendable {
             return try ShimClient(files: files).start(shim: shimPath, attachStdin: attachStdin)
         } catch {
             // A container that does not run publishes nothing (`start` makes its rules again).
-            Firewall.deletePorts(container: String(files.dir.split(separator: "/").last ?? ""))
+            networkBackend.unpublish(container: String(files.dir.split(separator: "/").last ?? ""))
             if case .startFailed(let message, _) = error {
                 throw EngineError("Error response from daemon: failed to create task for container: \(message)")
             }

@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeLoader
-import SComposeNetlink
 import SComposeOCI
 import SComposeNetwork
 import SComposeOS
 import SComposeRuntime
 import SComposeSpec
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What a container gets from its networks when it is created.
 struct NetworkPlan {
@@ -31,6 +26,16 @@ struct NetworkPlan {
 
 extension Engine {
     var networkStore: NetworkStore { NetworkStore(stateRoot: root) }
+
+    /// The host side of networks: bridges in the host's namespace (the one backend there is).
+    var networkBackend: any NetworkBackend { BridgeBackend(store: networkStore) }
+
+    /// A host network error as the CLI has always shown the engine's. The store's failures to
+    /// lock or write went through as they were, and still do.
+    static func reported(_ error: any Error) -> any Error {
+        guard let e = error as? NetworkError, e.kind != .storage else { return error }
+        return EngineError(e.description)
+    }
 
     /// The project networks that `services` use, created if missing (bridge, address, rules).
     func ensureNetworks(_ project: ComposeProject, services: [String], rendered: JSONValue = .null) throws {
@@ -96,116 +101,33 @@ extension Engine {
             try realize(existing)
             return
         }
-        let record: NetworkRecord = try store.locked {
-            if let raced = store.get(config.name) { return raced }
-            progress("Network \(config.name)  Creating")
-            var taken = NetworkStore.hostSubnets() + store.list().map(\.subnet)
-            taken.removeAll { $0.prefix == 0 }
-            // A pool is IPv6 when its subnet is; the first of each family is the network's.
-            let pool = config.ipamConfig.first { $0.subnet.map { Subnet6($0) == nil } ?? true }
-            let pool6 = config.ipamConfig.first { $0.subnet.map { Subnet6($0) != nil } ?? false }
-            let subnet: Subnet
-            if let text = pool?.subnet {
-                guard let s = Subnet(text) else { throw EngineError("invalid subnet \(text) for network \(config.name)") }
-                if let clash = store.list().first(where: { $0.subnet.overlaps(s) }) {
-                    throw EngineError("Pool overlaps with other one on this address space (network \(clash.name))")
-                }
-                subnet = s
-            } else {
-                guard let s = NetworkStore.pickSubnet(avoiding: taken) else {
-                    throw EngineError("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
-                }
-                subnet = s
-            }
-            let gateway = try pool?.gateway.map { text -> IPv4 in
-                guard let g = IPv4(text), subnet.contains(g) else { throw EngineError("invalid gateway \(text) for network \(config.name)") }
-                return g
-            } ?? IPv4(subnet.first.value + 1)
-            let range = try pool?.ipRange.map { text -> Subnet in
-                guard let r = Subnet(text), subnet.contains(r.first) else { throw EngineError("invalid ip_range \(text) for network \(config.name)") }
-                return r
-            }
-            var labels = config.labels
-            labels["com.docker.compose.project"] = project
-            labels["com.docker.compose.network"] = key
-            labels["com.docker.compose.version"] = Engine.version
-            if !hash.isEmpty { labels["com.docker.compose.config-hash"] = hash }
-            var r = NetworkRecord(
-                name: config.name, id: Digest.random().hex, subnet: subnet, gateway: gateway, ipRange: range,
-                isInternal: config.isInternal, labels: labels, options: config.driverOpts)
-            // Without `enable_ipv6` an IPv6 pool is left unused, as Docker leaves it.
-            if config.enableIPv6 == true {
-                try Self.plan6(&r, pool: pool6, taken: NetworkStore.hostSubnets6() + store.list().compactMap(\.subnet6))
-            }
-            try store.save(r)
-            return r
+        var labels = config.labels
+        labels["com.docker.compose.project"] = project
+        labels["com.docker.compose.network"] = key
+        labels["com.docker.compose.version"] = Engine.version
+        if !hash.isEmpty { labels["com.docker.compose.config-hash"] = hash }
+        let request = NetworkRequest(
+            name: config.name, id: Digest.random().hex,
+            pools: config.ipamConfig.map { AddressPool(subnet: $0.subnet, gateway: $0.gateway, ipRange: $0.ipRange) },
+            enableIPv6: config.enableIPv6 == true, isInternal: config.isInternal, labels: labels, options: config.driverOpts)
+        let record: NetworkRecord
+        do {
+            record = try networkBackend.define(request) { progress("Network \(config.name)  Creating") }
+        } catch {
+            throw Self.reported(error)
         }
         try realize(record)
         progress("Network \(config.name)  Created")
-    }
-
-    /// The IPv6 half of a new network: the pool's subnet, gateway and range, or a unique local
-    /// /64 of its own.
-    static func plan6(_ r: inout NetworkRecord, pool: IPAMPool?, taken: [Subnet6]) throws {
-        let subnet: Subnet6
-        if let text = pool?.subnet {
-            guard let s = Subnet6(text), s.prefix <= 124 else { throw EngineError("invalid subnet \(text) for network \(r.name)") }
-            if let clash = taken.first(where: { $0.overlaps(s) }) {
-                throw EngineError("Pool overlaps with other one on this address space (\(clash))")
-            }
-            subnet = s
-        } else {
-            guard let s = NetworkStore.pickSubnet6(id: r.id, avoiding: taken) else {
-                throw EngineError("could not find an available IPv6 address pool for network \(r.name)")
-            }
-            subnet = s
-        }
-        r.subnet6 = subnet
-        r.gateway6 = try pool?.gateway.map { text -> IPv6 in
-            guard let g = IPv6(text), subnet.contains(g) else { throw EngineError("invalid gateway \(text) for network \(r.name)") }
-            return g
-        } ?? subnet.first.adding(1)
-        r.ipRange6 = try pool?.ipRange.map { text -> Subnet6 in
-            guard let range = Subnet6(text), subnet.contains(range.first) else {
-                throw EngineError("invalid ip_range \(text) for network \(r.name)")
-            }
-            return range
-        }
     }
 
     /// Makes the kernel side of a network exist: its bridge with the gateway address, up, and
     /// its nftables table (again after a reboot wiped them).
     func realize(_ n: NetworkRecord) throws {
         do {
-            let nl = try Netlink()
-            if try nl.linkIndex(n.bridge) == nil {
-                try nl.createBridge(n.bridge, mtu: n.options["com.docker.network.driver.mtu"].flatMap { UInt32($0) })
-                guard let index = try nl.linkIndex(n.bridge) else { throw EngineError("bridge \(n.bridge) vanished") }
-                try nl.addAddress(index, n.gateway, prefix: n.subnet.prefix)
-                if let subnet6 = n.subnet6, let gateway6 = n.gateway6 {
-                    Firewall.sysctl("net/ipv6/conf/\(n.bridge)/disable_ipv6", "0")
-                    try nl.addAddress(index, gateway6, prefix: subnet6.prefix)
-                }
-                try nl.setLink(index, up: true)
-            }
-        } catch let e as NetlinkError {
-            throw EngineError("network \(n.name): \(e)")
+            try networkBackend.realize(n.spec)
+        } catch {
+            throw Self.reported(error)
         }
-        if n.subnet6 != nil {
-            // As Docker does for IPv6 networks; hosts that take router advertisements on an
-            // interface with `accept_ra=1` stop taking them (`accept_ra=2` keeps them).
-            Firewall.sysctl("net/ipv6/conf/all/forwarding", "1")
-        }
-        if !Firewall.tableExists(Firewall.networkTable(n)) || (n.subnet6 != nil && !Firewall.tableExists(Firewall.networkTable(n), family: .ip6)) {
-            do {
-                try Firewall.applyNetwork(n)
-            } catch {
-                throw EngineError("network \(n.name): \(error)")
-            }
-        }
-        Firewall.sysctl("net/ipv4/ip_forward", "1")
-        // Published ports answer on 127.0.0.1 too: DNAT'd loopback traffic must route to the bridge.
-        Firewall.sysctl("net/ipv4/conf/\(n.bridge)/route_localnet", "1")
     }
 
     /// Addresses, names, DNS and ports for a new container.
@@ -235,6 +157,7 @@ extension Engine {
             break
         }
         let store = networkStore
+        let backend = networkBackend
         var shim = ShimNetwork()
         shim.stateRoot = root
         shim.resolvers = service.dns.isEmpty ? DNSResponder.hostResolvers(hostResolvConf) : service.dns
@@ -258,27 +181,26 @@ extension Engine {
                     guard let a = IPv6(text) else { throw EngineError("invalid ipv6_address \(text)") }
                     return a
                 }
-                let address: IPv4
-                let address6: IPv6?
-                do {
-                    address = try store.allocateAddress(record, requested: requested)
-                    address6 = try store.allocateAddress6(record, requested: requested6)
-                } catch {
-                    throw EngineError("\(error)")
-                }
                 // A one-off container answers to the service's names only with `run --use-aliases`.
                 var names = [containerName, hostname, String(containerID.prefix(12))]
                 if serviceAliases { names += [service.name] + (attachment?.aliases ?? []) }
-                var endpoint = Endpoint(
-                    containerID: containerID, containerName: containerName, service: service.name, project: project.name,
-                    address: address, names: Array(Set(names)).sorted(), mac: attachment?.macAddress ?? (i == 0 ? service.macAddress : nil))
-                endpoint.address6 = address6
-                try store.saveEndpoint(record.name, endpoint)
+                let request = EndpointRequest(
+                    containerID: containerID, containerName: containerName, names: Array(Set(names)).sorted(), service: service.name,
+                    project: project.name, address: requested, address6: requested6,
+                    mac: attachment?.macAddress ?? (i == 0 ? service.macAddress : nil), index: i)
+                let attached: Attachment
+                do {
+                    attached = try backend.attach(request, to: record)
+                } catch {
+                    throw Self.reported(error)
+                }
+                let endpoint = attached.endpoint
+                let address = endpoint.address
+                let address6 = endpoint.address6
                 plan.endpoints.append((record.name, endpoint))
                 var interface = ShimNetwork.Interface(
-                    bridge: record.bridge, hostName: Self.hostInterfacePrefix(containerID) + String(i, radix: 16),
-                    address: address.description, prefix: record.subnet.prefix, mac: endpoint.mac,
-                    mtu: record.options["com.docker.network.driver.mtu"].flatMap { UInt32($0) })
+                    bridge: record.bridge, hostName: attached.hostInterface, address: address.description, prefix: record.subnet.prefix,
+                    mac: endpoint.mac, mtu: attached.mtu)
                 interface.address6 = address6?.description
                 interface.prefix6 = record.subnet6?.prefix
                 shim.interfaces.append(interface)
@@ -334,40 +256,14 @@ extension Engine {
                 hostPort = low
                 if high > low {
                     // As Compose: the first free port of the range.
-                    hostPort = (low...high).first { Self.portIsFree($0, proto: p.proto, ip: hostIP) } ?? low
+                    hostPort = HostPorts.firstFree(in: low...high, proto: p.proto, ip: hostIP) ?? low
                 }
             } else {
-                hostPort = Self.freePort(proto: p.proto)
+                hostPort = HostPorts.ephemeral(proto: p.proto)
             }
             out.append(PortBinding(proto: p.proto, hostIP: hostIP, hostPort: hostPort, containerPort: UInt16(p.target)))
         }
         return out
-    }
-
-    static func portIsFree(_ port: UInt16, proto: String, ip: String?) -> Bool {
-        let fd = socket(AF_INET, Int32(proto == "udp" ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = (ip.flatMap(IPv4.init) ?? IPv4(0)).value.bigEndian
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
-    }
-
-    /// A port the kernel considers free now (its ephemeral choice).
-    static func freePort(proto: String) -> UInt16 {
-        let fd = socket(AF_INET, Int32(proto == "udp" ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return UInt16(bigEndian: addr.sin_port)
     }
 
     /// The container whose network namespace `network_mode: service:X|container:NAME` joins.
@@ -387,23 +283,8 @@ extension Engine {
         return c
     }
 
-    /// Removes a container's endpoints and port rules.
-    func releaseNetwork(_ containerID: String) {
-        let store = networkStore
-        for n in store.list() { store.removeEndpoint(n.name, container: containerID) }
-        Firewall.deletePorts(container: containerID)
-        // The kernel tears a dead namespace's veths down in the background, some time after
-        // its last process; deleting the host ends here means `rm` and `down` return with
-        // the links gone.
-        let prefix = Self.hostInterfacePrefix(containerID)
-        if let nl = try? Netlink(), let links = try? nl.links() {
-            for (index, name) in links where name.hasPrefix(prefix) { try? nl.deleteLink(index) }
-        }
-    }
-
-    /// The start of the host-side names of a container's veths (`scv` + ten digits of its id +
-    /// the attachment's number): short enough for the kernel's 15 characters.
-    static func hostInterfacePrefix(_ containerID: String) -> String { "scv" + String(containerID.prefix(10)) }
+    /// Removes a container's endpoints, port rules and host-side links.
+    func releaseNetwork(_ containerID: String) { networkBackend.release(container: containerID) }
 
     /// A network's endpoints, less those of containers that do not exist and are not being
     /// created (a killed command's leftovers), which are released here. Callers sweep stale
@@ -436,23 +317,11 @@ extension Engine {
 
     /// Deletes a network's bridge, rules and record.
     public func removeNetwork(_ record: NetworkRecord) throws {
-        // The record goes only once the bridge is gone: a bridge without a record would stay
-        // on the machine with nothing to name it.
         do {
-            let nl = try Netlink()
-            if let index = try nl.linkIndex(record.bridge) {
-                do {
-                    try nl.deleteLink(index)
-                } catch where error.errno == ENODEV {
-                    // Removed meanwhile.
-                }
-            }
+            try networkBackend.remove(record)
         } catch {
-            throw EngineError("network \(record.name): \(error)")
+            throw Self.reported(error)
         }
-        Firewall.deleteTable(Firewall.networkTable(record))
-        Firewall.deleteTable(Firewall.networkTable(record), family: .ip6)
-        networkStore.remove(record.name)
     }
 
     /// Published ports of a container, as `ps` and `port` show them.

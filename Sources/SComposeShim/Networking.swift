@@ -64,24 +64,15 @@ final class ContainerNetworking {
     /// Wires the child `pid`'s fresh network namespace.
     func attach(_ pid: pid_t) throws {
         let childNS = open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
-        guard childNS >= 0 else { throw NetworkError("open the container's network namespace: \(String(cString: strerror(errno)))") }
+        guard childNS >= 0 else { throw NetworkError.system("open the container's network namespace", errno: errno) }
         defer { close(childNS) }
-        let host = try Netlink()
-        for (i, iface) in spec.interfaces.enumerated() {
-            // A veth of an earlier run may not be gone yet.
-            if let stale = try host.linkIndex(iface.hostName) { try? host.deleteLink(stale) }
-            try host.createVeth(iface.hostName, peer: "eth\(i)", peerNamespace: childNS, mtu: iface.mtu)
-            guard let index = try host.linkIndex(iface.hostName), let bridge = try host.linkIndex(iface.bridge) else {
-                throw NetworkError("bridge \(iface.bridge) is missing (run `up` again)")
-            }
-            try host.setLink(index, up: true, master: bridge)
-            try? host.setHairpin(index)
-        }
+        try BridgeBackend.plug(
+            spec.interfaces.map { VethLink(hostName: $0.hostName, bridge: $0.bridge, mtu: $0.mtu) }, namespace: childNS)
         // Sockets of the child's namespace: made there, used from here.
         let ownNS = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard ownNS >= 0 else { throw NetworkError("open our network namespace") }
+        guard ownNS >= 0 else { throw NetworkError.system("open our network namespace", errno: nil) }
         defer { close(ownNS) }
-        guard sc_setns_net(childNS) == 0 else { throw NetworkError("enter the container's network namespace: \(String(cString: strerror(errno)))") }
+        guard sc_setns_net(childNS) == 0 else { throw NetworkError.system("enter the container's network namespace", errno: errno) }
         var inner: Netlink?
         var server: Int32 = -1
         var tcpServer: Int32 = -1

@@ -47,8 +47,8 @@ struct NetlinkMessageTests {
         #expect(s?.contains(IPv4("172.18.200.1")!) == true)
         #expect(s?.contains(IPv4("172.19.0.1")!) == false)
         let taken = [Subnet("172.17.0.0/16")!, Subnet("172.18.0.0/16")!, Subnet("172.19.3.0/24")!]
-        #expect(NetworkStore.pickSubnet(avoiding: taken)?.description == "172.20.0.0/16")
-        #expect(NetworkStore.pickSubnet(avoiding: [Subnet("172.16.0.0/12")!])?.description == "192.168.0.0/20")
+        #expect(IPAM.pickSubnet(avoiding: taken)?.description == "172.20.0.0/16")
+        #expect(IPAM.pickSubnet(avoiding: [Subnet("172.16.0.0/12")!])?.description == "192.168.0.0/20")
         #expect(IPv4("1.2.3") == nil && IPv4("1.2.3.256") == nil)
     }
 
@@ -74,9 +74,9 @@ struct NetlinkMessageTests {
         #expect(IPv6("::ffff:ffff:ffff:ffff")?.adding(1).description == "0:0:0:1::")
         // A ULA /64 from the network id, past what the host already routes.
         let id = "0123456789abcdef"
-        let first = NetworkStore.pickSubnet6(id: id, avoiding: [])
+        let first = IPAM.pickSubnet6(id: id, avoiding: [])
         #expect(first?.description == "fd01:2345:6789::/64")
-        #expect(NetworkStore.pickSubnet6(id: id, avoiding: [first!])?.description == "fd01:2345:6789:1::/64")
+        #expect(IPAM.pickSubnet6(id: id, avoiding: [first!])?.description == "fd01:2345:6789:1::/64")
     }
 
     @Test func ipv6AddressMessage() {

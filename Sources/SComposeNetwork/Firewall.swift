@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CNftables
 import SComposeNetlink
-import SComposeNetwork
 
 #if canImport(Glibc)
 import Glibc
@@ -12,14 +11,14 @@ import Glibc
 /// never touching anyone else's tables.
 public enum Firewall {
     /// Runs an nft script; the error text comes back as the failure.
-    public static func run(_ script: String) throws {
-        guard let ctx = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { throw NetworkError("nftables: cannot make a context") }
+    public static func run(_ script: String) throws(NetworkError) {
+        guard let ctx = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { throw .firewall("cannot make a context") }
         defer { nft_ctx_free(ctx) }
         _ = nft_ctx_buffer_output(ctx)
         _ = nft_ctx_buffer_error(ctx)
         if nft_run_cmd_from_buffer(ctx, script) != 0 {
             let message = nft_ctx_get_error_buffer(ctx).map { String(cString: $0) } ?? "failed"
-            throw NetworkError("nftables: \(message.trimmedForMessage())")
+            throw .firewall(message.trimmedForMessage())
         }
     }
 
@@ -29,6 +28,7 @@ public enum Firewall {
         var number: UInt8 { self == .ip ? UInt8(AF_INET) : UInt8(AF_INET6) }
     }
 
+    /// Whether one of our tables is there (asked over netlink: no nft script to parse).
     public static func tableExists(_ name: String, family: Family = .ip) -> Bool {
         if let nl = try? Netlink(protocol: Netlink.NETLINK_NETFILTER), let exists = try? nl.nftablesTableExists(name, family: family.number) {
             return exists
@@ -36,17 +36,20 @@ public enum Firewall {
         return (try? run("list table \(family) \(name)")) != nil
     }
 
+    /// Deletes one of our tables, if it is there.
     public static func deleteTable(_ name: String, family: Family = .ip) {
         if tableExists(name, family: family) { try? run("delete table \(family) \(name)") }
     }
 
-    public static func networkTable(_ n: NetworkRecord) -> String { "scompose-n-" + String(n.id.prefix(12)) }
+    /// A network's table.
+    public static func networkTable(_ n: NetworkSpec) -> String { "scompose-n-" + String(n.id.prefix(12)) }
+    /// A container's table of published ports.
     public static func containerTable(_ id: String) -> String { "scompose-p-" + String(id.prefix(12)) }
 
     /// The script of a network's table: masquerade for egress (none when `internal`), and the
     /// forward rules that keep it apart from other scompose networks and, when internal, from
     /// everything outside it.
-    public static func networkScript(_ n: NetworkRecord, family: Family = .ip) -> String {
+    public static func networkScript(_ n: NetworkSpec, family: Family = .ip) -> String {
         let table = networkTable(n)
         var forward = ["iifname \"\(n.bridge)\" oifname \"\(n.bridge)\" accept"]
         // A published port is for everyone, containers of other networks included.
@@ -78,7 +81,7 @@ public enum Firewall {
     }
 
     /// Creates (or replaces) a network's tables (the `ip6` one with IPv6).
-    public static func applyNetwork(_ n: NetworkRecord) throws {
+    public static func applyNetwork(_ n: NetworkSpec) throws(NetworkError) {
         deleteTable(networkTable(n))
         deleteTable(networkTable(n), family: .ip6)
         try run(networkScript(n))
@@ -131,27 +134,19 @@ public enum Firewall {
 
     /// Creates (or replaces) a container's port tables: `ip`, and `ip6` when it has an IPv6
     /// address and ports published on every address.
-    public static func applyPorts(container id: String, address: IPv4, address6: IPv6? = nil, ports: [PortBinding]) throws {
-        deletePorts(container: id)
-        guard !ports.isEmpty else { return }
-        try run(portsScript(container: id, address: address.description, ports: ports))
-        if let address6, ports.contains(where: { $0.hostIP == nil }) {
-            try run(portsScript(container: id, address: address6.description, ports: ports, family: .ip6))
+    public static func applyPorts(_ p: PortPublication) throws(NetworkError) {
+        deletePorts(container: p.containerID)
+        guard !p.ports.isEmpty else { return }
+        try run(portsScript(container: p.containerID, address: p.address.description, ports: p.ports))
+        if let address6 = p.address6, p.ports.contains(where: { $0.hostIP == nil }) {
+            try run(portsScript(container: p.containerID, address: address6.description, ports: p.ports, family: .ip6))
         }
     }
 
+    /// Deletes a container's port tables.
     public static func deletePorts(container id: String) {
         deleteTable(containerTable(id))
         deleteTable(containerTable(id), family: .ip6)
-    }
-
-    /// Writes a sysctl (`net/ipv4/ip_forward` style path below /proc/sys).
-    public static func sysctl(_ path: String, _ value: String) {
-        let fd = open("/proc/sys/" + path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        let bytes = Array(value.utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }
 
