@@ -81,6 +81,7 @@ let package = Package(
         .testTarget(name: "SComposeRuntimeTests", dependencies: ["SComposeRuntime", "SComposeOCI"]),
         .testTarget(name: "SComposeNetworkTests", dependencies: ["SComposeNetlink", "SComposeNetwork"]),
         .testTarget(name: "SComposeEngineTests", dependencies: ["SComposeEngine"]),
+        .testTarget(name: "SComposeOSTests", dependencies: ["SComposeOS"]),
         .testTarget(name: "SComposeBuildTests", dependencies: ["SComposeBuild"]),
     ],
     swiftLanguageModes: [.v6]

@@ -258,7 +258,8 @@ public struct Engine: Sendable {
     /// containers, what to create, recreate, start, restart or remove; this executes the plan,
     /// services whose dependencies are done in parallel (at most `parallel` at once).
     /// With `options.start == false` (`create`, `up --no-start`), containers are left stopped.
-    public func up(_ loaded: LoadedProject, options: ReconcileOptions, parallel: Int? = nil) throws {
+    /// Once `cancellation` is set no further service starts; the walk then throws.
+    public func up(_ loaded: LoadedProject, options: ReconcileOptions, parallel: Int? = nil, cancellation: Cancellation? = nil) throws {
         let project = loaded.project
         let lock = try lockProject(project.name)
         defer { _ = lock }
@@ -273,8 +274,6 @@ public struct Engine: Sendable {
             project: project.name, desired: desired, observed: existing.map(Self.observed), options: options)
         try handleOrphans(existing.filter { plan.orphans.contains($0.record.name) }, remove: plan.removeOrphans)
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
-        let index = Dictionary(plan.services.enumerated().map { ($0.element.service, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        let after = plan.services.map { $0.after.compactMap { index[$0.service] } }
         let byName = Dictionary(existing.map { ($0.record.name, $0) }, uniquingKeysWith: { a, _ in a })
         let context = UpContext(
             loaded: loaded, store: store, images: images, existing: byName, start: plan.start,
@@ -288,8 +287,11 @@ public struct Engine: Sendable {
             if !running.isEmpty { progress(running.map { "Container \($0.container)  Running" }.joined(separator: "\n")) }
             return
         }
-        try Parallel.run(plan.services.count, after: after, limit: Parallel.limit(parallel)) { i in
-            try self.execute(plan.services[i], context)
+        let works = Dictionary(plan.services.map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
+        let graph = DependencyGraph(plan.services.map { ($0.service, $0.after.map(\.service)) })
+        try graph.walk(limit: Parallel.limit(parallel), cancellation: cancellation) { service in
+            guard let work = works[service] else { return }
+            try self.execute(work, context)
         }
     }
 
@@ -366,10 +368,10 @@ public struct Engine: Sendable {
             }
             let jobs = toPull
             for job in jobs { for name in job.services { progress("\(name) Pulling") } }
-            try Parallel.run(jobs.count, after: Array(repeating: [], count: jobs.count), limit: 4) { i in
-                _ = try pullImage(jobs[i].image, jobs[i].platform)
-                PullDates(root: self.root).record(jobs[i].image)
-                for name in jobs[i].services { self.progress("\(name) Pulled") }
+            try Parallel.forEach(jobs, limit: 4) { job in
+                _ = try pullImage(job.image, job.platform)
+                PullDates(root: self.root).record(job.image)
+                for name in job.services { self.progress("\(name) Pulled") }
             }
             found = [:]
         }
