@@ -38,7 +38,7 @@ let package = Package(
             dependencies: ["CArchive", "CDynamic", "CLinux", "SComposeOS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "SComposeSpec"),
-        .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
+        .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec", "SComposeOS"]),
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
         .target(
