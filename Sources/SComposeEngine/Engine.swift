@@ -1006,7 +1006,7 @@ public struct Engine: Sendable {
         _ containers: [ContainerStatus], timeout: Int?, progress: ((ContainerStatus, Bool) -> Void)? = nil
     ) throws {
         let active = containers.filter { $0.exit == nil && $0.state != "created" }
-        for level in Self.stopLevels(active) {
+        for level in try Self.downLevels(active) {
             runPreStop(level)
             var waiting: [(ContainerStatus, time_t)] = []
             for c in level {
@@ -1066,7 +1066,8 @@ public struct Engine: Sendable {
     /// Starts the stopped ones of `containers`, the services they depend on first (as Compose's
     /// `start`); `report` is told before (false) and after (true) each.
     public func start(_ containers: [ContainerStatus], report: (ContainerStatus, Bool) -> Void) throws {
-        for level in Self.stopLevels(containers).reversed() {
+        // Dependencies first: the reverse of the order `stop` goes in.
+        for level in try Self.downLevels(containers).reversed() {
             for c in level where !c.running {
                 report(c, false)
                 try start(c)
@@ -1075,29 +1076,41 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Containers grouped so that a service is stopped before the services it depends on
-    /// (from the `com.docker.compose.depends_on` label).
-    static func stopLevels(_ containers: [ContainerStatus]) -> [[ContainerStatus]] {
-        var dependencies: [String: Set<String>] = [:]
+    /// `containers` grouped by the down levels of their services' graph (`labelGraph`): a
+    /// service's containers come before those of the services it depends on, and all of one
+    /// level can be stopped at once. A cycle is an error naming it (as Docker Compose's).
+    static func downLevels(_ containers: [ContainerStatus]) throws(EngineError) -> [[ContainerStatus]] {
+        let levels: [[String]]
+        do throws(DependencyGraphError) {
+            levels = try labelGraph(containers.map(\.record)).levels(.down)
+        } catch {
+            throw EngineError(error.description)
+        }
+        var levelOf: [String: Int] = [:]
+        for (i, services) in levels.enumerated() {
+            for service in services { levelOf[service] = i }
+        }
+        var result = [[ContainerStatus]](repeating: [], count: levels.count)
         for c in containers {
-            let deps = (c.record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap {
+            if let i = levelOf[c.record.service] { result[i].append(c) }
+        }
+        return result.filter { !$0.isEmpty }
+    }
+
+    /// The services of `records` and what they depend on, from their
+    /// `com.docker.compose.depends_on` labels (which outlive the compose files that made them,
+    /// so may disagree with today's), in order of names. A dependency on a service with no
+    /// record here is no edge: `stop web` leaves `db` alone.
+    static func labelGraph(_ records: [ContainerRecord]) -> DependencyGraph<String> {
+        let services = Set(records.map(\.service))
+        var dependencies: [String: Set<String>] = [:]
+        for record in records {
+            let names = (record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap {
                 $0.split(separator: ":").first.map(String.init)
             }
-            dependencies[c.record.service, default: []].formUnion(deps)
+            dependencies[record.service, default: []].formUnion(names.filter(services.contains))
         }
-        // depth(s) = 0 when nothing depends on s, else 1 + the deepest of its dependants.
-        var depth: [String: Int] = [:]
-        func compute(_ service: String, _ seen: Set<String>) -> Int {
-            if let d = depth[service] { return d }
-            guard !seen.contains(service) else { return 0 }
-            let dependants = dependencies.filter { $0.value.contains(service) }.map(\.key)
-            let d = dependants.map { compute($0, seen.union([service])) + 1 }.max() ?? 0
-            depth[service] = d
-            return d
-        }
-        var levels: [Int: [ContainerStatus]] = [:]
-        for c in containers { levels[compute(c.record.service, []), default: []].append(c) }
-        return levels.keys.sorted().compactMap { levels[$0] }
+        return DependencyGraph(services.sorted().map { ($0, (dependencies[$0] ?? []).sorted()) })
     }
 
     /// The shim died (killed, or the machine's OOM killer): nobody reaps or records the
