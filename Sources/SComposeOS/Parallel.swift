@@ -49,7 +49,10 @@ extension DependencyGraph {
                 let i = ready.removeFirst()
                 let node = nodes[i]
                 running += 1
-                DispatchQueue.global().async {
+                // A queue of its own, not the global one: that one has about a thread per CPU,
+                // and jobs that block (on a shim, on the network) would run that many at a
+                // time, not `limit`. A serial queue of its own gets a thread when it needs one.
+                DispatchQueue(label: "scompose.walk").async {
                     var failure: (any Error)?
                     do { try body(node) } catch { failure = error }
                     finished.withLock { $0.append((i, failure)) }
