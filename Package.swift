@@ -38,7 +38,7 @@ let package = Package(
             dependencies: ["CArchive", "CDynamic", "CLinux", "SComposeOS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "SComposeSpec"),
-        .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec"]),
+        .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec", "SComposeOS"]),
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
         .target(
@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "SComposeRuntimeTests", dependencies: ["SComposeRuntime", "SComposeOCI"]),
         .testTarget(name: "SComposeNetworkTests", dependencies: ["SComposeNetlink", "SComposeNetwork"]),
         .testTarget(name: "SComposeEngineTests", dependencies: ["SComposeEngine"]),
+        .testTarget(name: "SComposeOSTests", dependencies: ["SComposeOS"]),
         .testTarget(name: "SComposeBuildTests", dependencies: ["SComposeBuild"]),
     ],
     swiftLanguageModes: [.v6]

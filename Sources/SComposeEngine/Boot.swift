@@ -26,7 +26,8 @@ extension Engine {
 
     /// Starts what `startsAtBoot` picks, level by level of each project's dependency graph,
     /// waiting up to `healthTimeout` seconds for `service_healthy` dependencies. Returns the
-    /// names of the containers it could not start (the others go on regardless).
+    /// names of the containers it could not start (the others go on regardless), all those of
+    /// a project whose `depends_on` labels form a cycle among them.
     public func boot(healthTimeout: Int = 300) -> [String] {
         var failed: [String] = []
         let all = containers(project: nil)
@@ -37,8 +38,17 @@ extension Engine {
             return spec.map { Self.startsAtBoot(c, policy: $0.restart) } ?? false
         }
         for project in Set(chosen.map(\.record.project)).sorted() {
-            // Dependencies first: the reverse of the order `down` stops them in.
-            let levels = Self.stopLevels(chosen.filter { $0.record.project == project }).reversed()
+            let containers = chosen.filter { $0.record.project == project }
+            // Dependencies first: the reverse of the order `down` stops them in. A cycle among
+            // the labels leaves no order to start them in: the project stays down, said why.
+            let levels: [[ContainerStatus]]
+            do {
+                levels = try Self.downLevels(containers).reversed()
+            } catch {
+                progress("Project \(project)  Error: \(error)")
+                failed += containers.map(\.record.name)
+                continue
+            }
             for level in levels {
                 for c in level {
                     waitForHealthyDependencies(of: c, timeout: healthTimeout)

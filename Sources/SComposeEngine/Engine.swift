@@ -257,7 +257,8 @@ public struct Engine: Sendable {
     /// containers, what to create, recreate, start, restart or remove; this executes the plan,
     /// services whose dependencies are done in parallel (at most `parallel` at once).
     /// With `options.start == false` (`create`, `up --no-start`), containers are left stopped.
-    public func up(_ loaded: LoadedProject, options: ReconcileOptions, parallel: Int? = nil) throws {
+    /// Once `cancellation` is set no further service starts; the walk then throws.
+    public func up(_ loaded: LoadedProject, options: ReconcileOptions, parallel: Int? = nil, cancellation: Cancellation? = nil) throws {
         let project = loaded.project
         let lock = try lockProject(project.name)
         defer { _ = lock }
@@ -272,8 +273,6 @@ public struct Engine: Sendable {
             project: project.name, desired: desired, observed: existing.map(Self.observed), options: options)
         try handleOrphans(existing.filter { plan.orphans.contains($0.record.name) }, remove: plan.removeOrphans)
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
-        let index = Dictionary(plan.services.enumerated().map { ($0.element.service, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        let after = plan.services.map { $0.after.compactMap { index[$0.service] } }
         let byName = Dictionary(existing.map { ($0.record.name, $0) }, uniquingKeysWith: { a, _ in a })
         let context = UpContext(
             loaded: loaded, store: store, images: images, existing: byName, start: plan.start,
@@ -287,8 +286,11 @@ public struct Engine: Sendable {
             if !running.isEmpty { progress(running.map { "Container \($0.container)  Running" }.joined(separator: "\n")) }
             return
         }
-        try Parallel.run(plan.services.count, after: after, limit: Parallel.limit(parallel)) { i in
-            try self.execute(plan.services[i], context)
+        let works = Dictionary(plan.services.map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
+        let graph = DependencyGraph(plan.services.map { ($0.service, $0.after.map(\.service)) })
+        try graph.walk(limit: Parallel.limit(parallel), cancellation: cancellation) { service in
+            guard let work = works[service] else { return }
+            try self.execute(work, context)
         }
     }
 
@@ -365,10 +367,10 @@ public struct Engine: Sendable {
             }
             let jobs = toPull
             for job in jobs { for name in job.services { progress("\(name) Pulling") } }
-            try Parallel.run(jobs.count, after: Array(repeating: [], count: jobs.count), limit: 4) { i in
-                _ = try pullImage(jobs[i].image, jobs[i].platform)
-                PullDates(root: self.root).record(jobs[i].image)
-                for name in jobs[i].services { self.progress("\(name) Pulled") }
+            try Parallel.forEach(jobs, limit: 4) { job in
+                _ = try pullImage(job.image, job.platform)
+                PullDates(root: self.root).record(job.image)
+                for name in job.services { self.progress("\(name) Pulled") }
             }
             found = [:]
         }
@@ -911,7 +913,7 @@ public struct Engine: Sendable {
         _ containers: [ContainerStatus], timeout: Int?, progress: ((ContainerStatus, Bool) -> Void)? = nil
     ) throws {
         let active = containers.filter { $0.exit == nil && $0.state != "created" }
-        for level in Self.stopLevels(active) {
+        for level in try Self.downLevels(active) {
             runPreStop(level)
             var waiting: [(ContainerStatus, time_t)] = []
             for c in level {
@@ -971,7 +973,8 @@ public struct Engine: Sendable {
     /// Starts the stopped ones of `containers`, the services they depend on first (as Compose's
     /// `start`); `report` is told before (false) and after (true) each.
     public func start(_ containers: [ContainerStatus], report: (ContainerStatus, Bool) -> Void) throws {
-        for level in Self.stopLevels(containers).reversed() {
+        // Dependencies first: the reverse of the order `stop` goes in.
+        for level in try Self.downLevels(containers).reversed() {
             for c in level where !c.running {
                 report(c, false)
                 try start(c)
@@ -980,29 +983,41 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Containers grouped so that a service is stopped before the services it depends on
-    /// (from the `com.docker.compose.depends_on` label).
-    static func stopLevels(_ containers: [ContainerStatus]) -> [[ContainerStatus]] {
-        var dependencies: [String: Set<String>] = [:]
+    /// `containers` grouped by the down levels of their services' graph (`labelGraph`): a
+    /// service's containers come before those of the services it depends on, and all of one
+    /// level can be stopped at once. A cycle is an error naming it (as Docker Compose's).
+    static func downLevels(_ containers: [ContainerStatus]) throws(EngineError) -> [[ContainerStatus]] {
+        let levels: [[String]]
+        do throws(DependencyGraphError) {
+            levels = try labelGraph(containers.map(\.record)).levels(.down)
+        } catch {
+            throw EngineError(error.description)
+        }
+        var levelOf: [String: Int] = [:]
+        for (i, services) in levels.enumerated() {
+            for service in services { levelOf[service] = i }
+        }
+        var result = [[ContainerStatus]](repeating: [], count: levels.count)
         for c in containers {
-            let deps = (c.record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap {
+            if let i = levelOf[c.record.service] { result[i].append(c) }
+        }
+        return result.filter { !$0.isEmpty }
+    }
+
+    /// The services of `records` and what they depend on, from their
+    /// `com.docker.compose.depends_on` labels (which outlive the compose files that made them,
+    /// so may disagree with today's), in order of names. A dependency on a service with no
+    /// record here is no edge: `stop web` leaves `db` alone.
+    static func labelGraph(_ records: [ContainerRecord]) -> DependencyGraph<String> {
+        let services = Set(records.map(\.service))
+        var dependencies: [String: Set<String>] = [:]
+        for record in records {
+            let names = (record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap {
                 $0.split(separator: ":").first.map(String.init)
             }
-            dependencies[c.record.service, default: []].formUnion(deps)
+            dependencies[record.service, default: []].formUnion(names.filter(services.contains))
         }
-        // depth(s) = 0 when nothing depends on s, else 1 + the deepest of its dependants.
-        var depth: [String: Int] = [:]
-        func compute(_ service: String, _ seen: Set<String>) -> Int {
-            if let d = depth[service] { return d }
-            guard !seen.contains(service) else { return 0 }
-            let dependants = dependencies.filter { $0.value.contains(service) }.map(\.key)
-            let d = dependants.map { compute($0, seen.union([service])) + 1 }.max() ?? 0
-            depth[service] = d
-            return d
-        }
-        var levels: [Int: [ContainerStatus]] = [:]
-        for c in containers { levels[compute(c.record.service, []), default: []].append(c) }
-        return levels.keys.sorted().compactMap { levels[$0] }
+        return DependencyGraph(services.sorted().map { ($0, (dependencies[$0] ?? []).sorted()) })
     }
 
     /// The container's cgroup, when this machine has cgroups: where its spec put it.

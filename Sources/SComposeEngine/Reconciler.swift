@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 
 /// A container as the reconciler sees it: what it was made from and whether it runs.
 public struct ObservedContainer: Sendable, Equatable {
@@ -242,32 +243,19 @@ public enum Reconciler {
         return Plan(orphans: orphans, removeOrphans: options.removeOrphans, services: services, start: options.start)
     }
 
-    /// The targets and (unless `noDeps`) everything they depend on, dependencies first; ties
-    /// in the files' order of names. A cycle is an error naming it.
+    /// The targets and (unless `noDeps`) everything they depend on, dependencies first,
+    /// depth-first from the targets in order of names (each service's dependencies too). A
+    /// cycle is an error naming it; dependencies on services not in `desired` (optional ones
+    /// of a disabled profile) are no edges.
     public static func dependencyOrder(_ desired: [DesiredService], targets: [String], noDeps: Bool) throws(EngineError) -> [String] {
-        let byName = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var result: [String] = []
-        var done: Set<String> = []
-        var path: [String] = []
-        func visit(_ name: String) throws(EngineError) {
-            if done.contains(name) { return }
-            if let start = path.firstIndex(of: name) {
-                throw EngineError("dependency cycle detected: " + (path[start...] + [name]).joined(separator: " -> "))
-            }
-            guard let service = byName[name] else { return }
-            path.append(name)
-            for dep in service.dependencies.map(\.service).sorted() where byName[dep] != nil {
-                if noDeps && !targets.contains(dep) { continue }
-                try visit(dep)
-            }
-            path.removeLast()
-            done.insert(name)
-            result.append(name)
+        let known = Set(desired.map(\.name))
+        let sorted = targets.sorted()
+        if let unknown = sorted.first(where: { !known.contains($0) }) { throw EngineError("no such service: \(unknown)") }
+        let graph = DependencyGraph(desired.map { ($0.name, $0.dependencies.map(\.service).filter(known.contains).sorted()) })
+        do throws(DependencyGraphError) {
+            return try graph.subgraph(sorted, withDependencies: !noDeps).order(.up)
+        } catch {
+            throw EngineError(error.description)
         }
-        for name in targets.sorted() {
-            guard byName[name] != nil else { throw EngineError("no such service: \(name)") }
-            try visit(name)
-        }
-        return result
     }
 }

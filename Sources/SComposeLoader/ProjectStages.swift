@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 
 /// Profiles: services without `profiles` are always on; others need one of theirs active
 /// (`*` activates all); a service named on the command line brings its profiles along.
@@ -162,36 +163,21 @@ enum Consistency {
             }
             containerNames[cn] = name
         }
-        try DependencyGraph.checkCycles(services)
+        try DependencyCycles.check(services)
     }
 }
 
-/// Service dependencies as a graph, for cycle detection.
-enum DependencyGraph {
-    static func checkCycles(_ services: OrderedMap<Node>) throws(LoaderError) {
-        var state: [String: Int] = [:]  // 1 visiting, 2 done
-        var stack: [String] = []
-        func visit(_ name: String) -> [String]? {
-            if state[name] == 2 { return nil }
-            if state[name] == 1 {
-                if let i = stack.firstIndex(of: name) { return Array(stack[i...]) + [name] }
-                return [name]
-            }
-            state[name] = 1
-            stack.append(name)
-            for dep in services[name]?["depends_on"]?.map?.keys ?? [] where services[dep] != nil {
-                if let cycle = visit(dep) { return cycle }
-            }
-            stack.removeLast()
-            state[name] = 2
-            return nil
-        }
-        for name in services.keys {
-            if let cycle = visit(name) {
-                throw LoaderError(
-                    .cycle, "dependency cycle detected: \(cycle.joined(separator: " -> "))",
-                    origin: services[cycle[0]]?["depends_on"]?.origin)
-            }
+/// A cycle in `depends_on` is an error at the `depends_on` of the first service on it (in
+/// the files' order), with Compose's wording.
+enum DependencyCycles {
+    static func check(_ services: OrderedMap<Node>) throws(LoaderError) {
+        let graph = DependencyGraph(
+            services.keys.map { name in (name, (services[name]?["depends_on"]?.map?.keys ?? []).filter { services[$0] != nil }) })
+        do throws(DependencyGraphError) {
+            try graph.validate()
+        } catch {
+            guard case .cycle(let cycle) = error, let first = cycle.first else { return }
+            throw LoaderError(.cycle, error.description, origin: services[first]?["depends_on"]?.origin)
         }
     }
 }

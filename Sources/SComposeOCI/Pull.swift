@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CLinux
+import SComposeOS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,8 +74,8 @@ public struct Puller: Sendable {
         try? FS.mkdirs(store.content.root + "/ingest")
         store.content.sweepIngest()
         do {
-            try Parallel.run(missing.count, after: Array(repeating: [], count: missing.count), limit: parallel) { i in
-                try self.fetch(missing[i], domain: reference.domain, repository: repository, progress: progress)
+            try Parallel.forEach(missing, limit: parallel) { blob in
+                try self.fetch(blob, domain: reference.domain, repository: repository, progress: progress)
             }
         } catch let error as OCIError {
             throw error

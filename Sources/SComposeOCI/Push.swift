@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 
 /// What a push reports as it goes.
 public enum PushEvent: Sendable {
@@ -63,8 +64,8 @@ public struct Pusher: Sendable {
             }
         }
         do {
-            try Parallel.run(blobs.count, after: Array(repeating: [], count: blobs.count), limit: parallel) { i in
-                try self.pushBlob(blobs[i], to: reference, mountFrom: siblings.first, progress: report)
+            try Parallel.forEach(blobs, limit: parallel) { blob in
+                try self.pushBlob(blob, to: reference, mountFrom: siblings.first, progress: report)
             }
         } catch let error as OCIError {
             throw error

@@ -201,4 +201,39 @@ import Testing
         try p.run(["--profile", "crash", "down", "-t", "1"])
         try p.downAndCheckClean()
     }
+
+    /// The `depends_on` labels of existing containers, which outlive the files that wrote
+    /// them, can form a cycle (here made by editing a record): `stop`, `start` and `boot`
+    /// report it, as Docker Compose does, rather than pick an order that ignores it.
+    @Test(.enabled(if: canRun)) func cycleAmongDependsOnLabelsIsReported() throws {
+        let p = try Project(
+            """
+            services:
+              a: {image: busybox, command: sleep 1000, restart: always, stop_signal: SIGKILL, depends_on: [b]}
+              b: {image: busybox, command: sleep 1000, restart: always, stop_signal: SIGKILL}
+            """)
+        #expect(try p.run(["up", "-d"]).status == 0)
+        let id = try p.run(["ps", "-q", "b"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let record = URL(fileURLWithPath: p.s.root + "/containers/\(id)/container.json")
+        let original = try Data(contentsOf: record)
+        var object = try JSONSerialization.jsonObject(with: original) as? [String: Any] ?? [:]
+        var labels = object["labels"] as? [String: String] ?? [:]
+        labels["com.docker.compose.depends_on"] = "a:service_started:false"
+        object["labels"] = labels
+        try JSONSerialization.data(withJSONObject: object).write(to: record)
+        let cycle = "dependency cycle detected: a -> b -> a"
+        for verb in ["stop", "start", "restart"] {
+            let result = try p.run([verb])
+            #expect(result.status == 1 && result.err.contains(cycle), "\(verb): \(result.err)")
+        }
+        #expect(try p.run(["ps", "--format", "{{.Service}}"]).out == "a\nb\n", "nothing was stopped")
+        try ReliabilityTests.simulateReboot(p)
+        let boot = try p.s.run(["boot"])
+        #expect(boot.status != 0 && boot.err.contains("Project \(p.name)  Error: \(cycle)"), "\(boot.err)")
+        #expect(try p.run(["ps", "-q"]).out.isEmpty, "a project with a cycle stays down")
+        try original.write(to: record)
+        #expect(try p.s.run(["boot"]).status == 0)
+        #expect(try p.run(["ps", "--format", "{{.Service}}"]).out == "a\nb\n")
+        try p.downAndCheckClean()
+    }
 }
