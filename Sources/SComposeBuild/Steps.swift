@@ -316,19 +316,12 @@ extension BuildRun {
 
     /// Another stage's or image's file system, read-only, on a detached mount.
     func mountTree(_ layers: [String], label: String) throws -> SourceTree {
-        let fd: Int32
-        if layers.count <= 1 {
-            fd = layers.first.map { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
-        } else {
-            let mountPoint = try scratch()
-            defer { rmdir(mountPoint) }
-            guard sc_mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=" + layers.reversed().joined(separator: ":")) == 0
-            else { throw BuildError("cannot assemble \(label): \(SourceTree.errorText())") }
-            fd = open(mountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            _ = sc_umount_detach(mountPoint)
+        do {
+            let fd = try Overlay(layers: layers).openDetached(under: builder.scratchRoot, flags: O_RDONLY)
+            return SourceTree(rootFD: fd, ignore: nil, label: label)
+        } catch {
+            throw BuildError(error.message(assemble: "cannot assemble \(label)", open: "cannot open \(label)"))
         }
-        guard fd >= 0 else { throw BuildError("cannot open \(label): \(SourceTree.errorText())") }
-        return SourceTree(rootFD: fd, ignore: nil, label: label)
     }
 
     /// One matched source into the destination, as Docker places it: a directory's contents

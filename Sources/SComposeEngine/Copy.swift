@@ -24,27 +24,22 @@ extension Engine {
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
             throw EngineError("container \(c.record.name) has no spec")
         }
-        let lower = spec.container.layers.reversed().joined(separator: ":")
-        let fd = try detachedOverlay(
-            "lowerdir=\(lower),upperdir=\(spec.container.upperDir),workdir=\(spec.container.workDir)", readOnly: false,
-            open: SC_O_PATH, of: c)
+        let overlay = Overlay(layers: spec.container.layers, upper: spec.container.upperDir, work: spec.container.workDir)
+        let fd = try openDetached(overlay, flags: SC_O_PATH, of: c)
         defer { close(fd) }
         return try body(fd)
     }
 
-    /// A container's file system as an overlay (`options`) on a mount that only the returned
-    /// descriptor keeps: it is detached at once, so nothing stays mounted if we die.
-    func detachedOverlay(_ options: String, readOnly: Bool, open flags: Int32, of c: ContainerStatus) throws -> Int32 {
-        let mountPoint = root + "/tmp/overlay-" + Digest.random().hex.prefix(16)
-        try mkdirs(mountPoint)
-        defer { rmdir(mountPoint) }
-        guard sc_mount("overlay", mountPoint, "overlay", readOnly ? UInt(MS_RDONLY) : 0, options) == 0 else {
-            throw EngineError("cannot mount the file system of \(c.record.name): \(String(cString: strerror(errno)))")
+    /// A container's file system on a mount that only the returned descriptor keeps
+    /// (`Overlay.openDetached`), its mount point under the state root's scratch directory.
+    func openDetached(_ overlay: Overlay, flags: Int32, of c: ContainerStatus) throws(EngineError) -> Int32 {
+        do {
+            return try overlay.openDetached(under: root + "/tmp", flags: flags)
+        } catch {
+            throw EngineError(
+                error.message(
+                    assemble: "cannot mount the file system of \(c.record.name)", open: "cannot open the file system of \(c.record.name)"))
         }
-        let fd = open(mountPoint, flags | O_DIRECTORY | O_CLOEXEC)
-        _ = sc_umount_detach(mountPoint)
-        guard fd >= 0 else { throw EngineError("cannot open the file system of \(c.record.name)") }
-        return fd
     }
 
     static func split(_ path: String) -> (dir: String, base: String) {

@@ -138,27 +138,18 @@ public struct VolumeStore: Sendable {
 
 /// Seeds an empty volume with what the image has at the mount point, with owners and modes,
 /// as Docker does on first mount (the postgres image relies on it). The image's layers are
-/// assembled read-only with overlayfs on a private mount that is detached at once (only our
-/// descriptor keeps it), and the path is resolved inside it (`openat2(RESOLVE_IN_ROOT)`), so
-/// a symlink in the image cannot lead the copy out of the image.
+/// assembled read-only on a mount only our descriptor keeps (`Overlay.openDetached`), and the
+/// path is resolved inside it (`openat2(RESOLVE_IN_ROOT)`), so a symlink in the image cannot
+/// lead the copy out of the image.
 enum VolumeSeed {
     static func copy(layers: [String], path: String, into destination: String, scratch: String) throws {
-        guard let top = layers.last else { return }
-        var rootFD: Int32
-        if layers.count == 1 {
-            rootFD = open(top, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
-        } else {
-            let mountPoint = scratch + "/seed-" + Digest(of: (0..<16).map { _ in UInt8.random(in: 0...255) }).hex.prefix(16)
-            try Files.makeDirectories(mountPoint)
-            defer { rmdir(mountPoint) }
-            let lower = layers.reversed().joined(separator: ":")
-            guard sc_mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=" + lower) == 0 else {
-                throw EngineError("cannot assemble the image to seed a volume: \(String(cString: strerror(errno)))")
-            }
-            rootFD = open(mountPoint, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
-            _ = sc_umount_detach(mountPoint)
+        guard !layers.isEmpty else { return }
+        let rootFD: Int32
+        do {
+            rootFD = try Overlay(layers: layers).openDetached(under: scratch, flags: SC_O_PATH)
+        } catch {
+            throw EngineError(error.message(assemble: "cannot assemble the image to seed a volume", open: "cannot open the image"))
         }
-        guard rootFD >= 0 else { throw EngineError("cannot open the image: \(String(cString: strerror(errno)))") }
         defer { close(rootFD) }
         let source = sc_open_in_root(rootFD, path, O_RDONLY | O_DIRECTORY, 0)
         guard source >= 0 else { return }  // nothing there (or not a directory): nothing to copy
