@@ -460,7 +460,7 @@ final class BuildRun {
             path = Self.join(state.defaults.WorkingDir ?? "/", path)
             state.defaults.WorkingDir = path
             try layerStep(&state, title: title, keyText: "WORKDIR " + path, history: "WORKDIR " + path) { space, _, _ in
-                try withRoot(space) { root in _ = close(try Copier(destRoot: root, owners: .root, mode: nil).makeDirectories(path)) }
+                try withRoot(space) { root in _ = close(try Copier(destRoot: root, owners: .fixed(uid: 0, gid: 0), mode: nil).makeDirectories(path)) }
             }
         case "RUN":
             try runStep(instruction, &state, title: title)

@@ -163,73 +163,10 @@ enum VolumeSeed {
             fchown(target, st.st_uid, st.st_gid)
             fchmod(target, st.st_mode & 0o7777)
         }
-        try FileTree.copyContents(from: source, to: target)
-    }
-}
-
-/// Copies of directory trees through descriptors only: nothing is followed out of either tree.
-enum FileTree {
-    /// `owners`: give copies the source's owner (else they belong to us, root).
-    static func copyContents(from source: Int32, to target: Int32, owners: Bool = true) throws {
-        let dirFD = dup(source)
-        guard dirFD >= 0, let dir = fdopendir(dirFD) else { throw EngineError("cannot read a directory") }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
-            try copyEntry(name, from: source, to: target, owners: owners)
-        }
-    }
-
-    static func copyEntry(
-        _ name: String, from source: Int32, to target: Int32, as newName: String? = nil, owners: Bool = true
-    ) throws {
-        let destName = newName ?? name
-        var st = stat()
-        guard fstatat(source, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        let mode = st.st_mode & 0o7777
-        switch st.st_mode & S_IFMT {
-        case S_IFDIR:
-            if mkdirat(target, destName, 0o700) != 0 && errno != EEXIST {
-                throw EngineError("mkdir \(destName): \(String(cString: strerror(errno)))")
-            }
-            let sub = openat(source, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            let dst = openat(target, destName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            defer {
-                if sub >= 0 { close(sub) }
-                if dst >= 0 { close(dst) }
-            }
-            guard sub >= 0, dst >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
-            try copyContents(from: sub, to: dst, owners: owners)
-            if owners { fchown(dst, st.st_uid, st.st_gid) }
-            fchmod(dst, mode)
-        case S_IFREG:
-            let input = openat(source, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard input >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
-            defer { close(input) }
-            try copyFile(from: input, mode: mode, to: target, name: destName)
-            if owners {
-                // chown clears set-id bits: the mode goes on again after it.
-                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
-                fchmodat(target, destName, mode, 0)
-            }
-        case S_IFLNK:
-            var buffer = [CChar](repeating: 0, count: 4097)
-            let n = readlinkat(source, name, &buffer, 4096)
-            guard n >= 0 else { return }
-            let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            unlinkat(target, destName, 0)
-            if symlinkat(link, target, destName) == 0 && owners {
-                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
-            }
-        case S_IFIFO, S_IFCHR, S_IFBLK:
-            if mknodat(target, destName, st.st_mode, st.st_rdev) == 0 && owners {
-                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
-            }
-        default:
-            return
+        do {
+            try TreeCopy(owners: .source, updateExistingDirectories: true).copyContents(of: source, into: target)
+        } catch {
+            throw EngineError(error.description)
         }
     }
 }
