@@ -4,6 +4,7 @@ import SComposeEngine
 import SComposeLoader
 import SComposeOCI
 import SComposeOS
+import SComposeRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -127,8 +128,8 @@ struct VolumeCreate: ParsableCommand {
         do {
             let v = try VolumeCommand.store().create(volumeName, labels: pairs(label), options: pairs(opt), anonymous: name == nil)
             Console.out(v.name + "\n")
-        } catch let e as EngineError {
-            throw CLIError(e.description)
+        } catch {
+            throw CLIError(error.description)
         }
     }
 }
