@@ -18,6 +18,7 @@ public struct Overlay: Sendable, Equatable {
     /// overlayfs's scratch directory, on the upper directory's file system.
     public var work: String?
 
+    /// Read-only without `upper`; a writable one needs `work` too.
     public init(layers: [String], upper: String? = nil, work: String? = nil) {
         self.layers = layers
         self.upper = upper
@@ -98,16 +99,20 @@ public struct Overlay: Sendable, Equatable {
 
 /// Why an overlay could not be mounted (`assemble`) or its root opened (`open`).
 public struct OverlayError: Error, Sendable, CustomStringConvertible {
+    /// Mounting (options included) or opening the mounted root.
     public enum Step: Sendable { case assemble, open }
+    /// Where it failed.
     public var step: Step
     /// The system's words for the failure, or what was wrong with the options.
     public var reason: String
 
+    /// A failure in `reason`'s words.
     public init(step: Step, reason: String) {
         self.step = step
         self.reason = reason
     }
 
+    /// A failed system call, in the system's words for `errno`.
     public init(step: Step, errno: Int32) {
         self.init(step: step, reason: String(cString: strerror(errno)))
     }

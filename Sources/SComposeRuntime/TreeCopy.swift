@@ -26,13 +26,16 @@ public struct TreeCopy {
 
     /// What `filter` makes of an entry.
     public enum Choice: Sendable {
+        /// Copied with its content.
         case copy
+        /// Left out with its content.
         case skip
         /// A directory left out but walked for what it holds that is not (`.dockerignore`'s
         /// `!dir/keep`): made if missing, without the source's owner, mode or times.
         case contentsOnly
     }
 
+    /// Who owns the copies.
     public var owners: Owners
     /// One mode for every file and directory copied (`--chmod`), instead of the source's.
     public var mode: mode_t?
@@ -45,10 +48,13 @@ public struct TreeCopy {
     public var root: Int32?
     /// Decides for each entry by its path relative to the source's top and whether it is a directory.
     public var filter: ((_ relative: String, _ isDirectory: Bool) -> Choice)?
-    /// What messages call the source and the destination ("build context", "image").
+    /// What messages call the source ("build context", "stage builder").
     public var sourceLabel: String?
+    /// What messages call the destination ("image").
     public var destinationLabel: String?
 
+    /// By default: our owner, the source's modes, fresh times, directories already there kept
+    /// as they are, no link in the destination followed, and everything copied.
     public init(
         owners: Owners = .unchanged, mode: mode_t? = nil, preserveTimes: Bool = false, updateExistingDirectories: Bool = false,
         root: Int32? = nil, filter: ((_ relative: String, _ isDirectory: Bool) -> Choice)? = nil, sourceLabel: String? = nil,
@@ -202,8 +208,10 @@ public struct TreeCopy {
 public struct TreeCopyError: Error, Sendable, CustomStringConvertible {
     public var description: String
 
+    /// A failure in `description`'s words.
     public init(_ description: String) { self.description = description }
 
+    /// `what` failed with `errno`.
     public init(_ what: String, errno: Int32) {
         self.init(what + ": " + String(cString: strerror(errno)))
     }

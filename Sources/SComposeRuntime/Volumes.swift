@@ -10,6 +10,7 @@ import Glibc
 public struct VolumeError: Error, Sendable, CustomStringConvertible {
     public var description: String
 
+    /// A failure in `description`'s words.
     public init(_ description: String) { self.description = description }
 }
 
@@ -19,6 +20,7 @@ public struct VolumeRecord: Sendable, Codable, Equatable {
     public var name: String
     /// Always `local`: the only driver there is.
     public var driver: String
+    /// The volume's labels (Compose's `com.docker.compose.*` among them).
     public var labels: [String: String]
     /// `driver_opts`: `type`, `o`, `device` as Docker's local driver reads them.
     public var options: [String: String]
