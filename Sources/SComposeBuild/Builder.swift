@@ -460,7 +460,7 @@ final class BuildRun {
             path = Self.join(state.defaults.WorkingDir ?? "/", path)
             state.defaults.WorkingDir = path
             try layerStep(&state, title: title, keyText: "WORKDIR " + path, history: "WORKDIR " + path) { space, _, _ in
-                try withRoot(space) { root in _ = close(try Copier(destRoot: root, owners: .root, mode: nil).makeDirectories(path)) }
+                try withRoot(space) { root in _ = close(try Copier(destRoot: root, owners: .fixed(uid: 0, gid: 0), mode: nil).makeDirectories(path)) }
             }
         case "RUN":
             try runStep(instruction, &state, title: title)
@@ -608,19 +608,12 @@ final class BuildRun {
     /// assembled on a mount that only our descriptor keeps (nothing stays mounted if we die).
     func withRoot<T>(_ space: StepSpace, _ body: (Int32) throws -> T) throws -> T {
         let root: Int32
-        if space.layers.isEmpty {
-            root = open(space.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        } else {
-            let mountPoint = space.base + "/root"
-            try Files.makeDirectories(mountPoint)
-            let data = "lowerdir=\(space.layers.reversed().joined(separator: ":")),upperdir=\(space.upper),workdir=\(space.work)"
-            guard sc_mount("overlay", mountPoint, "overlay", 0, data) == 0 else {
-                throw BuildError("cannot assemble the stage's file system: \(SourceTree.errorText())")
-            }
-            root = open(mountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            _ = sc_umount_detach(mountPoint)
+        do {
+            root = try Overlay(layers: space.layers, upper: space.upper, work: space.work).openDetached(under: space.base, flags: O_RDONLY)
+        } catch {
+            throw BuildError(
+                error.message(assemble: "cannot assemble the stage's file system", open: "cannot open the stage's file system"))
         }
-        guard root >= 0 else { throw BuildError("cannot open the stage's file system: \(SourceTree.errorText())") }
         defer { close(root) }
         return try body(root)
     }

@@ -124,7 +124,7 @@ struct RunMount: Equatable {
 struct PreparedMounts {
     var mounts: [RunMount] = []
     /// A bind's files, and how they reach the step.
-    var bindSources: [Int: (tree: SourceTree, match: SourceTree.Match, owners: Copier.Owners)] = [:]
+    var bindSources: [Int: (tree: SourceTree, match: SourceTree.Match, owners: TreeCopy.Owners)] = [:]
     var keyText = ""
 
     /// Targets the runtime may have made in the step's root only to mount on.
@@ -186,14 +186,14 @@ extension BuildRun {
     }
 
     /// The tree a bind mount reads: the context, another stage, or an image.
-    private func bindTree(_ from: String?, _ instruction: Instruction) throws -> (SourceTree, String, Copier.Owners) {
+    private func bindTree(_ from: String?, _ instruction: Instruction) throws -> (SourceTree, String, TreeCopy.Owners) {
         guard let fromText = from else {
             guard let context else { throw BuildError("cannot open the build context \(request.context)") }
-            return (context, "context", .root)
+            return (context, "context", .fixed(uid: 0, gid: 0))
         }
         let from = try expander { self.globalArgs[$0] }.expand(fromText)
         if let index = stageIndex(from, before: currentStage), let other = results[index] {
-            return (try mountTree(try snapshots(other), label: "stage \(from)"), "stage " + other.key.description, .preserve)
+            return (try mountTree(try snapshots(other), label: "stage \(from)"), "stage " + other.key.description, .source)
         }
         let record: ImageRecord
         do {
@@ -201,7 +201,7 @@ extension BuildRun {
         } catch {
             throw BuildError("failed to solve: \(from): \(error)")
         }
-        return (try mountTree(try store.snapshots(record), label: "image \(from)"), "image " + record.manifest.description, .preserve)
+        return (try mountTree(try store.snapshots(record), label: "image \(from)"), "image " + record.manifest.description, .source)
     }
 
     /// Makes the mounts of a running step, with scratch files under `dir` (removed with the step).

@@ -184,32 +184,14 @@ final class SourceTree {
 
     // MARK: - Helpers
 
-    static func names(_ fd: Int32) -> [String] {
-        let copy = dup(fd)
-        guard copy >= 0, let dir = fdopendir(copy) else { return [] }
-        defer { closedir(dir) }
-        rewinddir(dir)
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
+    static func names(_ fd: Int32) -> [String] { (Files.names(fd) ?? []).sorted() }
 
     static func split(_ path: String) -> (dir: String, base: String) {
         guard let slash = path.lastIndex(of: "/") else { return ("", path) }
         return (String(path[..<slash]), String(path[path.index(after: slash)...]))
     }
 
-    static func readLink(_ dir: Int32, _ name: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let n = readlinkat(dir, name, &buffer, 4096)
-        guard n >= 0 else { return "" }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func readLink(_ dir: Int32, _ name: String) -> String { Files.readLink(dir, name) ?? "" }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
 }

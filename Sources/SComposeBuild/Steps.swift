@@ -201,7 +201,7 @@ extension BuildRun {
         let currentLayers = try snapshots(state)
 
         // Owners and modes.
-        var owners: Copier.Owners = .root
+        var owners: TreeCopy.Owners = .fixed(uid: 0, gid: 0)
         if let chown = instruction.flags["chown"] {
             let spec = try expand.expand(chown)
             let lowers = currentLayers
@@ -226,7 +226,7 @@ extension BuildRun {
         if let fromFlag = instruction.flags["from"] {
             let from = try expander { self.globalArgs[$0] }.expand(fromFlag)
             // Files from another stage or image keep their owners unless --chown says otherwise.
-            if instruction.flags["chown"] == nil { owners = .preserve }
+            if instruction.flags["chown"] == nil { owners = .source }
             if let index = stageIndex(from, before: currentStage), let other = results[index] {
                 tree = try mountTree(try snapshots(other), label: "stage \(from)")
                 treeKey = "stage " + other.key.description
@@ -316,19 +316,12 @@ extension BuildRun {
 
     /// Another stage's or image's file system, read-only, on a detached mount.
     func mountTree(_ layers: [String], label: String) throws -> SourceTree {
-        let fd: Int32
-        if layers.count <= 1 {
-            fd = layers.first.map { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
-        } else {
-            let mountPoint = try scratch()
-            defer { rmdir(mountPoint) }
-            guard sc_mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=" + layers.reversed().joined(separator: ":")) == 0
-            else { throw BuildError("cannot assemble \(label): \(SourceTree.errorText())") }
-            fd = open(mountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            _ = sc_umount_detach(mountPoint)
+        do {
+            let fd = try Overlay(layers: layers).openDetached(under: builder.scratchRoot, flags: O_RDONLY)
+            return SourceTree(rootFD: fd, ignore: nil, label: label)
+        } catch {
+            throw BuildError(error.message(assemble: "cannot assemble \(label)", open: "cannot open \(label)"))
         }
-        guard fd >= 0 else { throw BuildError("cannot open \(label): \(SourceTree.errorText())") }
-        return SourceTree(rootFD: fd, ignore: nil, label: label)
     }
 
     /// One matched source into the destination, as Docker places it: a directory's contents
@@ -356,39 +349,42 @@ extension BuildRun {
             }
             return
         }
-        let (into, name) = try target(copier: copier, root: root, destination: destination, defaultName: base, intoDirectory: intoDirectory)
+        let (into, intoPath, name) = try target(
+            copier: copier, root: root, destination: destination, defaultName: base, intoDirectory: intoDirectory)
         defer { close(into) }
         let parent = tree.openDirectory(dir)
         guard parent >= 0 else { throw BuildError("cannot read \(dir): \(SourceTree.errorText())") }
         defer { close(parent) }
-        try copier.copy(base, in: parent, relative: match.path, tree: tree, to: into, as: name)
+        try copier.copy(base, in: parent, relative: match.path, tree: tree, to: into, at: intoPath, as: name)
     }
 
-    /// The directory (open) and name a file goes to.
-    func target(copier: Copier, root: Int32, destination: String, defaultName: String, intoDirectory: Bool) throws -> (Int32, String) {
+    /// The directory (open, and its path in the root) and name a file goes to.
+    func target(
+        copier: Copier, root: Int32, destination: String, defaultName: String, intoDirectory: Bool
+    ) throws -> (Int32, String, String) {
         if intoDirectory {
-            return (try copier.makeDirectories(destination), defaultName)
+            return (try copier.makeDirectories(destination), destination, defaultName)
         }
         let existing = sc_open_in_root(root, destination, O_RDONLY | O_DIRECTORY, 0)
-        if existing >= 0 { return (existing, defaultName) }
+        if existing >= 0 { return (existing, destination, defaultName) }
         let (dir, base) = SourceTree.split(destination)
-        return (try copier.makeDirectories(dir.isEmpty ? "/" : dir), base)
+        let parent = dir.isEmpty ? "/" : dir
+        return (try copier.makeDirectories(parent), parent, base)
     }
 
     /// A file made by the build (a download, a heredoc) into the destination.
     func place(
         file: String, copier: Copier, root: Int32, to destination: String, defaultName: String, intoDirectory: Bool, mode: mode_t
     ) throws {
-        let (into, name) = try target(copier: copier, root: root, destination: destination, defaultName: defaultName, intoDirectory: intoDirectory)
+        let (into, _, name) = try target(
+            copier: copier, root: root, destination: destination, defaultName: defaultName, intoDirectory: intoDirectory)
         defer { close(into) }
         let input = open(file, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw BuildError("cannot read \(file)") }
         defer { close(input) }
         var st = stat()
         fstat(input, &st)
-        let (uid, gid) = copier.owner(of: stat())
-        var times = [st.st_mtim, st.st_mtim]
-        try copier.writeFile(from: input, to: into, name: name, uid: uid, gid: gid, mode: copier.mode ?? mode, times: &times)
+        try copier.writeFile(from: input, to: into, name: name, mode: mode, times: [st.st_mtim, st.st_mtim])
     }
 
     /// The context path of a match that is a tar archive (plain or compressed), else nil.

@@ -2,6 +2,7 @@
 import ArgumentParser
 import SComposeEngine
 import SComposeLoader
+import SComposeRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -99,6 +100,9 @@ public struct SCompose: ParsableCommand {
         } catch let error as EngineError {
             Console.error(error.description)
             return error.exitCode
+        } catch let error as VolumeError {
+            Console.error(error.description)
+            return 1
         } catch let error as CLIError {
             if !error.message.isEmpty { Console.error(error.message) }
             return error.code

@@ -77,8 +77,7 @@ extension Engine {
             throw EngineError("container \(c.record.name) has no readable spec")
         }
         // The layers with the upper directory on top, read-only.
-        let lowers = [files.upper] + spec.container.layers.reversed()
-        let dirFD = try detachedOverlay("lowerdir=" + lowers.joined(separator: ":"), readOnly: true, open: O_RDONLY, of: c)
+        let dirFD = try openDetached(Overlay(layers: spec.container.layers + [files.upper]), flags: O_RDONLY, of: c)
         defer { close(dirFD) }
         do {
             try LayerWriter().write(directory: "/proc/self/fd/\(dirFD)", to: fd)

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import CLinux
-import SComposeOCI
 import SComposeOS
 import SComposeRuntime
 
@@ -24,27 +23,37 @@ extension Engine {
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
             throw EngineError("container \(c.record.name) has no spec")
         }
-        let lower = spec.container.layers.reversed().joined(separator: ":")
-        let fd = try detachedOverlay(
-            "lowerdir=\(lower),upperdir=\(spec.container.upperDir),workdir=\(spec.container.workDir)", readOnly: false,
-            open: SC_O_PATH, of: c)
+        let overlay = Overlay(layers: spec.container.layers, upper: spec.container.upperDir, work: spec.container.workDir)
+        let fd = try openDetached(overlay, flags: SC_O_PATH, of: c)
         defer { close(fd) }
         return try body(fd)
     }
 
-    /// A container's file system as an overlay (`options`) on a mount that only the returned
-    /// descriptor keeps: it is detached at once, so nothing stays mounted if we die.
-    func detachedOverlay(_ options: String, readOnly: Bool, open flags: Int32, of c: ContainerStatus) throws -> Int32 {
-        let mountPoint = root + "/tmp/overlay-" + Digest.random().hex.prefix(16)
-        try mkdirs(mountPoint)
-        defer { rmdir(mountPoint) }
-        guard sc_mount("overlay", mountPoint, "overlay", readOnly ? UInt(MS_RDONLY) : 0, options) == 0 else {
-            throw EngineError("cannot mount the file system of \(c.record.name): \(String(cString: strerror(errno)))")
+    /// A container's file system on a mount that only the returned descriptor keeps
+    /// (`Overlay.openDetached`), its mount point under the state root's scratch directory.
+    func openDetached(_ overlay: Overlay, flags: Int32, of c: ContainerStatus) throws(EngineError) -> Int32 {
+        do {
+            return try overlay.openDetached(under: root + "/tmp", flags: flags)
+        } catch {
+            throw EngineError(
+                error.message(
+                    assemble: "cannot mount the file system of \(c.record.name)", open: "cannot open the file system of \(c.record.name)"))
         }
-        let fd = open(mountPoint, flags | O_DIRECTORY | O_CLOEXEC)
-        _ = sc_umount_detach(mountPoint)
-        guard fd >= 0 else { throw EngineError("cannot open the file system of \(c.record.name)") }
-        return fd
+    }
+
+    /// A tree copy's failure in the engine's words (the CLI maps those to exit codes).
+    static func copying(_ body: () throws(TreeCopyError) -> Void) throws(EngineError) {
+        do {
+            try body()
+        } catch {
+            throw EngineError(error.description)
+        }
+    }
+
+    /// How `cp` copies: owners kept with `--archive`, and directories already there take the
+    /// source's mode, as a tar extraction does.
+    static func cpCopy(_ archive: Bool) -> TreeCopy {
+        TreeCopy(owners: archive ? .source : .unchanged, updateExistingDirectories: true)
     }
 
     static func split(_ path: String) -> (dir: String, base: String) {
@@ -95,7 +104,9 @@ extension Engine {
                     if to >= 0 { close(to) }
                 }
                 guard from >= 0, to >= 0 else { throw EngineError("cannot copy \(path): \(String(cString: strerror(errno)))") }
-                try FileTree.copyContents(from: from, to: to, owners: archive)
+                try Self.copying { () throws(TreeCopyError) in
+                    try Self.cpCopy(archive).copyContents(of: from, into: to)
+                }
                 fchmod(to, st.st_mode & 0o7777)
             } else {
                 if destIsDir { target = destination + "/" + name }
@@ -109,9 +120,13 @@ extension Engine {
                     let from = open(entry, O_RDONLY | O_CLOEXEC)
                     guard from >= 0 else { throw EngineError("cannot copy \(path)") }
                     defer { close(from) }
-                    try FileTree.copyFile(from: from, mode: st.st_mode & 0o7777, to: to, name: hostBase)
+                    try Self.copying { () throws(TreeCopyError) in
+                        try Self.cpCopy(archive).writeFile(from: from, into: to, name: hostBase, mode: st.st_mode & 0o7777)
+                    }
                 } else {
-                    try FileTree.copyEntry(sourceName, from: sourceDir, to: to, as: hostBase, owners: archive)
+                    try Self.copying { () throws(TreeCopyError) in
+                        try Self.cpCopy(archive).copy(sourceName, in: sourceDir, into: to, as: hostBase)
+                    }
                 }
             }
         }
@@ -159,40 +174,23 @@ extension Engine {
                 let dst = openat(into, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 guard dst >= 0 else { throw EngineError("cannot copy into \(path): \(String(cString: strerror(errno)))") }
                 defer { close(dst) }
-                try FileTree.copyContents(from: src, to: dst, owners: archive)
+                try Self.copying { () throws(TreeCopyError) in
+                    try Self.cpCopy(archive).copyContents(of: src, into: dst)
+                }
                 fchmod(dst, st.st_mode & 0o7777)
                 if archive { fchown(dst, st.st_uid, st.st_gid) }
             } else if followLink && (st.st_mode & S_IFMT) == S_IFREG {
                 let src = open(source, O_RDONLY | O_CLOEXEC)
                 guard src >= 0 else { throw EngineError("cannot read \(source)") }
                 defer { close(src) }
-                try FileTree.copyFile(from: src, mode: st.st_mode & 0o7777, to: into, name: name)
+                try Self.copying { () throws(TreeCopyError) in
+                    try Self.cpCopy(archive).writeFile(from: src, into: into, name: name, mode: st.st_mode & 0o7777)
+                }
             } else {
-                try FileTree.copyEntry(hostBase, from: from, to: into, as: name, owners: archive)
+                try Self.copying { () throws(TreeCopyError) in
+                    try Self.cpCopy(archive).copy(hostBase, in: from, into: into, as: name)
+                }
             }
         }
-    }
-}
-
-extension FileTree {
-    /// An open file's content into `name` in `target` (replacing it), with `mode`.
-    static func copyFile(from input: Int32, mode: mode_t, to target: Int32, name: String) throws {
-        unlinkat(target, name, 0)
-        let output = openat(target, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw EngineError("cannot create \(name): \(String(cString: strerror(errno)))") }
-        defer { close(output) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = read(input, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw EngineError("read: \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            do {
-                try Files.writeAll(output, Array(buffer[0..<n]), what: name)
-            } catch {
-                throw EngineError(error.description)
-            }
-        }
-        fchmod(output, mode)
     }
 }

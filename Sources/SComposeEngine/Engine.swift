@@ -101,14 +101,7 @@ public struct ContainerStatus: Sendable {
 }
 
 /// A project's lock, released when this goes away.
-public final class ProjectLock {
-    let fd: Int32
-    init(fd: Int32) { self.fd = fd }
-    deinit {
-        flock(fd, LOCK_UN)
-        close(fd)
-    }
-}
+public typealias ProjectLock = FileLock
 
 /// When `up` replaces an existing container.
 public enum RecreatePolicy: Sendable {
@@ -538,10 +531,11 @@ public struct Engine: Sendable {
     /// containers at a time, so two `up` at once leave one set of containers.
     public func lockProject(_ name: String) throws -> ProjectLock {
         try mkdirs(root + "/projects")
-        let fd = open(root + "/projects/\(name).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw EngineError("cannot lock project \(name): \(String(cString: strerror(errno)))") }
-        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
-        return ProjectLock(fd: fd)
+        do {
+            return try FileLock.acquire(root + "/projects/\(name).lock")
+        } catch {
+            throw EngineError("cannot lock project \(name): \(String(cString: strerror(error.errno)))")
+        }
     }
 
     /// Containers of services the project no longer has: a warning, or gone with `--remove-orphans`.

@@ -285,7 +285,9 @@ extension Engine {
                     if dst >= 0 { close(dst) }
                 }
                 guard src >= 0, dst >= 0 else { throw EngineError("cannot sync \(hostPath) to \(containerPath)") }
-                try FileTree.copyContents(from: src, to: dst, owners: false)
+                try Self.copying { () throws(TreeCopyError) in
+                    try Self.cpCopy(false).copyContents(of: src, into: dst)
+                }
             } else {
                 // Replaced whole: a directory there before is removed first.
                 let old = openat(into, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -294,7 +296,9 @@ extension Engine {
                     close(old)
                     unlinkat(into, base, AT_REMOVEDIR)
                 }
-                try FileTree.copyEntry(hostBase, from: from, to: into, as: base, owners: false)
+                try Self.copying { () throws(TreeCopyError) in
+                    try Self.cpCopy(false).copy(hostBase, in: from, into: into, as: base)
+                }
             }
         }
     }

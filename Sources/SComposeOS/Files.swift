@@ -79,17 +79,7 @@ public enum Files {
 
     /// Empties the directory open as `dirfd`, without following symlinks.
     public static func removeContents(_ dirfd: Int32) {
-        let copy = dup(dirfd)
-        guard copy >= 0, let dir = fdopendir(copy) else { return }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(dir)
-        for name in names {
+        for name in names(dirfd) ?? [] {
             if unlinkat(dirfd, name, 0) == 0 { continue }
             let child = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if child >= 0 {
@@ -125,10 +115,18 @@ public enum Files {
         return out
     }
 
-    /// The names in a directory, without `.` and `..`.
-    public static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
+    /// The names in the directory open as `dirfd` (in the directory's order, without `.` and
+    /// `..`), or nil if it cannot be read. All of them even if `dirfd` was read before: the
+    /// duplicate read here shares its position, so it is rewound.
+    public static func names(_ dirfd: Int32) -> [String]? {
+        let copy = dup(dirfd)
+        guard copy >= 0 else { return nil }
+        guard let dir = fdopendir(copy) else {
+            close(copy)
+            return nil
+        }
         defer { closedir(dir) }
+        rewinddir(dir)
         var out: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
@@ -137,6 +135,22 @@ public enum Files {
             if name != "." && name != ".." { out.append(name) }
         }
         return out
+    }
+
+    /// The target of the symlink `name` in the directory `dirfd`, or nil if it is not one.
+    public static func readLink(_ dirfd: Int32, _ name: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlinkat(dirfd, name, &buffer, Int(PATH_MAX))
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    public static func list(_ path: String) -> [String] {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        return names(fd) ?? []
     }
 }
 

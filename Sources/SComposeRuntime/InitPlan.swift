@@ -335,12 +335,10 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         if let path = c.joinNetwork { s.append(.joinNetwork(path)) }
         // Nothing we mount may propagate back to the host.
         s.append(.mount(source: nil, target: "/", type: nil, flags: MS_REC | MS_SLAVE, data: nil))
-        // overlayfs wants the top layer first.
-        let lower = c.layers.reversed().joined(separator: ":")
         s.append(
             .mount(
                 source: "overlay", target: root, type: "overlay", flags: 0,
-                data: "lowerdir=\(lower),upperdir=\(c.upperDir),workdir=\(c.workDir)"))
+                data: Overlay(layers: c.layers, upper: c.upperDir, work: c.workDir).options))
         s.append(.openRoot(root))
         s.append(.mkdir(root + "/proc", mode: 0o555))
         s.append(.mount(source: "proc", target: root + "/proc", type: "proc", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: nil))

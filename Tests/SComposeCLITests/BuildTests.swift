@@ -388,6 +388,29 @@ import Testing
         _ = server
     }
 
+    /// COPY into a directory that the image has as a link follows the link as the container
+    /// sees it: inside the image, never to the host path of the same name.
+    @Test(.enabled(if: canRun)) func copyThroughLinksInTheImageStaysInIt() throws {
+        let p = try Project("services:\n  linked:\n    build: .\n")
+        let victim = p.s.dir + "/host-victim"
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        try Self.write("in the image\n", p.s.dir + "/app/tree/app/file")
+        try Self.write("planted\n", p.s.dir + "/app/tree/escape/planted")
+        try Self.write(
+            """
+            FROM busybox:latest
+            RUN mkdir /data && ln -s /data /app && ln -s \(victim) /escape
+            COPY tree/ /
+            CMD ["sh", "-c", "cat /data/file; cat /escape/planted"]
+            """, p.s.dir + "/app/Dockerfile")
+        let build = try p.run(["build"])
+        #expect(build.status == 0, "\(build.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: victim).isEmpty, "nothing is written on the host")
+        let run = try p.run(["run", "--rm", "-T", "linked"])
+        #expect(run.out == "in the image\nplanted\n", "\(run.out) \(run.err)")
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func failingRunLeavesNoImage() throws {
         let p = try Project(
             """

@@ -36,8 +36,8 @@ struct VolumeCreate: ParsableCommand {
         do {
             let v = try VolumeCommand.store().create(volumeName, labels: pairs(label), options: pairs(opt), anonymous: name == nil)
             Console.out(v.name + "\n")
-        } catch let e as EngineError {
-            throw CLIError(e.description)
+        } catch {
+            throw CLIError(error.description)
         }
     }
 }

@@ -1,20 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 import CLinux
-import SComposeOCI
 import SComposeOS
-import SComposeRuntime
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// Why a volume could not be made, found, mounted or seeded, in Docker's words.
+public struct VolumeError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    /// A failure in `description`'s words.
+    public init(_ description: String) { self.description = description }
+}
+
 /// A volume of the `local` driver, kept as `volume.json` next to its `_data` directory.
 public struct VolumeRecord: Sendable, Codable, Equatable {
+    /// Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
     public var name: String
+    /// Always `local`: the only driver there is.
     public var driver: String
+    /// The volume's labels (Compose's `com.docker.compose.*` among them).
     public var labels: [String: String]
     /// `driver_opts`: `type`, `o`, `device` as Docker's local driver reads them.
     public var options: [String: String]
+    /// RFC 3339, as `docker volume inspect` shows it.
     public var createdAt: String
     /// Made for one container (`volumes: [/data]`, an image's `VOLUME`), named by a random hex id.
     public var anonymous: Bool
@@ -22,13 +32,17 @@ public struct VolumeRecord: Sendable, Codable, Equatable {
 
 /// The volumes under `$SCOMPOSE_ROOT/volumes/<name>/`.
 public struct VolumeStore: Sendable {
+    /// `$SCOMPOSE_ROOT/volumes`.
     public let root: String
 
+    /// The store of the state root `stateRoot` (`$SCOMPOSE_ROOT`).
     public init(stateRoot: String) {
         root = stateRoot + "/volumes"
     }
 
+    /// The volume's own directory: its record and its data.
     public func directory(_ name: String) -> String { root + "/" + name }
+    /// What containers mount: the volume's content.
     public func dataPath(_ name: String) -> String { root + "/" + name + "/_data" }
 
     /// Docker's rule for volume names.
@@ -41,11 +55,13 @@ public struct VolumeStore: Sendable {
         return ok(first, first: true) && name.unicodeScalars.dropFirst().allSatisfy { ok($0, first: false) }
     }
 
+    /// Every volume, by name.
     public func list() -> [VolumeRecord] {
         // Not the stagings of volumes being made (nor those a killed command left).
         Files.list(root).filter { !$0.hasPrefix(".") }.compactMap { get($0) }.sorted { $0.name < $1.name }
     }
 
+    /// The volume's record, nil if there is no such volume.
     public func get(_ name: String) -> VolumeRecord? {
         StateFile.read(VolumeRecord.self, from: directory(name) + "/volume.json")
     }
@@ -54,9 +70,9 @@ public struct VolumeStore: Sendable {
     @discardableResult
     public func create(
         _ name: String, labels: [String: String] = [:], options: [String: String] = [:], anonymous: Bool = false
-    ) throws -> VolumeRecord {
+    ) throws(VolumeError) -> VolumeRecord {
         guard Self.isValidName(name) else {
-            throw EngineError(
+            throw VolumeError(
                 "invalid volume name \"\(name)\": only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed")
         }
         if let existing = get(name) { return existing }
@@ -77,38 +93,40 @@ public struct VolumeStore: Sendable {
             try StateFile.write(record, to: stage + "/volume.json")
         } catch {
             Files.removeTree(stage)
-            throw EngineError("cannot create volume \(name): \(error)")
+            throw VolumeError("cannot create volume \(name): \(error)")
         }
         if rename(stage, directory(name)) != 0 {
+            let err = errno
             Files.removeTree(stage)
             if let existing = get(name) { return existing }  // created meanwhile by another command
-            throw EngineError("cannot create volume \(name): \(String(cString: strerror(errno)))")
+            throw VolumeError("cannot create volume \(name): \(String(cString: strerror(err)))")
         }
         return record
     }
 
     /// The local driver's options we can honour: `type: none, o: bind, device: PATH` and
     /// `type: tmpfs` (with `o` as tmpfs options).
-    static func checkOptions(_ options: [String: String], name: String) throws {
+    static func checkOptions(_ options: [String: String], name: String) throws(VolumeError) {
         for key in options.keys where !["type", "o", "device"].contains(key) {
-            throw EngineError("invalid option key: \"\(key)\" for volume \(name)")
+            throw VolumeError("invalid option key: \"\(key)\" for volume \(name)")
         }
         switch options["type"] {
         case nil where options.isEmpty: return
         case "none"?:
             guard options["o"]?.split(separator: ",").contains("bind") == true, let device = options["device"] else {
-                throw EngineError("volume \(name): type \"none\" needs o: bind and a device")
+                throw VolumeError("volume \(name): type \"none\" needs o: bind and a device")
             }
-            guard device.hasPrefix("/") else { throw EngineError("volume \(name): device \"\(device)\" must be an absolute path") }
+            guard device.hasPrefix("/") else { throw VolumeError("volume \(name): device \"\(device)\" must be an absolute path") }
         case "tmpfs"?: return
         default:
-            throw EngineError(
+            throw VolumeError(
                 "volume \(name): driver_opts type \"\(options["type"] ?? "")\" is not supported (none with o: bind, or tmpfs)")
         }
     }
 
-    public func remove(_ name: String) throws {
-        guard get(name) != nil else { throw EngineError("Error response from daemon: get \(name): no such volume", exitCode: 1) }
+    /// Removes the volume with its content.
+    public func remove(_ name: String) throws(VolumeError) {
+        guard get(name) != nil else { throw VolumeError("Error response from daemon: get \(name): no such volume") }
         Files.removeTree(directory(name))
     }
 
@@ -116,13 +134,13 @@ public struct VolumeStore: Sendable {
     public func isEmpty(_ name: String) -> Bool { Files.list(dataPath(name)).isEmpty }
 
     /// How a container mounts the volume at `target`.
-    public func mount(_ record: VolumeRecord, target: String, readOnly: Bool) throws -> ContainerConfig.Mount {
+    public func mount(_ record: VolumeRecord, target: String, readOnly: Bool) throws(VolumeError) -> ContainerConfig.Mount {
         switch record.options["type"] {
         case "none"?:
             let device = record.options["device"] ?? ""
             var st = stat()
             guard stat(device, &st) == 0 else {
-                throw EngineError(
+                throw VolumeError(
                     "error while mounting volume '\(dataPath(record.name))': failed to mount local volume: no such file or directory: \(device)")
             }
             return ContainerConfig.Mount(kind: .bind, source: device, target: target, readOnly: readOnly)
@@ -138,33 +156,26 @@ public struct VolumeStore: Sendable {
 
 /// Seeds an empty volume with what the image has at the mount point, with owners and modes,
 /// as Docker does on first mount (the postgres image relies on it). The image's layers are
-/// assembled read-only with overlayfs on a private mount that is detached at once (only our
-/// descriptor keeps it), and the path is resolved inside it (`openat2(RESOLVE_IN_ROOT)`), so
-/// a symlink in the image cannot lead the copy out of the image.
-enum VolumeSeed {
-    static func copy(layers: [String], path: String, into destination: String, scratch: String) throws {
-        guard let top = layers.last else { return }
-        var rootFD: Int32
-        if layers.count == 1 {
-            rootFD = open(top, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
-        } else {
-            let mountPoint = scratch + "/seed-" + Digest(of: (0..<16).map { _ in UInt8.random(in: 0...255) }).hex.prefix(16)
-            try Files.makeDirectories(mountPoint)
-            defer { rmdir(mountPoint) }
-            let lower = layers.reversed().joined(separator: ":")
-            guard sc_mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=" + lower) == 0 else {
-                throw EngineError("cannot assemble the image to seed a volume: \(String(cString: strerror(errno)))")
-            }
-            rootFD = open(mountPoint, SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
-            _ = sc_umount_detach(mountPoint)
+/// assembled read-only on a mount only our descriptor keeps (`Overlay.openDetached`), and the
+/// path is resolved inside it (`openat2(RESOLVE_IN_ROOT)`), so a symlink in the image cannot
+/// lead the copy out of the image.
+public enum VolumeSeed {
+    /// Copies what `layers` (lowest first) hold at `path` into the directory `destination`;
+    /// the overlay's mount point is made under `scratch`.
+    public static func copy(layers: [String], path: String, into destination: String, scratch: String) throws(VolumeError) {
+        guard !layers.isEmpty else { return }
+        let rootFD: Int32
+        do {
+            rootFD = try Overlay(layers: layers).openDetached(under: scratch, flags: SC_O_PATH)
+        } catch {
+            throw VolumeError(error.message(assemble: "cannot assemble the image to seed a volume", open: "cannot open the image"))
         }
-        guard rootFD >= 0 else { throw EngineError("cannot open the image: \(String(cString: strerror(errno)))") }
         defer { close(rootFD) }
         let source = sc_open_in_root(rootFD, path, O_RDONLY | O_DIRECTORY, 0)
         guard source >= 0 else { return }  // nothing there (or not a directory): nothing to copy
         defer { close(source) }
         let target = open(destination, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard target >= 0 else { throw EngineError("cannot open volume \(destination): \(String(cString: strerror(errno)))") }
+        guard target >= 0 else { throw VolumeError("cannot open volume \(destination): \(String(cString: strerror(errno)))") }
         defer { close(target) }
         var st = stat()
         if fstat(source, &st) == 0 {
@@ -172,73 +183,10 @@ enum VolumeSeed {
             fchown(target, st.st_uid, st.st_gid)
             fchmod(target, st.st_mode & 0o7777)
         }
-        try FileTree.copyContents(from: source, to: target)
-    }
-}
-
-/// Copies of directory trees through descriptors only: nothing is followed out of either tree.
-enum FileTree {
-    /// `owners`: give copies the source's owner (else they belong to us, root).
-    static func copyContents(from source: Int32, to target: Int32, owners: Bool = true) throws {
-        let dirFD = dup(source)
-        guard dirFD >= 0, let dir = fdopendir(dirFD) else { throw EngineError("cannot read a directory") }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
-            try copyEntry(name, from: source, to: target, owners: owners)
-        }
-    }
-
-    static func copyEntry(
-        _ name: String, from source: Int32, to target: Int32, as newName: String? = nil, owners: Bool = true
-    ) throws {
-        let destName = newName ?? name
-        var st = stat()
-        guard fstatat(source, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        let mode = st.st_mode & 0o7777
-        switch st.st_mode & S_IFMT {
-        case S_IFDIR:
-            if mkdirat(target, destName, 0o700) != 0 && errno != EEXIST {
-                throw EngineError("mkdir \(destName): \(String(cString: strerror(errno)))")
-            }
-            let sub = openat(source, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            let dst = openat(target, destName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            defer {
-                if sub >= 0 { close(sub) }
-                if dst >= 0 { close(dst) }
-            }
-            guard sub >= 0, dst >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
-            try copyContents(from: sub, to: dst, owners: owners)
-            if owners { fchown(dst, st.st_uid, st.st_gid) }
-            fchmod(dst, mode)
-        case S_IFREG:
-            let input = openat(source, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard input >= 0 else { throw EngineError("cannot open \(name): \(String(cString: strerror(errno)))") }
-            defer { close(input) }
-            try copyFile(from: input, mode: mode, to: target, name: destName)
-            if owners {
-                // chown clears set-id bits: the mode goes on again after it.
-                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
-                fchmodat(target, destName, mode, 0)
-            }
-        case S_IFLNK:
-            var buffer = [CChar](repeating: 0, count: 4097)
-            let n = readlinkat(source, name, &buffer, 4096)
-            guard n >= 0 else { return }
-            let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            unlinkat(target, destName, 0)
-            if symlinkat(link, target, destName) == 0 && owners {
-                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
-            }
-        case S_IFIFO, S_IFCHR, S_IFBLK:
-            if mknodat(target, destName, st.st_mode, st.st_rdev) == 0 && owners {
-                fchownat(target, destName, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
-            }
-        default:
-            return
+        do {
+            try TreeCopy(owners: .source, updateExistingDirectories: true).copyContents(of: source, into: target)
+        } catch {
+            throw VolumeError(error.description)
         }
     }
 }
