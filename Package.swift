@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "SComposeEngine",
             dependencies: [
-                "SComposeBuild", "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "SComposeNetwork",
+                "SComposeBuild", "SComposeLoader", "SComposeSpec", "SComposeOCI", "SComposeRuntime", "SComposeOS", "SComposeNetwork",
             ]
         ),
         .executableTarget(

@@ -16,7 +16,7 @@ extension Engine {
     /// starts at boot even after a manual stop). `unless-stopped` and `on-failure` containers
     /// with a recorded exit stopped by hand, succeeded or gave up, and stay as they are.
     public static func startsAtBoot(_ c: ContainerStatus, policy: RestartPolicy) -> Bool {
-        guard !c.running, c.startedAt != nil || c.exit != nil, c.record.labels["com.docker.compose.oneoff"] != "True" else { return false }
+        guard !c.running, c.startedAt != nil || c.exit != nil, c.record.labels[ComposeLabel.oneoff] != "True" else { return false }
         switch policy.name {
         case "always": return true
         case "unless-stopped", "on-failure": return c.lost
@@ -69,16 +69,13 @@ extension Engine {
     /// Waits for the containers of the services `c` declares `service_healthy` dependencies
     /// on (from its `com.docker.compose.depends_on` label) to be healthy, running ones only.
     func waitForHealthyDependencies(of c: ContainerStatus, timeout: Int) {
-        let healthy = (c.record.labels["com.docker.compose.depends_on"] ?? "").split(separator: ",").compactMap { entry -> String? in
-            let fields = entry.split(separator: ":")
-            return fields.count >= 2 && fields[1] == "service_healthy" ? String(fields[0]) : nil
-        }
+        let healthy = ComposeLabel.dependsOnEntries(c.record.labels[ComposeLabel.dependsOn]).filter { $0.condition == .healthy }.map(\.service)
         guard !healthy.isEmpty else { return }
         let deadline = time(nil) + time_t(timeout)
         var warned = false
         while true {
             let pending = containers(project: c.record.project).filter {
-                healthy.contains($0.record.service) && $0.running && $0.record.healthcheck == true && $0.health != "healthy"
+                healthy.contains($0.record.service) && $0.running && $0.record.healthcheck == true && $0.health != .healthy
             }
             if pending.isEmpty { return }
             if !warned {

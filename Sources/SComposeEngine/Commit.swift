@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import CLinux
 import SComposeOCI
 import SComposeOS
 import SComposeRuntime

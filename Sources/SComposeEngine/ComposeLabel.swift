@@ -27,8 +27,13 @@ public enum ComposeLabel {
         }.joined(separator: ",")
     }
 
-    /// The services named in a `depends_on` label value.
-    public static func dependencies(inLabel value: String?) -> [String] {
-        (value ?? "").split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }
+    /// The entries of a `depends_on` label value: each service with its condition (nil when
+    /// the label does not name a known one).
+    public static func dependsOnEntries(_ value: String?) -> [(service: String, condition: Dependency.Condition?)] {
+        (value ?? "").split(separator: ",").compactMap { entry in
+            let fields = entry.split(separator: ":")
+            guard let service = fields.first else { return nil }
+            return (String(service), fields.count > 1 ? Dependency.Condition(rawValue: String(fields[1])) : nil)
+        }
     }
 }

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import CLinux
 import SComposeOS
 import SComposeRuntime
 
@@ -14,7 +13,7 @@ extension Engine {
     /// one's as its overlay assembled on a mount that is detached at once.
     func withContainerRoot<T>(_ c: ContainerStatus, _ body: (Int32) throws -> T) throws -> T {
         if c.running, let pid = c.pid {
-            let fd = open("/proc/\(pid)/root", SC_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            let fd = open("/proc/\(pid)/root", Files.pathOnly | O_DIRECTORY | O_CLOEXEC)
             guard fd >= 0 else { throw EngineError("cannot open the root of \(c.record.name): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
             return try body(fd)
@@ -24,7 +23,7 @@ extension Engine {
             throw EngineError("container \(c.record.name) has no spec")
         }
         let overlay = Overlay(layers: spec.container.layers, upper: spec.container.upperDir, work: spec.container.workDir)
-        let fd = try openDetached(overlay, flags: SC_O_PATH, of: c)
+        let fd = try openDetached(overlay, flags: Files.pathOnly, of: c)
         defer { close(fd) }
         return try body(fd)
     }
@@ -68,7 +67,7 @@ extension Engine {
     public func copyOut(_ c: ContainerStatus, path: String, to destination: String, archive: Bool, followLink: Bool) throws {
         try withContainerRoot(c) { rootFD in
             let (dir, base) = Self.split(path.hasPrefix("/") ? path : "/" + path)
-            let parent = sc_open_in_root(rootFD, dir, O_RDONLY | O_DIRECTORY, 0)
+            let parent = Files.openInRoot(rootFD, dir, O_RDONLY | O_DIRECTORY)
             guard parent >= 0 else { throw EngineError("Error response from daemon: Could not find the file \(path) in container \(c.record.name)") }
             defer { close(parent) }
             var sourceDir = parent
@@ -79,14 +78,14 @@ extension Engine {
                 sourceName = "."
             } else if followLink {
                 // Follow the link, still inside the root.
-                resolved = sc_open_in_root(rootFD, path, SC_O_PATH, 0)
+                resolved = Files.openInRoot(rootFD, path, Files.pathOnly)
                 if resolved >= 0 {
                     sourceDir = resolved
                     sourceName = ""
                 }
             }
             var st = stat()
-            let statFlags = sourceName.isEmpty ? SC_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW : AT_SYMLINK_NOFOLLOW
+            let statFlags = sourceName.isEmpty ? Files.atEmptyPath | AT_SYMLINK_NOFOLLOW : AT_SYMLINK_NOFOLLOW
             guard fstatat(sourceDir, sourceName, &st, statFlags) == 0 else {
                 throw EngineError("Error response from daemon: Could not find the file \(path) in container \(c.record.name)")
             }
@@ -143,7 +142,7 @@ extension Engine {
         defer { close(from) }
         try withContainerRoot(c) { rootFD in
             let absolute = path.hasPrefix("/") ? path : "/" + path
-            let existing = sc_open_in_root(rootFD, absolute, O_RDONLY | O_DIRECTORY, 0)
+            let existing = Files.openInRoot(rootFD, absolute, O_RDONLY | O_DIRECTORY)
             let into: Int32
             let name: String
             if existing >= 0 {
@@ -155,7 +154,7 @@ extension Engine {
                     throw EngineError("Error response from daemon: destination directory \(path) does not exist")
                 }
                 let (dir, base) = Self.split(absolute)
-                into = sc_open_in_root(rootFD, dir, O_RDONLY | O_DIRECTORY, 0)
+                into = Files.openInRoot(rootFD, dir, O_RDONLY | O_DIRECTORY)
                 guard into >= 0 else {
                     throw EngineError("Error response from daemon: Could not find the file \(dir) in container \(c.record.name)")
                 }

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import CLinux
 import SComposeLoader
 import SComposeOS
 import SComposeRuntime
@@ -34,7 +33,7 @@ extension Engine {
     /// error carrying what it printed.
     func runHooks(_ hooks: [HookRecord], in c: ContainerStatus, kind: String) throws {
         for hook in hooks {
-            let output = sc_memfd("hook")
+            let output = Files.memoryFile("hook")
             guard output >= 0 else { throw EngineError("\(kind) hook of \(c.record.name): memfd: \(String(cString: strerror(errno)))") }
             defer { close(output) }
             let null = open("/dev/null", O_RDONLY | O_CLOEXEC)

@@ -58,28 +58,50 @@ extension Engine {
         return Digest(of: Array(definition.compactText().utf8)).hex
     }
 
-    /// A network whose definition changed is made again, as Compose does: its containers of
-    /// this project go first (their configuration changed with it, so `up` recreates them).
-    func recreateChangedNetworks(_ loaded: LoadedProject, services: [String]) throws {
+    /// The networks the plan's services attach to, as they are (`Reconciler` decides which to
+    /// make and which to make again).
+    func networkNeeds(_ loaded: LoadedProject, services: [String]) -> [NetworkNeed] {
         let store = networkStore
         var keys = Set<String>()
-        for name in services { keys.formUnion(loaded.project.services[name]?.networks.keys ?? [:].keys) }
-        for key in keys.sorted() {
-            guard let config = loaded.project.networks[key], !config.external, let record = store.get(config.name),
-                let old = record.labels["com.docker.compose.config-hash"]
-            else { continue }
-            let hash = Self.networkHash(loaded.rendered, key: key)
-            guard old != hash else { continue }
+        for name in services {
+            guard let s = loaded.project.services[name], s.networkMode == nil || s.networkMode == "bridge" else { continue }
+            keys.formUnion(s.networks.keys)
+        }
+        var all: [ContainerStatus]?
+        return keys.sorted().compactMap { key in
+            guard let config = loaded.project.networks[key] else { return nil }
+            var need = NetworkNeed(
+                name: config.name, external: config.external, hash: Self.networkHash(loaded.rendered, key: key), exists: false)
+            guard let record = store.get(config.name) else { return need }
+            need.exists = true
+            need.existingHash = record.labels[ComposeLabel.configHash]
+            guard !config.external, let old = need.existingHash, old != need.hash else { return need }
+            // Only a network about to be made again needs to know who uses it.
             let users = Set(store.endpoints(record.name).map(\.containerID))
-            let attached = containers(project: nil).filter { users.contains($0.record.id) }
-            if let foreign = attached.first(where: { $0.record.project != loaded.project.name }) {
-                throw EngineError("network \(record.name) has changed but is in use by \(foreign.record.name) of project \(foreign.record.project)")
+            if all == nil { all = containers(project: nil) }
+            let attached = (all ?? []).filter { users.contains($0.record.id) }
+            need.attached = attached.filter { $0.record.project == loaded.project.name }.map(\.record.name)
+            need.foreignUser = attached.first { $0.record.project != loaded.project.name }.map {
+                "\($0.record.name) of project \($0.record.project)"
             }
+            return need
+        }
+    }
+
+    /// The plan's networks made again: their containers of the project stop and go, then the
+    /// network; `ensureNetworks` makes it anew. Returns the names of the containers removed.
+    func recreateNetworks(_ steps: [Plan.NetworkStep], project: String) throws -> Set<String> {
+        var gone = Set<String>()
+        for case .recreate(let name, _, let names) in steps {
+            guard let record = networkStore.get(name) else { continue }
+            let attached = containers(project: project).filter { names.contains($0.record.name) }
             progress("Network \(record.name)  Recreate")
             try stop(attached, timeout: nil)
             for c in attached { try remove(c) }
             try removeNetwork(record)
+            gone.formUnion(names)
         }
+        return gone
     }
 
     func ensureNetwork(_ config: NetworkConfig, key: String, project: String, hash: String = "") throws {
@@ -102,10 +124,10 @@ extension Engine {
             return
         }
         var labels = config.labels
-        labels["com.docker.compose.project"] = project
-        labels["com.docker.compose.network"] = key
-        labels["com.docker.compose.version"] = Engine.version
-        if !hash.isEmpty { labels["com.docker.compose.config-hash"] = hash }
+        labels[ComposeLabel.project] = project
+        labels[ComposeLabel.network] = key
+        labels[ComposeLabel.version] = Engine.version
+        if !hash.isEmpty { labels[ComposeLabel.configHash] = hash }
         let request = NetworkRequest(
             name: config.name, id: Digest.random().hex,
             pools: config.ipamConfig.map { AddressPool(subnet: $0.subnet, gateway: $0.gateway, ipRange: $0.ipRange) },

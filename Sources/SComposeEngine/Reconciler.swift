@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeOS
+import SComposeSpec
 
 /// A container as the reconciler sees it: what it was made from and whether it runs.
 public struct ObservedContainer: Sendable, Equatable {
@@ -37,13 +38,14 @@ public struct DesiredService: Sendable, Equatable {
     /// One `depends_on` entry, or an implicit dependency (links, `service:` namespaces, `volumes_from`).
     public struct Dependency: Sendable, Equatable {
         public var service: String
-        /// `service_started`, `service_healthy` or `service_completed_successfully`.
-        public var condition: String
+        public var condition: SComposeSpec.Dependency.Condition
         /// `restart: true`: restarted when the dependency is recreated.
         public var restart: Bool
         public var required: Bool
 
-        public init(service: String, condition: String = "service_started", restart: Bool = false, required: Bool = true) {
+        public init(
+            service: String, condition: SComposeSpec.Dependency.Condition = .started, restart: Bool = false, required: Bool = true
+        ) {
             self.service = service
             self.condition = condition
             self.restart = restart
@@ -93,7 +95,7 @@ public struct ReconcileOptions: Sendable {
     /// `--scale SERVICE=N`, over `scale` / `deploy.replicas`.
     public var scale: [String: Int] = [:]
     /// `--pull always|missing|never`, over each service's `pull_policy`.
-    public var pull: String?
+    public var pull: PullPolicy?
     /// When to build the images of services with `build:` (`--build`, `--no-build`).
     public var build: BuildPolicy = .missing
     /// How to build them.
@@ -102,9 +104,99 @@ public struct ReconcileOptions: Sendable {
     public init() {}
 }
 
-/// What `up` will do, worked out from the desired project and the observed containers before
-/// anything is touched; the engine executes it and nothing else decides.
+/// A network that services of the plan attach to: as the files define it, and as it is.
+public struct NetworkNeed: Sendable, Equatable {
+    public var name: String
+    public var external: Bool
+    /// The digest of its definition now.
+    public var hash: String
+    public var exists: Bool
+    /// The digest it was made with (its `config-hash` label), when it exists and has one.
+    public var existingHash: String?
+    /// The project's containers attached to it.
+    public var attached: [String]
+    /// A container of another project attached to it (`name of project p`), if any.
+    public var foreignUser: String?
+
+    public init(
+        name: String, external: Bool = false, hash: String, exists: Bool, existingHash: String? = nil, attached: [String] = [],
+        foreignUser: String? = nil
+    ) {
+        self.name = name
+        self.external = external
+        self.hash = hash
+        self.exists = exists
+        self.existingHash = existingHash
+        self.attached = attached
+        self.foreignUser = foreignUser
+    }
+}
+
+/// A project volume that services of the plan mount, and whether it is there.
+public struct VolumeNeed: Sendable, Equatable {
+    /// Its key in the files' `volumes:`.
+    public var key: String
+    public var name: String
+    public var external: Bool
+    public var exists: Bool
+
+    public init(key: String, name: String, external: Bool = false, exists: Bool) {
+        self.key = key
+        self.name = name
+        self.external = external
+        self.exists = exists
+    }
+}
+
+/// A service's image, and what the store knows of it.
+public struct ImageNeed: Sendable, Equatable {
+    public var service: String
+    /// The reference pulled, or the name the build gives.
+    public var image: String
+    public var platform: String?
+    /// The service has `build:`: built, never pulled.
+    public var builds: Bool
+    public var present: Bool
+    /// Seconds since the image was last pulled, when known.
+    public var age: Int64?
+    public var policy: PullPolicy
+
+    public init(service: String, image: String, platform: String? = nil, builds: Bool = false, present: Bool, age: Int64? = nil, policy: PullPolicy = .missing) {
+        self.service = service
+        self.image = image
+        self.platform = platform
+        self.builds = builds
+        self.present = present
+        self.age = age
+        self.policy = policy
+    }
+}
+
+/// What `up` will do, worked out from the desired project and the observed containers,
+/// networks, volumes and images before anything is touched; the engine executes it in order
+/// (images, networks, volumes, orphans, then each service: its waits, then its containers)
+/// and nothing else decides.
 public struct Plan: Sendable, Equatable {
+    /// An image fetched before anything else.
+    public enum ImageStep: Sendable, Equatable {
+        /// Pulled once for all the services that use it.
+        case pull(image: String, platform: String?, services: [String])
+        case build(service: String)
+    }
+
+    /// What happens to a network.
+    public enum NetworkStep: Sendable, Equatable {
+        case create(name: String)
+        /// Its definition changed: its containers of the project go, it is removed and made
+        /// again, and their services make new ones.
+        case recreate(name: String, reason: String, containers: [String])
+    }
+
+    /// A project volume made before the containers that mount it.
+    public enum VolumeStep: Sendable, Equatable {
+        case create(key: String, name: String)
+    }
+
     /// What happens to one container.
     public enum Action: String, Sendable {
         /// Make a container (and start it, unless the plan does not start).
@@ -134,8 +226,15 @@ public struct Plan: Sendable, Equatable {
         public var service: String
         /// Services of this plan that must be done (and meet their conditions) first.
         public var after: [DesiredService.Dependency]
+        /// The conditions waited for before the steps (healthy, completed): only when the
+        /// steps start something.
+        public var waits: [DesiredService.Dependency] = []
         public var steps: [Step]
     }
+
+    public var images: [ImageStep] = []
+    public var networks: [NetworkStep] = []
+    public var volumes: [VolumeStep] = []
 
     /// Containers of services that are not in the files.
     public var orphans: [String]
@@ -149,14 +248,29 @@ public struct Plan: Sendable, Equatable {
     /// A stable text form, one line per decision, for tests and `--dry-run`.
     public var text: String {
         var lines: [String] = []
+        for step in images {
+            switch step {
+            case .pull(let image, let platform, let services):
+                lines.append("image pull \(image)" + (platform.map { " (\($0))" } ?? "") + " for " + services.joined(separator: " "))
+            case .build(let service): lines.append("image build \(service)")
+            }
+        }
+        for step in networks {
+            switch step {
+            case .create(let name): lines.append("network create \(name)")
+            case .recreate(let name, let reason, _): lines.append("network recreate \(name) (\(reason))")
+            }
+        }
+        for case .create(_, let name) in volumes { lines.append("volume create \(name)") }
         if !orphans.isEmpty { lines.append("orphans \(removeOrphans ? "remove" : "warn") \(orphans.joined(separator: " "))") }
         for work in services {
             var head = "service \(work.service)"
             if !work.after.isEmpty {
-                head += " after " + work.after.map { $0.condition == "service_started" ? $0.service : "\($0.service)(\($0.condition))" }
+                head += " after " + work.after.map { $0.condition == .started ? $0.service : "\($0.service)(\($0.condition.rawValue))" }
                     .joined(separator: " ")
             }
             lines.append(head)
+            for wait in work.waits { lines.append("  wait \(wait.service) \(wait.condition.rawValue)") }
             for step in work.steps {
                 lines.append("  \(step.action.rawValue) \(step.container)" + (step.reason.map { " (\($0))" } ?? ""))
             }
@@ -171,8 +285,14 @@ public enum Reconciler {
     /// `desired` holds every service of the project (for orphans and dependencies); the plan
     /// covers the targets and, unless `noDeps`, what they depend on.
     public static func plan(
-        project: String, desired: [DesiredService], observed: [ObservedContainer], options: ReconcileOptions
+        project: String, desired: [DesiredService], observed: [ObservedContainer], options: ReconcileOptions,
+        networks: [NetworkNeed] = [], volumes: [VolumeNeed] = [], images: [Plan.ImageStep] = []
     ) throws(EngineError) -> Plan {
+        let networkSteps = try networkSteps(networks)
+        // Containers on a network made again go with it: their services start afresh.
+        var gone = Set<String>()
+        for case .recreate(_, _, let containers) in networkSteps { gone.formUnion(containers) }
+        let observed = observed.filter { !gone.contains($0.name) }
         let byName = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for name in options.targets + options.scale.keys.sorted() where byName[name] == nil {
             throw EngineError("no such service: \(name)")
@@ -238,9 +358,59 @@ public enum Reconciler {
             }
             if steps.contains(where: { $0.action == .recreate }) { replaced.insert(name) }
             let after = service.dependencies.filter { inPlan.contains($0.service) }
-            services.append(Plan.ServiceWork(service: name, after: after, steps: steps))
+            // A dependency's condition matters to what this service starts, not to what it keeps.
+            let starts = options.start && !steps.allSatisfy { $0.action == .keep || $0.action == .remove }
+            let waits = starts ? after.filter { $0.condition != .started } : []
+            services.append(Plan.ServiceWork(service: name, after: after, waits: waits, steps: steps))
         }
-        return Plan(orphans: orphans, removeOrphans: options.removeOrphans, services: services, start: options.start)
+        var plan = Plan(orphans: orphans, removeOrphans: options.removeOrphans, services: services, start: options.start)
+        plan.images = images
+        plan.networks = networkSteps
+        plan.volumes = volumes.filter { !$0.external && !$0.exists }.map { .create(key: $0.key, name: $0.name) }
+        return plan
+    }
+
+    /// Networks to make, and those whose definition changed since they were made (as
+    /// Compose: external ones are never touched, and one without a recorded digest is kept).
+    static func networkSteps(_ needs: [NetworkNeed]) throws(EngineError) -> [Plan.NetworkStep] {
+        var steps: [Plan.NetworkStep] = []
+        for need in needs where !need.external {
+            if !need.exists {
+                steps.append(.create(name: need.name))
+            } else if let old = need.existingHash, old != need.hash {
+                if let foreign = need.foreignUser {
+                    throw EngineError("network \(need.name) has changed but is in use by \(foreign)")
+                }
+                steps.append(.recreate(name: need.name, reason: "config changed", containers: need.attached))
+            }
+        }
+        return steps
+    }
+
+    /// The images to pull or build before planning containers: services that build are built
+    /// when the image is missing, with `--build`, or always with `pull_policy: build`; the
+    /// others are pulled as their policy (or `--pull`) says, each image once.
+    public static func imageSteps(_ needs: [ImageNeed], build: BuildPolicy) -> [Plan.ImageStep] {
+        var steps: [Plan.ImageStep] = []
+        for need in needs {
+            if need.builds {
+                switch build {
+                case .always: steps.append(.build(service: need.service))
+                case .never: break
+                case .missing: if !need.present || need.policy == .build { steps.append(.build(service: need.service)) }
+                }
+                continue
+            }
+            guard need.policy.wantsPull(present: need.present, age: need.age) else { continue }
+            if let i = steps.firstIndex(where: { if case .pull(need.image, _, _) = $0 { return true }; return false }),
+                case .pull(let image, let platform, let services) = steps[i]
+            {
+                steps[i] = .pull(image: image, platform: platform, services: services + [need.service])
+            } else {
+                steps.append(.pull(image: need.image, platform: need.platform, services: [need.service]))
+            }
+        }
+        return steps
     }
 
     /// The targets and (unless `noDeps`) everything they depend on, dependencies first,

@@ -38,7 +38,7 @@ public struct RunOptions: Sendable {
     public var noDeps = false
     public var useAliases = false
     /// `--pull always|missing|never`, over the service's `pull_policy`.
-    public var pull: String?
+    public var pull: PullPolicy?
     /// `--build`: build the image first (services with `build:`).
     public var build = false
 
@@ -63,7 +63,8 @@ extension Engine {
             up.targets = dependencies
             try self.up(loaded, options: up, parallel: parallel)
             let after = desired.first { $0.name == name }?.dependencies ?? []
-            try waitForDependencies(service, after: after.filter { dependencies.contains($0.service) }, project: project.name)
+            let waits = after.filter { dependencies.contains($0.service) && $0.condition != .started }
+            try waitForDependencies(service, after: waits, project: project.name)
         }
         if let command = options.command { service.command = command }
         if let entrypoint = options.entrypoint {
@@ -96,19 +97,22 @@ extension Engine {
 
         let lock = try lockProject(project.name)
         let store = try ImageStore(root: root)
-        let policy = options.pull ?? service.pullPolicy ?? "missing"
+        let policy = options.pull ?? PullPolicy(service.pullPolicy)
         let imageName = Self.imageName(project: project.name, service: service)
         let platform = service.build == nil ? service.platform.flatMap(Platform.init(parsing:)) : nil
         if service.build != nil {
-            if try options.build || policy == "build" || store.find(imageName) == nil {
+            if try options.build || policy == .build || store.find(imageName) == nil {
                 _ = try buildService(loaded, service: service, options: BuildOptions(), store: store)
             }
-        } else if let pullImage, policy != "never", policy != "build",
-            try policy == "always" || store.find(imageName, platform: platform) == nil
-        {
-            progress("\(name) Pulling")
-            _ = try pullImage(imageName, service.platform)
-            progress("\(name) Pulled")
+        } else if let pullImage {
+            let present = try store.find(imageName, platform: platform) != nil
+            let age = present && policy != .always ? PullDates(root: root).age(imageName) : nil
+            if policy.wantsPull(present: present, age: age) {
+                progress("\(name) Pulling")
+                _ = try pullImage(imageName, service.platform)
+                PullDates(root: root).record(imageName)
+                progress("\(name) Pulled")
+            }
         }
         guard let image = try store.find(imageName, platform: platform) else {
             throw EngineError("Error response from daemon: No such image: \(imageName)")

@@ -38,16 +38,16 @@ extension Engine {
         }
         if let existing = volumes.get(config.name) {
             // As Compose: a volume made by another project is used, with a warning.
-            if let owner = existing.labels["com.docker.compose.project"], owner != project.name {
+            if let owner = existing.labels[ComposeLabel.project], owner != project.name {
                 progress("WARN volume \"\(config.name)\" already exists but was created for project \"\(owner)\"")
             }
             return existing
         }
         progress("Volume \(config.name)  Creating")
         var labels = config.labels
-        labels["com.docker.compose.project"] = project.name
-        labels["com.docker.compose.volume"] = key
-        labels["com.docker.compose.version"] = Engine.version
+        labels[ComposeLabel.project] = project.name
+        labels[ComposeLabel.volume] = key
+        labels[ComposeLabel.version] = Engine.version
         let record = try volumes.create(config.name, labels: labels, options: config.driverOpts)
         progress("Volume \(config.name)  Created")
         return record
@@ -74,8 +74,8 @@ extension Engine {
             return try volumes.create(
                 name,
                 labels: [
-                    "com.docker.volume.anonymous": "", "com.docker.compose.project": project.name,
-                    "com.docker.compose.service": service.name,
+                    ComposeLabel.anonymousVolume: "", ComposeLabel.project: project.name,
+                    ComposeLabel.service: service.name,
                 ], anonymous: true)
         }
         for mount in service.volumes {
@@ -291,7 +291,7 @@ extension Engine {
     /// that no container uses any more (left by an earlier `down` without `-v`, say).
     public func removeProjectVolumes(_ project: ComposeProject) throws {
         let used = volumesInUse()
-        for v in volumes.list() where v.anonymous && v.labels["com.docker.compose.project"] == project.name {
+        for v in volumes.list() where v.anonymous && v.labels[ComposeLabel.project] == project.name {
             if !used.contains(v.name) { try? volumes.remove(v.name) }
         }
         for (_, config) in project.volumes.sorted(by: { $0.key < $1.key }) where !config.external {

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import CLinux
 import SComposeBuild
 import SComposeLoader
 import SComposeOS
@@ -245,7 +244,7 @@ extension Engine {
             // `mkdir -p` of the directory, one component at a time inside the root.
             var built = ""
             for part in dir.split(separator: "/") {
-                let parent = sc_open_in_root(rootFD, built.isEmpty ? "/" : built, O_RDONLY | O_DIRECTORY, 0)
+                let parent = Files.openInRoot(rootFD, built.isEmpty ? "/" : built, O_RDONLY | O_DIRECTORY)
                 guard parent >= 0 else { throw EngineError("cannot sync into \(dir) of \(c.record.name)") }
                 if mkdirat(parent, String(part), 0o755) != 0 && errno != EEXIST {
                     let err = errno
@@ -255,7 +254,7 @@ extension Engine {
                 close(parent)
                 built += "/" + part
             }
-            let into = sc_open_in_root(rootFD, dir, O_RDONLY | O_DIRECTORY, 0)
+            let into = Files.openInRoot(rootFD, dir, O_RDONLY | O_DIRECTORY)
             guard into >= 0 else { throw EngineError("cannot sync into \(dir) of \(c.record.name)") }
             defer { close(into) }
             guard exists else {

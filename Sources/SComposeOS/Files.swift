@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -161,5 +162,24 @@ extension Substring {
         while s.first == " " { s.removeFirst() }
         while s.last == " " { s.removeLast() }
         return s
+    }
+}
+
+/// Descriptors the kernel resolves for us: paths confined to a root, anonymous memory files.
+extension Files {
+    /// `O_PATH`: a descriptor that only names a file (for `*at` calls and `/proc/self/fd`).
+    public static let pathOnly: Int32 = SC_O_PATH
+    /// `AT_EMPTY_PATH`: an `*at` call acts on the descriptor itself.
+    public static let atEmptyPath: Int32 = SC_AT_EMPTY_PATH
+
+    /// Opens `path` as if `root` (a directory descriptor) were `/`: `..` and symbolic links
+    /// never leave it (`openat2` with `RESOLVE_IN_ROOT`). -1 with errno set on failure.
+    public static func openInRoot(_ root: Int32, _ path: String, _ flags: Int32, mode: UInt32 = 0) -> Int32 {
+        sc_open_in_root(root, path, flags, mode)
+    }
+
+    /// An anonymous, close-on-exec memory file (`memfd_create`); -1 with errno set on failure.
+    public static func memoryFile(_ name: String) -> Int32 {
+        sc_memfd(name)
     }
 }

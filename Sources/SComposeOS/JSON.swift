@@ -581,24 +581,8 @@ extension JSONTree {
 
     /// A scalar as JSON writes it (strings quoted and escaped).
     var scalarText: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .number(let n): return n
-        case .string(let s):
-            var out = "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                default:
-                    if scalar.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
-                }
-            }
-            return out + "\""
-        case .array, .object: return "…"
-        }
+        var out: [UInt8] = []
+        write(&out, sortKeys: false)
+        return String(decoding: out, as: UTF8.self)
     }
 }

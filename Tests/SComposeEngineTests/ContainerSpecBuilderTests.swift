@@ -339,7 +339,9 @@ import Testing
         #expect(labels[ComposeLabel.configFiles] == "/src/p/compose.yaml,/src/p/compose.override.yaml")
         #expect(labels[ComposeLabel.image] == "sha256:feed")
         #expect(labels[ComposeLabel.dependsOn] == "cache:service_started:false,db:service_healthy:true")
-        #expect(ComposeLabel.dependencies(inLabel: labels[ComposeLabel.dependsOn]) == ["cache", "db"])
+        let entries = ComposeLabel.dependsOnEntries(labels[ComposeLabel.dependsOn])
+        #expect(entries.map(\.service) == ["cache", "db"])
+        #expect(entries.map(\.condition) == [.started, .healthy])
     }
 
     @Test func oneOffContainers() throws {

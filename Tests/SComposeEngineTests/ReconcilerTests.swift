@@ -10,7 +10,7 @@ import Testing
             DesiredService(name: "db", configHash: dbHash, imageID: "sha256:pg"),
             DesiredService(
                 name: "web", configHash: webHash, imageID: "sha256:app", replicas: webReplicas,
-                dependencies: [.init(service: "db", condition: "service_healthy", restart: true)]),
+                dependencies: [.init(service: "db", condition: .healthy, restart: true)]),
             DesiredService(name: "proxy", configHash: "p1", imageID: "sha256:nginx", dependencies: [.init(service: "web")]),
             DesiredService(
                 name: "worker", configHash: "k1", imageID: "sha256:app", dependencies: [.init(service: "web")],
@@ -41,6 +41,7 @@ import Testing
             service db
               create demo-db-1
             service web after db(service_healthy)
+              wait db service_healthy
               create demo-web-1
             service proxy after web
               create demo-proxy-1
@@ -71,6 +72,7 @@ import Testing
             service db
               recreate demo-db-1 (config changed)
             service web after db(service_healthy)
+              wait db service_healthy
               restart demo-web-1 (db recreated)
             service proxy after web
               keep demo-proxy-1
@@ -86,6 +88,7 @@ import Testing
             service db
               keep demo-db-1
             service web after db(service_healthy)
+              wait db service_healthy
               recreate demo-web-1 (config changed)
             service proxy after web
               keep demo-proxy-1
@@ -111,6 +114,7 @@ import Testing
             service db
               keep demo-db-1
             service web after db(service_healthy)
+              wait db service_healthy
               keep demo-web-1
               create demo-web-2
               create demo-web-3
@@ -159,6 +163,7 @@ import Testing
             service db
               keep demo-db-1
             service web after db(service_healthy)
+              wait db service_healthy
               recreate demo-web-1 (forced)
 
             """)
@@ -181,6 +186,7 @@ import Testing
             service db
               start demo-db-1
             service web after db(service_healthy)
+              wait db service_healthy
               start demo-web-1
 
             """)
@@ -202,5 +208,84 @@ import Testing
         }
         #expect(throws: EngineError.self) { try plan(project(), []) { $0.targets = ["nope"] } }
         #expect(throws: EngineError.self) { try plan(project(), []) { $0.scale = ["nope": 2] } }
+    }
+
+    // MARK: - Networks, volumes, images and waits
+
+    /// A changed network, a missing volume, an orphan and a `service_healthy` chain: network,
+    /// volume, orphan, then each service's waits and containers, in that order. The network's
+    /// containers go with it, so web is made anew rather than recreated.
+    @Test func everyKindOfOperationInOrder() throws {
+        var observed = upToDate
+        observed.append(ObservedContainer(name: "demo-old-1", service: "old", number: 1, configHash: "o", imageID: "x", phase: .running))
+        let networks = [
+            NetworkNeed(name: "demo_back", hash: "n2", exists: true, existingHash: "n1", attached: ["demo-web-1", "demo-worker-1"]),
+            NetworkNeed(name: "demo_front", hash: "f1", exists: false),
+            NetworkNeed(name: "shared", external: true, hash: "s1", exists: true, existingHash: "old"),
+        ]
+        let volumes = [VolumeNeed(key: "data", name: "demo_data", exists: false), VolumeNeed(key: "cache", name: "demo_cache", exists: true)]
+        let text = try Reconciler.plan(
+            project: "demo", desired: project(), observed: observed, options: ReconcileOptions(), networks: networks,
+            volumes: volumes, images: [.pull(image: "postgres:16", platform: nil, services: ["db"]), .build(service: "web")]
+        ).text
+        #expect(text == """
+            image pull postgres:16 for db
+            image build web
+            network recreate demo_back (config changed)
+            network create demo_front
+            volume create demo_data
+            orphans warn demo-old-1
+            service db
+              keep demo-db-1
+            service web after db(service_healthy)
+              wait db service_healthy
+              create demo-web-1
+            service proxy after web
+              keep demo-proxy-1
+            service worker after web
+              create demo-worker-1
+
+            """)
+    }
+
+    /// A network in use by another project cannot be made again.
+    @Test func aChangedNetworkUsedByAnotherProjectIsAnError() {
+        let networks = [NetworkNeed(name: "demo_back", hash: "n2", exists: true, existingHash: "n1", foreignUser: "x-app-1 of project x")]
+        #expect(throws: EngineError.self) {
+            try Reconciler.plan(project: "demo", desired: project(), observed: [], options: ReconcileOptions(), networks: networks)
+        }
+        // Without a recorded digest (made by hand, or by an older version), it is kept.
+        let unlabelled = [NetworkNeed(name: "demo_back", hash: "n2", exists: true)]
+        #expect((try? Reconciler.plan(project: "demo", desired: project(), observed: [], options: ReconcileOptions(), networks: unlabelled).networks) == [])
+    }
+
+    /// No waits where nothing starts: kept services, and `create`.
+    @Test func waitsOnlyWhereSomethingStarts() throws {
+        #expect(!(try plan(project(), upToDate)).contains("wait"))
+        #expect(!(try plan(project(), []) { $0.start = false }).contains("wait"))
+        var complete = project()
+        complete[1].dependencies = [.init(service: "db", condition: .completedSuccessfully)]
+        #expect(try plan(complete, []).contains("  wait db service_completed_successfully\n  create demo-web-1"))
+    }
+
+    @Test func imageSteps() {
+        let needs = [
+            ImageNeed(service: "db", image: "postgres:16", present: false),
+            ImageNeed(service: "cache", image: "redis", present: true),
+            ImageNeed(service: "db2", image: "postgres:16", present: false),
+            ImageNeed(service: "fresh", image: "nginx", present: true, policy: .always),
+            ImageNeed(service: "nightly", image: "busybox", present: true, age: 90_000, policy: .periodic(seconds: 86_400)),
+            ImageNeed(service: "web", image: "demo-web", builds: true, present: true),
+            ImageNeed(service: "api", image: "demo-api", builds: true, present: false),
+            ImageNeed(service: "tool", image: "demo-tool", builds: true, present: true, policy: .build),
+            ImageNeed(service: "offline", image: "alpine", present: false, policy: .never),
+        ]
+        #expect(Reconciler.imageSteps(needs, build: .missing) == [
+            .pull(image: "postgres:16", platform: nil, services: ["db", "db2"]), .pull(image: "nginx", platform: nil, services: ["fresh"]),
+            .pull(image: "busybox", platform: nil, services: ["nightly"]), .build(service: "api"), .build(service: "tool"),
+        ])
+        let built = Reconciler.imageSteps(needs, build: .always).filter { if case .build = $0 { return true }; return false }
+        #expect(built == [.build(service: "web"), .build(service: "api"), .build(service: "tool")])
+        #expect(Reconciler.imageSteps(needs, build: .never).allSatisfy { if case .pull = $0 { return true }; return false })
     }
 }

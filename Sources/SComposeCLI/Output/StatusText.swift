@@ -14,20 +14,20 @@ enum StatusText {
             Human.since(now - (time.flatMap(Clock.parseRFC3339) ?? now))
         }
         switch c.state {
-        case "running", "paused":
+        case .running, .paused:
             let up = "Up " + ago(c.startedAt).replacingSuffix(" ago", "")
-            if c.state == "paused" { return up + " (Paused)" }
+            if c.state == .paused { return up + " (Paused)" }
             if c.shimPid == nil { return up + " (unsupervised)" }
             switch c.health {
-            case "starting"?: return up + " (health: starting)"
-            case let h?: return up + " (\(h))"
+            case .starting?: return up + " (health: starting)"
+            case let h?: return up + " (\(h.rawValue))"
             case nil: return up
             }
-        case "restarting":
+        case .restarting:
             return "Restarting (\(c.lastExitCode ?? 0)) \(ago(c.startedAt))"
-        case "exited":
+        case .exited:
             return "Exited (\(c.exit?.exitCode ?? 0)) \(ago(c.exit?.finishedAt))"
-        default: return "Created"
+        case .created: return "Created"
         }
     }
 }

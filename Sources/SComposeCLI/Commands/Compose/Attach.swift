@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import SComposeEngine
 import SComposeRuntime
 
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ struct Attach: ParsableCommand {
     func run() throws {
         try ProjectContext.guardRoot()
         let (_, containers) = try ProjectContext.containers(global, services: [service])
-        guard let c = containers.first(where: { $0.record.number == index && !($0.record.labels["com.docker.compose.oneoff"] == "True") })
+        guard let c = containers.first(where: { $0.record.number == index && !($0.record.labels[ComposeLabel.oneoff] == "True") })
             ?? containers.first, c.running
         else {
             throw CLIError("service \"\(service)\" is not running")

@@ -25,7 +25,7 @@ struct Ls: ParsableCommand {
 
     func run() throws {
         // Without -a, only running containers count (Docker lists those by default).
-        let containers = ProjectContext.engine().containers(project: nil).filter { all || $0.state == "running" }
+        let containers = ProjectContext.engine().containers(project: nil).filter { all || $0.state == .running }
         var projects: [String: [ContainerStatus]] = [:]
         for c in containers { projects[c.record.project, default: []].append(c) }
         var names = projects.keys.sorted()
@@ -42,11 +42,11 @@ struct Ls: ParsableCommand {
         for name in names {
             let cs = projects[name] ?? []
             var counts: [String: Int] = [:]
-            for c in cs { counts[c.state, default: 0] += 1 }
+            for c in cs { counts[c.state.rawValue, default: 0] += 1 }
             let status = counts.keys.sorted().map { "\($0)(\(counts[$0] ?? 0))" }.joined(separator: ", ")
             var files: [String] = []
             for c in cs {
-                for f in (c.record.labels["com.docker.compose.project.config_files"] ?? "").split(separator: ",").map(String.init)
+                for f in (c.record.labels[ComposeLabel.configFiles] ?? "").split(separator: ",").map(String.init)
                 where !files.contains(f) {
                     files.append(f)
                 }

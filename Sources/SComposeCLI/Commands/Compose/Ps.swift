@@ -38,8 +38,8 @@ struct Ps: ParsableCommand {
         let known = ["paused", "restarting", "removing", "running", "dead", "created", "exited"]
         for s in status where !known.contains(s) { throw CLIError("invalid filter 'status=\(s)'") }
         let containers = ProjectContext.engine().containers(project: name).filter {
-            (all || !status.isEmpty || $0.state == "running" || $0.state == "paused" || $0.state == "restarting")
-                && (status.isEmpty || status.contains($0.state))
+            (all || !status.isEmpty || [.running, .paused, .restarting].contains($0.state))
+                && (status.isEmpty || status.contains($0.state.rawValue))
                 && (selectedServices.isEmpty || selectedServices.contains($0.record.service))
         }
         for c in containers {
@@ -57,7 +57,7 @@ struct Ps: ParsableCommand {
             return
         }
         let now = Int(time(nil))
-        func describe(_ c: ContainerStatus) -> (String, String) { (c.state, StatusText.of(c, now: now)) }
+        func describe(_ c: ContainerStatus) -> (String, String) { (c.state.rawValue, StatusText.of(c, now: now)) }
         if format != "table" {
             let rows = containers.map { c -> JSONValue in
                 let (state, text) = describe(c)
@@ -65,7 +65,7 @@ struct Ps: ParsableCommand {
                 return JSONValue.object([
                     ("Command", .string(Self.command(c.record.command, truncate: false))),
                     ("CreatedAt", .string(c.record.created)), ("ExitCode", .int(Int64(c.exit?.exitCode ?? c.lastExitCode ?? 0))),
-                    ("Health", .string(c.health ?? "")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
+                    ("Health", .string(c.health?.rawValue ?? "")), ("ID", .string(c.record.id)), ("Image", .string(c.record.image)),
                     ("Labels", .string(c.record.labels.keys.sorted().map { "\($0)=\(c.record.labels[$0] ?? "")" }.joined(separator: ","))),
                     ("Name", .string(c.record.name)), ("Names", .string(c.record.name)), ("Project", .string(c.record.project)),
                     ("Publishers", .array(Self.publishers(c).map { url, p in

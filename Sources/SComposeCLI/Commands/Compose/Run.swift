@@ -104,7 +104,7 @@ struct Run: ParsableCommand {
         run.noDeps = noDeps
         run.useAliases = useAliases
         run.build = build
-        run.pull = pull
+        run.pull = pull.map(PullPolicy.init)
         let engine = ProjectContext.engine()
         let (container, socket) = try engine.runOneOff(
             loaded, service: service, options: run, environment: Console.environment(), parallel: global.parallelLimit)

@@ -113,7 +113,7 @@ struct Up: ParsableCommand {
         options.removeOrphans = removeOrphans
         options.start = !noStart
         options.build = build ? .always : noBuild ? .never : .missing
-        options.pull = pull
+        options.pull = pull.map(PullPolicy.init)
         // The rules are checked before anything starts.
         let watcher = watch ? try Watcher(engine: engine, loaded: project, services: services) { Console.error($0) } : nil
         guard try ProjectContext.reconcile(project, options, global, engine) else { return }

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+import FoundationEssentials
+import SComposeLoader
+import SComposeNetwork
+import SComposeOCI
+import SComposeOS
+import SComposeRuntime
+import SComposeSpec
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// `create`: resolve what takes I/O, build the spec (pure), write it under a staging name.
+extension Engine {
+    func create(
+        project: ComposeProject, environment: [String: String], service: ServiceConfig, number: Int, name: String,
+        hash: String, store: ImageStore, image: ImageRecord, previousAnonymous: [String: String] = [:],
+        oneoff: OneOff? = nil
+    ) throws -> ContainerFiles {
+        let imageName = Self.imageName(project: project.name, service: service)
+        let imageConfig = try store.config(image)
+        let layers = try store.snapshots(image)
+        let id = Digest.random().hex
+        let files = ContainerFiles(dir: containersDir + "/" + id)
+        // Everything is written under a staging name and renamed into place last: a crash
+        // half-way leaves a `.creating-` directory that the next `up` removes, never a
+        // container that is half there. Paths inside the files are the final ones.
+        // The name says who is creating it (pid and start time), from its first instant: a
+        // later command removes it at once if we die.
+        let me = getpid()
+        let stage = containersDir + "/.creating-\(id).\(me).\(ProcessCheck.startTicks(me) ?? 0)"
+        func staged(_ path: String) -> String { stage + path.dropFirst(files.dir.count) }
+        var created = false
+        defer { if !created { Files.removeTree(stage) } }
+        for d in [files.upper, files.work, files.root] { try mkdirs(staged(d)) }
+        let defaults = imageConfig.config ?? ImageConfig.ContainerDefaults()
+        let builder = ContainerSpecBuilder(
+            project: project.name, workingDirectory: project.workingDirectory, composeFiles: project.composeFiles,
+            service: service, number: number, name: name, hash: hash, oneoff: oneoff)
+        let users = try ImageUsers.resolve(service.user ?? defaults.User ?? "", groupAdd: service.groupAdd, layers: layers)
+        let storage = try storagePlan(
+            project: project, environment: environment, service: service,
+            imageVolumes: Array((defaults.Volumes ?? [:]).keys), previousAnonymous: previousAnonymous,
+            containerDir: files.dir, stagingDir: stage)
+        // Volumes made just now for this container go again if it cannot be created.
+        let madeHere = storage.anonymous.filter { previousAnonymous[$0.key] == nil }.map(\.value)
+        defer { if !created { for name in madeHere { try? volumes.remove(name) } } }
+        try mkdirs(root + "/tmp")
+        for seed in storage.seeds {
+            try VolumeSeed.copy(layers: layers, path: seed.path, into: volumes.dataPath(seed.volume), scratch: root + "/tmp")
+        }
+        let appArmor: String?
+        do {
+            appArmor = try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
+        } catch {
+            throw EngineError("\(error)")
+        }
+        let network = try networkPlan(
+            project: project, service: service, containerID: id, containerName: name,
+            hostname: service.hostname ?? String(id.prefix(12)), number: number, serviceAliases: oneoff?.useAliases ?? true)
+        defer { if !created { releaseNetwork(id) } }
+        var resolution = ContainerResolution(
+            id: id, files: files, imageName: imageName, imageID: image.id.description, layers: layers, defaults: defaults,
+            storage: storage, network: network, appArmorProfile: appArmor,
+            systemdScope: SystemdScope.applies(layout: CgroupLayout.host), created: Clock.rfc3339Now(),
+            events: events(project: project.name, service: service.name, name: name, image: imageName))
+        (resolution.uid, resolution.gid, resolution.additionalGids) = users
+        if service.networkMode == "host" {
+            resolution.hostEtcHosts = try? String(decoding: Files.read("/etc/hosts"), as: UTF8.self)
+        }
+        let blueprint = try builder.build(resolution)
+        try writeText(staged(files.hosts), blueprint.hosts)
+        try writeText(staged(files.hostname), blueprint.hostname + "\n")
+        try writeText(staged(files.resolvConf), blueprint.resolvConf)
+        if let address = network.primaryAddress, !network.ports.isEmpty {
+            do {
+                try networkBackend.publish(
+                    PortPublication(containerID: id, address: address, address6: network.primaryAddress6, ports: network.ports))
+            } catch {
+                throw EngineError("cannot publish the ports of \(name): \(error)")
+            }
+        }
+        try StateFile.write(blueprint.spec, to: staged(files.spec))
+        try StateFile.write(blueprint.record, to: staged(files.dir + "/container.json"))
+        unlink(stage + "/creator")
+        guard rename(stage, files.dir) == 0 else {
+            throw EngineError("cannot create container \(name): \(String(cString: strerror(errno)))")
+        }
+        created = true
+        blueprint.spec.events?.record("create", id: id)
+        return files
+    }
+}
