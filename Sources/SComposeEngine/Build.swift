@@ -125,7 +125,7 @@ extension Engine {
                 do {
                     out[id] = try Files.read(file)
                 } catch {
-                    throw EngineError("build secret \"\(ref.source)\": \(error)")
+                    throw EngineError("build secret \"\(ref.source)\": \(error)", cause: error)
                 }
             } else {
                 throw EngineError("build secret \"\(ref.source)\": only file, environment and content secrets can be used in builds")

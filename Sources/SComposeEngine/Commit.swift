@@ -27,7 +27,7 @@ extension Engine {
         do {
             try ImageChanges(changes).apply(to: &defaults)
         } catch {
-            throw EngineError("Error response from daemon: \(error)")
+            throw EngineError("Error response from daemon: \(error)", cause: error)
         }
         let frozen = pause && c.running && !c.paused ? cgroup(of: c.record.id) : nil
         try? frozen?.setFrozen(true)
@@ -38,7 +38,7 @@ extension Engine {
                 directory: files.upper, into: store.content,
                 skip: Self.mountPoints(spec.container, upper: files.upper, lowers: spec.container.layers))
         } catch {
-            throw EngineError("cannot commit \(c.record.name): \(error)")
+            throw EngineError("cannot commit \(c.record.name): \(error)", cause: error)
         }
         try? frozen?.setFrozen(false)
         let created = Clock.rfc3339Now()
@@ -81,7 +81,7 @@ extension Engine {
         do {
             try LayerWriter().write(directory: "/proc/self/fd/\(dirFD)", to: fd)
         } catch {
-            throw EngineError("cannot export \(c.record.name): \(error)")
+            throw EngineError("cannot export \(c.record.name): \(error)", cause: error)
         }
     }
 

@@ -14,7 +14,7 @@ extension Engine {
     func withContainerRoot<T>(_ c: ContainerStatus, _ body: (Int32) throws -> T) throws -> T {
         if c.running, let pid = c.pid {
             let fd = open("/proc/\(pid)/root", Files.pathOnly | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { throw EngineError("cannot open the root of \(c.record.name): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw EngineError("cannot open the root of \(c.record.name)", errno: errno) }
             defer { close(fd) }
             return try body(fd)
         }
@@ -45,7 +45,7 @@ extension Engine {
         do {
             try body()
         } catch {
-            throw EngineError(error.description)
+            throw EngineError(error.description, cause: error)
         }
     }
 
@@ -102,7 +102,7 @@ extension Engine {
                     if from >= 0 { close(from) }
                     if to >= 0 { close(to) }
                 }
-                guard from >= 0, to >= 0 else { throw EngineError("cannot copy \(path): \(String(cString: strerror(errno)))") }
+                guard from >= 0, to >= 0 else { throw EngineError("cannot copy \(path)", errno: errno) }
                 try Self.copying { () throws(TreeCopyError) in
                     try Self.cpCopy(archive).copyContents(of: from, into: to)
                 }
@@ -111,7 +111,7 @@ extension Engine {
                 if destIsDir { target = destination + "/" + name }
                 let (hostDir, hostBase) = Self.split(target)
                 let to = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard to >= 0 else { throw EngineError("cannot copy to \(destination): \(String(cString: strerror(errno)))") }
+                guard to >= 0 else { throw EngineError("cannot copy to \(destination)", errno: errno) }
                 defer { close(to) }
                 if sourceName.isEmpty {
                     // A followed link: copy what it names, through /proc/self/fd.
@@ -138,7 +138,7 @@ extension Engine {
         guard statResult == 0 else { throw EngineError("could not find \(source): no such file or directory") }
         let (hostDir, hostBase) = Self.split(source)
         let from = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard from >= 0 else { throw EngineError("cannot read \(source): \(String(cString: strerror(errno)))") }
+        guard from >= 0 else { throw EngineError("cannot read \(source)", errno: errno) }
         defer { close(from) }
         try withContainerRoot(c) { rootFD in
             let absolute = path.hasPrefix("/") ? path : "/" + path
@@ -167,11 +167,11 @@ extension Engine {
                 defer { close(src) }
                 if name != "." {
                     if mkdirat(into, name, st.st_mode & 0o7777) != 0 && errno != EEXIST {
-                        throw EngineError("cannot create \(path): \(String(cString: strerror(errno)))")
+                        throw EngineError("cannot create \(path)", errno: errno)
                     }
                 }
                 let dst = openat(into, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                guard dst >= 0 else { throw EngineError("cannot copy into \(path): \(String(cString: strerror(errno)))") }
+                guard dst >= 0 else { throw EngineError("cannot copy into \(path)", errno: errno) }
                 defer { close(dst) }
                 try Self.copying { () throws(TreeCopyError) in
                     try Self.cpCopy(archive).copyContents(of: src, into: dst)

@@ -123,17 +123,6 @@ public enum RecreatePolicy: Sendable {
     case never
 }
 
-/// Errors of the engine, with Compose's wording.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    /// The exit status the CLI returns for it.
-    public var exitCode: Int32
-    public init(_ description: String, exitCode: Int32 = 1) {
-        self.description = description
-        self.exitCode = exitCode
-    }
-}
-
 /// The first cut of the engine: project containers created, started, listed, stopped and
 /// removed from local state files, each supervised by its own `scompose-shim`. Containers get
 /// their own network namespace with loopback only until networks arrive.
@@ -191,7 +180,7 @@ public struct Engine: Sendable {
         do {
             return try FileLock.acquire(root + "/projects/\(name).lock")
         } catch {
-            throw EngineError("cannot lock project \(name): \(String(cString: strerror(error.errno)))")
+            throw EngineError("cannot lock project \(name)", errno: error.errno)
         }
     }
 
@@ -231,7 +220,7 @@ public struct Engine: Sendable {
         do {
             try Files.makeDirectories(path)
         } catch {
-            throw EngineError(error.description)
+            throw EngineError(error.description, cause: error)
         }
     }
 
@@ -239,7 +228,7 @@ public struct Engine: Sendable {
         do {
             try Files.writeAtomically(path, Array(text.utf8))
         } catch {
-            throw EngineError(error.description)
+            throw EngineError(error.description, cause: error)
         }
     }
 }

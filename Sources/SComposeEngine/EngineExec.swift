@@ -68,7 +68,7 @@ extension Engine {
             do {
                 pty = try Launcher.openPty(ptmx: "/proc/\(pid)/root/dev/pts/ptmx")
             } catch {
-                throw EngineError("OCI runtime exec failed: \(error)", exitCode: 126)
+                throw EngineError("OCI runtime exec failed: \(error)", kind: .runtime, exitCode: 126, cause: error)
             }
             if let pty { stdio = .init(stdin: pty.slave, stdout: pty.slave, stderr: pty.slave) }
         }
@@ -84,7 +84,7 @@ extension Engine {
         do {
             plan = try InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root")
         } catch {
-            throw EngineError("OCI runtime exec failed: \(error)", exitCode: 126)
+            throw EngineError("OCI runtime exec failed: \(error)", kind: .runtime, exitCode: 126, cause: error)
         }
         do {
             if detach {
@@ -101,7 +101,7 @@ extension Engine {
             }
         } catch {
             // As docker: 127 when the command is not found, 126 when it cannot run.
-            throw EngineError("OCI runtime exec failed: \(error)", exitCode: error.errno == ENOENT ? 127 : 126)
+            throw EngineError("OCI runtime exec failed: \(error)", kind: .runtime, exitCode: error.errno == ENOENT ? 127 : 126, cause: error)
         }
     }
 

@@ -39,7 +39,7 @@ extension Engine {
                 try backend.publish(
                     PortPublication(containerID: c.record.id, address: ip, address6: interface.address6.flatMap(IPv6.init), ports: ports))
             } catch {
-                throw EngineError("cannot publish the ports of \(c.record.name): \(error)")
+                throw EngineError("cannot publish the ports of \(c.record.name): \(error)", cause: error)
             }
         }
         try start(files)
@@ -55,7 +55,7 @@ extension Engine {
         do {
             try shim.signalInit(pid: pid, signal: signal)
         } catch {
-            throw EngineError("cannot signal \(c.record.name): \(error)")
+            throw EngineError("cannot signal \(c.record.name): \(error)", cause: error)
         }
     }
 
@@ -72,7 +72,7 @@ extension Engine {
             if case .startFailed(let message, _) = error {
                 throw EngineError("Error response from daemon: failed to create task for container: \(message)")
             }
-            throw EngineError("\(error)")
+            throw EngineError("\(error)", cause: error)
         }
     }
 
@@ -168,7 +168,7 @@ extension Engine {
         do throws(DependencyGraphError) {
             levels = try labelGraph(containers.map(\.record)).levels(.down)
         } catch {
-            throw EngineError(error.description)
+            throw EngineError(error.description, cause: error)
         }
         var levelOf: [String: Int] = [:]
         for (i, services) in levels.enumerated() {
@@ -208,7 +208,7 @@ extension Engine {
         do {
             try shim(c.record.id).setPaused(paused)
         } catch {
-            throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)")
+            throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)", cause: error)
         }
         events(c.record).record(paused ? "pause" : "unpause", id: c.record.id)
     }

@@ -46,7 +46,8 @@ extension Engine {
         let byName = Dictionary(existing.map { ($0.record.name, $0) }, uniquingKeysWith: { a, _ in a })
         let context = UpContext(
             loaded: loaded, store: store, images: images, existing: byName, start: plan.start,
-            hashes: Dictionary(desired.map { ($0.name, $0.configHash) }, uniquingKeysWith: { a, _ in a }))
+            hashes: Dictionary(desired.map { ($0.name, $0.configHash) }, uniquingKeysWith: { a, _ in a }),
+            cancellation: cancellation)
         // Nothing to do (the common `up` of a running project): no threads, one write.
         if plan.services.allSatisfy({ $0.steps.allSatisfy { $0.action == .keep } }) {
             let running = plan.services.flatMap(\.steps).filter {
@@ -88,13 +89,15 @@ extension Engine {
         let start: Bool
         /// Config hashes by service, as the plan compared them.
         let hashes: [String: String]
+        /// Set by an interrupt: waits end, no further service starts.
+        let cancellation: Cancellation?
     }
 
     /// One service's steps of a plan.
     func execute(_ work: Plan.ServiceWork, _ context: UpContext) throws {
         let project = context.loaded.project
         guard let service = project.services[work.service], let image = context.images[work.service] else { return }
-        try waitForDependencies(service, after: work.waits, project: project.name)
+        try waitForDependencies(service, after: work.waits, project: project.name, cancellation: context.cancellation)
         let hash = context.hashes[service.name] ?? ""
         let removed = work.steps.filter { $0.action == .remove }.compactMap { context.existing[$0.container] }
         if !removed.isEmpty {
@@ -201,7 +204,9 @@ extension Engine {
     /// `depends_on` conditions (the plan's waits): a dependency must be healthy
     /// (`service_healthy`) or have exited with 0 (`service_completed_successfully`) before the
     /// service starts.
-    func waitForDependencies(_ service: ServiceConfig, after: [DesiredService.Dependency], project: String) throws {
+    func waitForDependencies(
+        _ service: ServiceConfig, after: [DesiredService.Dependency], project: String, cancellation: Cancellation? = nil
+    ) throws {
         for condition in after {
             let dep = condition.service
             let kind = condition.condition
@@ -239,6 +244,7 @@ extension Engine {
                     for c in cs { progress("Container \(c.record.name)  Waiting") }
                     announced = true
                 }
+                if cancellation?.isCancelled == true { throw DependencyGraphError.cancelled }
                 usleep(20_000)
             }
         }

@@ -34,7 +34,7 @@ extension Engine {
     func runHooks(_ hooks: [HookRecord], in c: ContainerStatus, kind: String) throws {
         for hook in hooks {
             let output = Files.memoryFile("hook")
-            guard output >= 0 else { throw EngineError("\(kind) hook of \(c.record.name): memfd: \(String(cString: strerror(errno)))") }
+            guard output >= 0 else { throw EngineError("\(kind) hook of \(c.record.name): memfd", errno: errno) }
             defer { close(output) }
             let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
             defer { if null >= 0 { close(null) } }

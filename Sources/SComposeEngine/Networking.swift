@@ -34,7 +34,7 @@ extension Engine {
     /// lock or write went through as they were, and still do.
     static func reported(_ error: any Error) -> any Error {
         guard let e = error as? NetworkError, e.kind != .storage else { return error }
-        return EngineError(e.description)
+        return EngineError(e.description, cause: e)
     }
 
     /// The project networks that `services` use, created if missing (bridge, address, rules).

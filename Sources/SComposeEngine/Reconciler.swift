@@ -425,7 +425,7 @@ public enum Reconciler {
         do throws(DependencyGraphError) {
             return try graph.subgraph(sorted, withDependencies: !noDeps).order(.up)
         } catch {
-            throw EngineError(error.description)
+            throw EngineError(error.description, cause: error)
         }
     }
 }

@@ -91,7 +91,7 @@ extension Engine {
                     do {
                         try Files.makeDirectories(source)
                     } catch {
-                        throw EngineError("cannot create bind source \(source): \(error)")
+                        throw EngineError("cannot create bind source \(source): \(error)", cause: error)
                     }
                     _ = stat(source, &st)
                 }
@@ -215,7 +215,7 @@ extension Engine {
                 do {
                     content = try Files.read(file)
                 } catch {
-                    throw EngineError("\(kind) \"\(ref.source)\": \(error)")
+                    throw EngineError("\(kind) \"\(ref.source)\": \(error)", cause: error)
                 }
             }
             let name = "\(kind)s/" + ref.source
@@ -223,7 +223,7 @@ extension Engine {
                 try Files.makeDirectories(stagingDir + "/\(kind)s")
                 try Files.writeAtomically(stagingDir + "/" + name, content ?? [])
             } catch {
-                throw EngineError("\(kind) \"\(ref.source)\": \(error)")
+                throw EngineError("\(kind) \"\(ref.source)\": \(error)", cause: error)
             }
             let uid = UInt32(ref.uid ?? "0") ?? 0
             let gid = UInt32(ref.gid ?? "0") ?? 0

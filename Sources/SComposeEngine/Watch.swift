@@ -102,7 +102,7 @@ public struct Watcher: Sendable {
     /// their whole path first.
     public func run() throws {
         let inotify = inotify_init1(Int32(IN_CLOEXEC))
-        guard inotify >= 0 else { throw EngineError("inotify: \(String(cString: strerror(errno)))") }
+        guard inotify >= 0 else { throw EngineError("inotify", errno: errno) }
         defer { close(inotify) }
         var directories: [Int32: String] = [:]
         var limitReported = false
@@ -144,7 +144,7 @@ public struct Watcher: Sendable {
             let ready = poll(&pfd, 1, pending.isEmpty ? -1 : quietPeriod)
             if ready < 0 {
                 if errno == EINTR { continue }
-                throw EngineError("watch: \(String(cString: strerror(errno)))")
+                throw EngineError("watch", errno: errno)
             }
             if ready == 0 {
                 // Quiet: act on the batch, service by service.
@@ -249,7 +249,7 @@ extension Engine {
                 if mkdirat(parent, String(part), 0o755) != 0 && errno != EEXIST {
                     let err = errno
                     close(parent)
-                    throw EngineError("cannot create \(built)/\(part) in \(c.record.name): \(String(cString: strerror(err)))")
+                    throw EngineError("cannot create \(built)/\(part) in \(c.record.name)", errno: err)
                 }
                 close(parent)
                 built += "/" + part
@@ -275,7 +275,7 @@ extension Engine {
             defer { close(from) }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 if mkdirat(into, base, st.st_mode & 0o7777) != 0 && errno != EEXIST {
-                    throw EngineError("cannot create \(containerPath) in \(c.record.name): \(String(cString: strerror(errno)))")
+                    throw EngineError("cannot create \(containerPath) in \(c.record.name)", errno: errno)
                 }
                 let src = open(hostPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 let dst = openat(into, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

@@ -620,6 +620,97 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// `--dry-run up` prints the whole plan in order (networks, volumes, each service's waits and
+    /// containers) and changes nothing; after a network's definition changes, it says the
+    /// network is made again, and its containers (the orphan on it too) are made anew.
+    @Test(.enabled(if: canRun)) func dryRunPrintsEveryOperationInOrder() throws {
+        let compose = { (extra: String, labels: String) in
+            """
+            services:
+              db:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                healthcheck: {test: ["CMD", "true"], interval: 1s}
+                volumes: [data:/data]
+                networks: [back]
+              web:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                depends_on: {db: {condition: service_healthy}}
+                networks: [back]
+            \(extra)networks:
+              back: {labels: {tier: "\(labels)"}}
+            volumes:
+              data: {}
+
+            """
+        }
+        let p = try Project(compose("  old: {image: busybox, command: sleep 1000, stop_grace_period: 1s, networks: [back]}\n", "a"))
+        func plan() throws -> [String] {
+            let dry = try p.run(["--dry-run", "up", "-d"])
+            #expect(dry.status == 0, "\(dry.err)")
+            return dry.err.split(separator: "\n").map { String($0.dropFirst("DRY-RUN MODE - ".count)) }
+        }
+        let first = try plan()
+        #expect(first == [
+            "network create \(p.name)_back", "volume create \(p.name)_data", "service db",
+            "  create \(p.name)-db-1", "service old", "  create \(p.name)-old-1", "service web after db(service_healthy)",
+            "  wait db service_healthy", "  create \(p.name)-web-1",
+        ], "\(first)")
+        #expect(try p.run(["ps", "-a", "-q"]).out.isEmpty, "a dry run makes nothing")
+        #expect(try p.run(["up", "-d"]).status == 0)
+        try ("name: \(p.name)\n" + compose("", "b")).write(toFile: p.file, atomically: true, encoding: .utf8)
+        let second = try plan()
+        #expect(second == [
+            "network recreate \(p.name)_back (config changed)", "service db", "  create \(p.name)-db-1",
+            "service web after db(service_healthy)", "  wait db service_healthy", "  create \(p.name)-web-1",
+        ], "\(second)")
+        #expect(try p.run(["up", "-d", "--remove-orphans"]).status == 0)
+        try p.downAndCheckClean()
+        _ = try p.run(["down", "-v"])
+    }
+
+    /// Ctrl-C during `up -d`: the wait for a dependency ends, nothing more is started, and the
+    /// command exits with 130; what started stays for `down`.
+    @Test(.enabled(if: canRun)) func interruptedUpStartsNothingMore() throws {
+        let p = try Project(
+            """
+            services:
+              db:
+                image: busybox
+                command: sleep 1000
+                stop_grace_period: 1s
+                healthcheck: {test: ["CMD", "false"], interval: 1s, retries: 1000}
+              web:
+                image: busybox
+                command: sleep 1000
+                depends_on: {db: {condition: service_healthy}}
+            """)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+        up.arguments = ["-f", p.file, "up", "-d"]
+        var env = ProcessInfo.processInfo.environment
+        env["SCOMPOSE_ROOT"] = p.s.root
+        up.environment = env
+        let err = Pipe()
+        up.standardOutput = FileHandle.nullDevice
+        up.standardError = err
+        try up.run()
+        _ = try p.waitFor("Up ", ["ps", "db"])
+        usleep(500_000)
+        kill(up.processIdentifier, SIGINT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 130, "\(text)")
+        #expect(text.contains("Gracefully stopping"), "\(text)")
+        #expect(!text.contains("web-1  Created"), "\(text)")
+        let names = try p.run(["ps", "-a", "--format", "{{.Service}}"]).out
+        #expect(names == "db\n", "only db was made: \(names)")
+        try p.downAndCheckClean()
+    }
+
     @Test(.enabled(if: canRun)) func attachedUpExitCodeFromAndInterrupt() throws {
         let p = try Project(
             """

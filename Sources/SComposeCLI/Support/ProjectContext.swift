@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import SComposeOS
+import Dispatch
 import SComposeEngine
 import SComposeLoader
 import SComposeOCI
@@ -79,8 +81,44 @@ enum ProjectContext {
             return false
         }
         try guardRoot()
-        try engine.up(project, options: options, parallel: global.parallelLimit)
+        do {
+            try interruptible { cancellation in
+                try engine.up(project, options: options, parallel: global.parallelLimit, cancellation: cancellation)
+            }
+        } catch DependencyGraphError.cancelled {
+            // As Compose, an interrupted command ends with 130.
+            throw CLIError("", code: 130)
+        }
         return true
+    }
+
+    /// Runs `body` with Ctrl-C (or SIGTERM) turned into its cancellation: no further service
+    /// starts, those under way finish; a second one ends the command at once. The signals are
+    /// read from the self-pipe by a watcher that ends with `body`, which gives them back their
+    /// default dispositions.
+    static func interruptible(_ body: (Cancellation) throws -> Void) throws {
+        let cancellation = Cancellation()
+        let finished = Cancellation()
+        SignalPipe.watch([SIGINT, SIGTERM])
+        let watcher = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while !finished.isCancelled {
+                var p = pollfd(fd: SignalPipe.fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&p, 1, 100) > 0 else { continue }
+                let count = SignalPipe.take().count
+                guard count > 0 else { continue }
+                if cancellation.isCancelled || count > 1 { _exit(130) }
+                Console.error("Gracefully stopping... press Ctrl+C again to force")
+                cancellation.cancel()
+            }
+            watcher.signal()
+        }
+        defer {
+            finished.cancel()
+            watcher.wait()
+            SignalPipe.unwatch([SIGINT, SIGTERM])
+        }
+        try body(cancellation)
     }
 
     static func guardRoot() throws {
