@@ -51,7 +51,7 @@ extension Engine {
         guard c.running, let pid = c.pid else { return }
         events(c.record).record("kill", id: c.record.id, extra: ["signal": String(signal)])
         let shim = shim(c.record.id)
-        if c.shimPid != nil, shim.kill(signal: signal) { return }
+        if c.shimPid != nil, shim.deliver(signal: signal) { return }
         do {
             try shim.signalInit(pid: pid, signal: signal)
         } catch {

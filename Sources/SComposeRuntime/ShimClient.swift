@@ -127,7 +127,7 @@ public struct ShimClient: Sendable {
     }
 
     /// Asks the shim to send `signal` to the container's init, as the user asked.
-    public func kill(signal: Int32) -> Bool {
+    public func deliver(signal: Int32) -> Bool {
         send(.kill(signal: signal)) == .ok
     }
 

@@ -48,7 +48,7 @@ struct AttachRelay {
                     if s == SIGWINCH {
                         resize()
                     } else {
-                        _ = shim.kill(signal: s)
+                        _ = shim.deliver(signal: s)
                     }
                 }
             }
