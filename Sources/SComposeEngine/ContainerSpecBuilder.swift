@@ -94,7 +94,7 @@ struct ContainerSpecBuilder: Sendable {
         config.tty = service.tty
         config.initProcess = service.initProcess ?? false
         let network = r.network
-        if service.networkMode == "host" || network.joinDirectory != nil { config.namespaces.remove(.net) }
+        if service.network == .host || network.joinDirectory != nil { config.namespaces.remove(.net) }
         if config.namespaces.contains(.net) {
             // Docker's defaults for a private network namespace.
             config.sysctls = ["net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"]
@@ -103,7 +103,7 @@ struct ContainerSpecBuilder: Sendable {
         try Security.checkSysctls(config.sysctls, hostNetwork: !config.namespaces.contains(.net))
         var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         hosts += network.hosts.isEmpty ? "127.0.1.1\t\(hostname)\n" : network.hosts.joined(separator: "\n") + "\n"
-        if service.networkMode == "host", let hostEtcHosts = r.hostEtcHosts { hosts = hostEtcHosts }
+        if service.network == .host, let hostEtcHosts = r.hostEtcHosts { hosts = hostEtcHosts }
         config.fileBinds = [
             .init(source: network.hostsSource ?? r.files.hosts, target: "/etc/hosts"),
             .init(source: r.files.hostname, target: "/etc/hostname"), .init(source: r.files.resolvConf, target: "/etc/resolv.conf"),

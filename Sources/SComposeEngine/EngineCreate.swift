@@ -67,7 +67,7 @@ extension Engine {
             systemdScope: SystemdScope.applies(layout: CgroupLayout.host), created: Clock.rfc3339Now(),
             events: events(project: project.name, service: service.name, name: name, image: imageName))
         (resolution.uid, resolution.gid, resolution.additionalGids) = users
-        if service.networkMode == "host" {
+        if service.network == .host {
             resolution.hostEtcHosts = try? String(decoding: Files.read("/etc/hosts"), as: UTF8.self)
         }
         let blueprint = try builder.build(resolution)

@@ -166,10 +166,7 @@ extension Engine {
                 DesiredService.Dependency(
                     service: $0.key, condition: $0.value.condition, restart: $0.value.restart, required: $0.value.required)
             }
-            var parents: [String] = []
-            for mode in [service.networkMode, service.ipc, service.pid] {
-                if let mode, mode.hasPrefix("service:") { parents.append(String(mode.dropFirst(8))) }
-            }
+            let parents = [service.networkMode, service.ipc, service.pid].compactMap { NamespaceMode($0).service }
             var implicit = parents
             implicit += service.links.compactMap { $0.split(separator: ":").first.map(String.init) }
             implicit += service.volumesFrom.compactMap { entry in

@@ -41,7 +41,7 @@ extension Engine {
     func ensureNetworks(_ project: ComposeProject, services: [String], rendered: JSONValue = .null) throws {
         var needed = Set<String>()
         for name in services {
-            guard let s = project.services[name], s.networkMode == nil || s.networkMode == "bridge" else { continue }
+            guard let s = project.services[name], s.network == .own else { continue }
             needed.formUnion(s.networks.keys)
         }
         for key in needed.sorted() {
@@ -64,7 +64,7 @@ extension Engine {
         let store = networkStore
         var keys = Set<String>()
         for name in services {
-            guard let s = loaded.project.services[name], s.networkMode == nil || s.networkMode == "bridge" else { continue }
+            guard let s = loaded.project.services[name], s.network == .own else { continue }
             keys.formUnion(s.networks.keys)
         }
         var all: [ContainerStatus]?
@@ -159,23 +159,23 @@ extension Engine {
     ) throws -> NetworkPlan {
         let hostResolvConf = (try? String(decoding: Files.read("/etc/resolv.conf"), as: UTF8.self)) ?? ""
         var plan = NetworkPlan(resolvConf: Self.resolvConf())
-        switch service.networkMode {
-        case "host"?:
+        switch service.network {
+        case .host:
             plan.resolvConf = hostResolvConf
             return plan
-        case "none"?:
+        case .none:
             return plan
-        case let mode? where mode.hasPrefix("service:") || mode.hasPrefix("container:"):
+        case .service, .container:
             // The other container's namespace, and its view of names.
-            let other = try networkParent(mode, project: project.name)
+            let other = try networkParent(service.network, project: project.name)
             let files = ContainerFiles(dir: containersDir + "/" + other.record.id)
             plan.joinDirectory = files.dir
             plan.hostsSource = files.hosts
             plan.resolvConf = (try? String(decoding: Files.read(files.resolvConf), as: UTF8.self)) ?? plan.resolvConf
             return plan
-        case let mode? where mode != "bridge":
+        case .other(let mode):
             throw EngineError("service \"\(service.name)\": network_mode \"\(mode)\" is not supported")
-        default:
+        case .own:
             break
         }
         let store = networkStore
@@ -289,17 +289,17 @@ extension Engine {
     }
 
     /// The container whose network namespace `network_mode: service:X|container:NAME` joins.
-    func networkParent(_ mode: String, project: String) throws -> ContainerStatus {
+    func networkParent(_ mode: NamespaceMode, project: String) throws -> ContainerStatus {
         let all = containers(project: nil)
-        if mode.hasPrefix("service:") {
-            let service = String(mode.dropFirst(8))
+        if let service = mode.service {
             guard let c = all.first(where: { $0.record.project == project && $0.record.service == service && $0.running }) ?? all.first(where: { $0.record.project == project && $0.record.service == service }) else {
                 throw EngineError("service \(service) which is used as network_mode has no container")
             }
             return c
         }
-        let name = String(mode.dropFirst(10))
-        guard let c = all.first(where: { $0.record.name == name || $0.record.id.hasPrefix(name) }) else {
+        let name: String
+        if case .container(let given) = mode { name = given } else { name = "" }
+        guard let c = all.first(where: { $0.record.name == name || $0.record.id.hasPrefix(name) }), !name.isEmpty else {
             throw EngineError("Error response from daemon: No such container: \(name)")
         }
         return c
