@@ -15,9 +15,10 @@ extension Engine {
 
     /// Each service's image as the store has it (each name looked up once: every lookup reads
     /// the index). A service's `platform:` picks that platform's image of a name.
-    func imageNeeds(_ loaded: LoadedProject, services: [String], options: ReconcileOptions, store: ImageStore) throws -> [ImageNeed] {
+    func imageNeeds(
+        _ loaded: LoadedProject, services: [String], options: ReconcileOptions, lookup: inout ImageLookup
+    ) throws -> [ImageNeed] {
         let project = loaded.project
-        var lookup = ImageLookup(store: store)
         var needs: [ImageNeed] = []
         for name in services {
             guard let service = project.services[name] else { continue }
@@ -60,10 +61,9 @@ extension Engine {
     /// The services' images, now in the store; a missing one is an error (or, for a dry run,
     /// left out: its containers are planned as new).
     func resolvedImages(
-        _ loaded: LoadedProject, services: [String], store: ImageStore, missingIsError: Bool
+        _ loaded: LoadedProject, services: [String], lookup: inout ImageLookup, missingIsError: Bool
     ) throws -> [String: ImageRecord] {
         let project = loaded.project
-        var lookup = ImageLookup(store: store)
         var images: [String: ImageRecord] = [:]
         for name in services {
             guard let service = project.services[name] else { continue }

@@ -28,9 +28,13 @@ extension Engine {
         removeStaleStaging()
         let store = try ImageStore(root: root)
         let services = try planServices(loaded, options: options)
-        let imageSteps = Reconciler.imageSteps(try imageNeeds(loaded, services: services, options: options, store: store), build: options.build)
+        var lookup = ImageLookup(store: store)
+        let imageSteps = Reconciler.imageSteps(
+            try imageNeeds(loaded, services: services, options: options, lookup: &lookup), build: options.build)
         try fetchImages(imageSteps, loaded: loaded, options: options, store: store)
-        let images = try resolvedImages(loaded, services: services, store: store, missingIsError: true)
+        // What was fetched is in the index now: read it again.
+        if !imageSteps.isEmpty { lookup = ImageLookup(store: store) }
+        let images = try resolvedImages(loaded, services: services, lookup: &lookup, missingIsError: true)
         let observed = containers(project: project.name)
         let desired = desiredServices(loaded, images: images)
         let plan = try Reconciler.plan(
@@ -70,8 +74,10 @@ extension Engine {
     public func plan(_ loaded: LoadedProject, options: ReconcileOptions) throws -> Plan {
         let store = try ImageStore(root: root)
         let services = try planServices(loaded, options: options)
-        let imageSteps = Reconciler.imageSteps(try imageNeeds(loaded, services: services, options: options, store: store), build: options.build)
-        let images = try resolvedImages(loaded, services: services, store: store, missingIsError: false)
+        var lookup = ImageLookup(store: store)
+        let imageSteps = Reconciler.imageSteps(
+            try imageNeeds(loaded, services: services, options: options, lookup: &lookup), build: options.build)
+        let images = try resolvedImages(loaded, services: services, lookup: &lookup, missingIsError: false)
         return try Reconciler.plan(
             project: loaded.project.name, desired: desiredServices(loaded, images: images),
             observed: containers(project: loaded.project.name).map(Self.observed), options: options,
