@@ -45,19 +45,19 @@ extension Engine {
             do {
                 levels = try Self.downLevels(containers).reversed()
             } catch {
-                progress("Project \(project)  Error: \(error)")
+                progress(.resource(.project, project, "Error: \(error)"))
                 failed += containers.map(\.record.name)
                 continue
             }
             for level in levels {
                 for c in level {
                     waitForHealthyDependencies(of: c, timeout: healthTimeout)
-                    progress("Container \(c.record.name)  Starting")
+                    progress(.resource(.container, c.record.name, "Starting"))
                     do {
                         try start(c)
-                        progress("Container \(c.record.name)  Started")
+                        progress(.resource(.container, c.record.name, "Started"))
                     } catch {
-                        progress("Container \(c.record.name)  Error: \(error)")
+                        progress(.resource(.container, c.record.name, "Error: \(error)"))
                         failed.append(c.record.name)
                     }
                 }
@@ -79,11 +79,11 @@ extension Engine {
             }
             if pending.isEmpty { return }
             if !warned {
-                progress("Container \(c.record.name)  Waiting for \(pending.map(\.record.name).sorted().joined(separator: ", "))")
+                progress(.resource(.container, c.record.name, "Waiting for \(pending.map(\.record.name).sorted().joined(separator: ", "))"))
                 warned = true
             }
             if time(nil) >= deadline {
-                progress("WARN \(c.record.name): \(pending.map(\.record.name).sorted().joined(separator: ", ")) not healthy after \(timeout)s; starting it anyway")
+                progress(.warning("\(c.record.name): \(pending.map(\.record.name).sorted().joined(separator: ", ")) not healthy after \(timeout)s; starting it anyway"))
                 return
             }
             usleep(200_000)

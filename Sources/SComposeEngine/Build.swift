@@ -84,7 +84,7 @@ extension Engine {
         request.name = service.name
         request.secrets = try buildSecrets(config.secrets, service: service.name, loaded: loaded)
         request.ssh = try Self.sshAgents(config.ssh + options.ssh, service: service.name)
-        let progress = buildOutput ?? self.progress
+        let progress = buildOutput ?? { self.progress(.output($0)) }
         let quiet = options.quiet
         let pull = pullImage
         let builder = Builder(
@@ -97,7 +97,7 @@ extension Engine {
             output: { line in if !quiet { progress(line) } })
         do {
             let image = try builder.build(request)
-            if !quiet { self.progress("Service \(service.name)  Built") }
+            if !quiet { self.progress(.resource(.service, service.name, "Built")) }
             return image
         } catch let error as BuildError {
             throw EngineError(error.description, exitCode: 1)

@@ -135,7 +135,7 @@ public struct Engine: Sendable {
     public let shimPath: String
 
     /// Told each step, one line per step (several lines at once when they come together).
-    public var progress: @Sendable (String) -> Void
+    public var progress: @Sendable (ProgressEvent) -> Void
 
     /// Fetches an image (reference, `platform`) from its registry into the store; nil when this
     /// engine cannot pull (a missing image is then an error).
@@ -144,7 +144,7 @@ public struct Engine: Sendable {
     /// Where build steps are told (`#3 [web 2/4] RUN …`); `progress` when nil.
     public var buildOutput: (@Sendable (String) -> Void)?
 
-    public init(root: String, shimPath: String, progress: @escaping @Sendable (String) -> Void) {
+    public init(root: String, shimPath: String, progress: @escaping @Sendable (ProgressEvent) -> Void) {
         self.root = root
         self.shimPath = shimPath
         self.progress = progress

@@ -143,7 +143,7 @@ extension Engine {
     /// `stop` with Compose's `Stopping` and `Stopped` lines.
     public func stopReporting(_ containers: [ContainerStatus], timeout: Int?) throws {
         try stop(containers, timeout: timeout) { c, done in
-            self.progress("Container \(c.record.name)  \(done ? "Stopped" : "Stopping")")
+            self.progress(.resource(.container, c.record.name, "\(done ? "Stopped" : "Stopping")"))
         }
     }
 

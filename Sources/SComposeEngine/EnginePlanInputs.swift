@@ -45,11 +45,11 @@ extension Engine {
         }
         if !pulls.isEmpty {
             guard let pullImage else { throw EngineError("Error response from daemon: No such image: \(pulls[0].image)") }
-            for job in pulls { for name in job.services { progress("\(name) Pulling") } }
+            for job in pulls { for name in job.services { progress(.image(service: name, text: "Pulling")) } }
             try Parallel.forEach(pulls, limit: 4) { job in
                 _ = try pullImage(job.image, job.platform)
                 PullDates(root: self.root).record(job.image)
-                for name in job.services { self.progress("\(name) Pulled") }
+                for name in job.services { self.progress(.image(service: name, text: "Pulled")) }
             }
         }
         for case .build(let name) in steps {

@@ -58,7 +58,7 @@ extension Engine {
                 guard let c = byName[$0.container] else { return false }
                 return c.running || c.restarting
             }
-            if !running.isEmpty { progress(running.map { "Container \($0.container)  Running" }.joined(separator: "\n")) }
+            for step in running { progress(.resource(.container, step.container, "Running")) }
             return
         }
         let works = Dictionary(plan.services.map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
@@ -110,36 +110,36 @@ extension Engine {
             try stopReporting(removed, timeout: nil)
             for c in removed {
                 try remove(c)
-                progress("Container \(c.record.name)  Removed")
+                progress(.resource(.container, c.record.name, "Removed"))
             }
         }
         for step in work.steps where step.action != .remove {
             let current = context.existing[step.container]
             switch step.action {
             case .keep:
-                if let current, current.running || current.restarting { progress("Container \(step.container)  Running") }
+                if let current, current.running || current.restarting { progress(.resource(.container, step.container, "Running")) }
                 continue
             case .start, .restart:
                 guard let current else { continue }
                 if step.action == .restart {
-                    progress("Container \(step.container)  Restarting")
+                    progress(.resource(.container, step.container, "Restarting"))
                     try stop(current, timeout: nil)
                 } else {
-                    progress("Container \(step.container)  Starting")
+                    progress(.resource(.container, step.container, "Starting"))
                 }
                 // Its networks and published ports are made again if a reboot took them away.
                 try startStopped(current)
                 try runPostStart(service.postStart, container: step.container, project: project.name)
-                progress("Container \(step.container)  Started")
+                progress(.resource(.container, step.container, "Started"))
                 continue
             case .recreate:
                 guard let current else { continue }
-                progress("Container \(step.container)  Recreate")
+                progress(.resource(.container, step.container, "Recreate"))
                 try stop(current, timeout: nil)
                 try remove(current)
-                progress("Container \(step.container)  Recreated")
+                progress(.resource(.container, step.container, "Recreated"))
             case .create:
-                progress("Container \(step.container)  Creating")
+                progress(.resource(.container, step.container, "Creating"))
             case .remove:
                 continue
             }
@@ -149,12 +149,12 @@ extension Engine {
                     name: step.container, hash: hash, store: context.store, image: image,
                     previousAnonymous: current?.record.anonymousVolumes ?? [:])
             }
-            if step.action == .create { progress("Container \(step.container)  Created") }
+            if step.action == .create { progress(.resource(.container, step.container, "Created")) }
             guard context.start else { continue }
-            progress("Container \(step.container)  Starting")
+            progress(.resource(.container, step.container, "Starting"))
             try self.start(files)
             try runPostStart(service.postStart, container: step.container, project: project.name)
-            progress("Container \(step.container)  Started")
+            progress(.resource(.container, step.container, "Started"))
         }
     }
 
@@ -196,11 +196,10 @@ extension Engine {
             try stopReporting(orphans, timeout: nil)
             for c in orphans {
                 try self.remove(c)
-                progress("Container \(c.record.name)  Removed")
+                progress(.resource(.container, c.record.name, "Removed"))
             }
         } else {
-            progress(
-                "WARN Found orphan containers ([\(orphans.map(\.record.name).joined(separator: " "))]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
+            progress(.warning("Found orphan containers ([\(orphans.map(\.record.name).joined(separator: " "))]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up."))
         }
     }
 
@@ -223,7 +222,7 @@ extension Engine {
                 }
                 if kind == .healthy {
                     if cs.allSatisfy({ $0.health == .healthy }) {
-                        if announced { for c in cs { progress("Container \(c.record.name)  Healthy") } }
+                        if announced { for c in cs { progress(.resource(.container, c.record.name, "Healthy")) } }
                         break
                     }
                     if let sick = cs.first(where: { $0.health == .unhealthy || (!$0.running && !$0.restarting) }) {
@@ -238,13 +237,13 @@ extension Engine {
                             "service \"\(dep)\" didn't complete successfully: exit \(failed.exit?.exitCode ?? 1)")
                     }
                     if cs.allSatisfy({ $0.exit?.exitCode == 0 }) {
-                        if announced { for c in cs { progress("Container \(c.record.name)  Exited") } }
+                        if announced { for c in cs { progress(.resource(.container, c.record.name, "Exited")) } }
                         break
                     }
                 }
                 if time(nil) >= deadline { throw EngineError("timed out waiting for \(dep)") }
                 if !announced {
-                    for c in cs { progress("Container \(c.record.name)  Waiting") }
+                    for c in cs { progress(.resource(.container, c.record.name, "Waiting")) }
                     announced = true
                 }
                 if cancellation?.isCancelled == true { throw DependencyGraphError.cancelled }
@@ -266,7 +265,7 @@ extension Engine {
                 throw EngineError("container \(dead.record.name) exited (\(dead.exit?.exitCode ?? -1))")
             }
             if cs.allSatisfy({ ($0.running && ($0.health == nil || $0.health == .healthy)) || $0.exit?.exitCode == 0 }) {
-                for c in cs { progress("Container \(c.record.name)  \(c.health == .healthy ? "Healthy" : "Running")") }
+                for c in cs { progress(.resource(.container, c.record.name, "\(c.health == .healthy ? "Healthy" : "Running")")) }
                 return
             }
             if let deadline, time(nil) >= deadline { throw EngineError("timeout waiting for the containers to be ready") }

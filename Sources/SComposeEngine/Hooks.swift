@@ -70,7 +70,7 @@ extension Engine {
             do {
                 try runHooks(hooks, in: c, kind: "pre_stop")
             } catch {
-                progress("WARN \(error)")
+                progress(.warning("\(error)"))
             }
         }
     }

@@ -95,7 +95,7 @@ extension Engine {
         for case .recreate(let name, _, let names) in steps {
             guard let record = networkStore.get(name) else { continue }
             let attached = containers(project: project).filter { names.contains($0.record.name) }
-            progress("Network \(record.name)  Recreate")
+            progress(.resource(.network, record.name, "Recreate"))
             try stop(attached, timeout: nil)
             for c in attached { try remove(c) }
             try removeNetwork(record)
@@ -134,12 +134,12 @@ extension Engine {
             enableIPv6: config.enableIPv6 == true, isInternal: config.isInternal, labels: labels, options: config.driverOpts)
         let record: NetworkRecord
         do {
-            record = try networkBackend.define(request) { progress("Network \(config.name)  Creating") }
+            record = try networkBackend.define(request) { progress(.resource(.network, config.name, "Creating")) }
         } catch {
             throw Self.reported(error)
         }
         try realize(record)
-        progress("Network \(config.name)  Created")
+        progress(.resource(.network, config.name, "Created"))
     }
 
     /// Makes the kernel side of a network exist: its bridge with the gateway address, up, and
@@ -328,12 +328,12 @@ extension Engine {
             guard let record = store.get(config.name) else { continue }
             let users = liveEndpoints(record.name)
             if !users.isEmpty {
-                progress("WARN network \(record.name) is still in use by \(users.map(\.containerName).sorted().joined(separator: ", "))")
+                progress(.warning("network \(record.name) is still in use by \(users.map(\.containerName).sorted().joined(separator: ", "))"))
                 continue
             }
-            progress("Network \(record.name)  Removing")
+            progress(.resource(.network, record.name, "Removing"))
             try removeNetwork(record)
-            progress("Network \(record.name)  Removed")
+            progress(.resource(.network, record.name, "Removed"))
         }
     }
 

@@ -108,10 +108,10 @@ extension Engine {
             let present = try store.find(imageName, platform: platform) != nil
             let age = present && policy != .always ? PullDates(root: root).age(imageName) : nil
             if policy.wantsPull(present: present, age: age) {
-                progress("\(name) Pulling")
+                progress(.image(service: name, text: "Pulling"))
                 _ = try pullImage(imageName, service.platform)
                 PullDates(root: root).record(imageName)
-                progress("\(name) Pulled")
+                progress(.image(service: name, text: "Pulled"))
             }
         }
         guard let image = try store.find(imageName, platform: platform) else {

@@ -39,17 +39,17 @@ extension Engine {
         if let existing = volumes.get(config.name) {
             // As Compose: a volume made by another project is used, with a warning.
             if let owner = existing.labels[ComposeLabel.project], owner != project.name {
-                progress("WARN volume \"\(config.name)\" already exists but was created for project \"\(owner)\"")
+                progress(.warning("volume \"\(config.name)\" already exists but was created for project \"\(owner)\""))
             }
             return existing
         }
-        progress("Volume \(config.name)  Creating")
+        progress(.resource(.volume, config.name, "Creating"))
         var labels = config.labels
         labels[ComposeLabel.project] = project.name
         labels[ComposeLabel.volume] = key
         labels[ComposeLabel.version] = Engine.version
         let record = try volumes.create(config.name, labels: labels, options: config.driverOpts)
-        progress("Volume \(config.name)  Created")
+        progress(.resource(.volume, config.name, "Created"))
         return record
     }
 
@@ -299,9 +299,9 @@ extension Engine {
             if used.contains(config.name) {
                 throw EngineError("Error response from daemon: remove \(config.name): volume is in use")
             }
-            progress("Volume \(config.name)  Removing")
+            progress(.resource(.volume, config.name, "Removing"))
             try volumes.remove(config.name)
-            progress("Volume \(config.name)  Removed")
+            progress(.resource(.volume, config.name, "Removed"))
         }
     }
 }

@@ -668,6 +668,11 @@ import Testing
             "service web after db(service_healthy)", "  wait db service_healthy", "  create \(p.name)-web-1",
         ], "\(second)")
         #expect(try p.run(["up", "-d", "--remove-orphans"]).status == 0)
+        // --progress: Compose's JSON writer's objects, or nothing.
+        let json = try p.run(["--progress", "json", "restart", "-t", "1", "web"])
+        #expect(json.err == "{\"id\":\"Container \(p.name)-web-1\",\"text\":\"Restarting\"}\n{\"id\":\"Container \(p.name)-web-1\",\"text\":\"Started\"}\n", "\(json.err)")
+        let quiet = try p.run(["--progress", "quiet", "restart", "-t", "1", "web"])
+        #expect(quiet.status == 0 && quiet.err.isEmpty, "\(quiet.err)")
         try p.downAndCheckClean()
         _ = try p.run(["down", "-v"])
     }

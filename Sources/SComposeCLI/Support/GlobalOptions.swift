@@ -31,6 +31,11 @@ public struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("progress"), help: "Set type of progress output (auto, tty, plain, json, quiet)")
     public var progress: String?
 
+    /// The progress mode applies to the whole command: it is set as the verb is parsed.
+    public func validate() throws {
+        ProgressOutput.mode = progress.flatMap(ProgressOutput.Mode.init(rawValue:)) ?? .auto
+    }
+
     @Option(name: .customLong("parallel"), help: "Control max parallelism, -1 for unlimited")
     public var parallel: Int = -1
 
@@ -92,6 +97,10 @@ struct RunGlobalOptions: ParsableArguments {
 
     @Option(name: .customLong("progress"), help: "Set type of progress output (auto, tty, plain, json, quiet)")
     var progress: String?
+
+    func validate() throws {
+        ProgressOutput.mode = progress.flatMap(ProgressOutput.Mode.init(rawValue:)) ?? .auto
+    }
 
     @Option(name: .customLong("parallel"), help: "Control max parallelism, -1 for unlimited")
     var parallel: Int = -1

@@ -26,9 +26,7 @@ extension ProjectContext {
 /// Shared by the verbs that act on a project's containers.
 enum ProjectContext {
     static func engine() -> Engine {
-        var engine = Engine(root: StateRoot.path, shimPath: shimPath) { text in
-            Console.error(text.split(separator: "\n", omittingEmptySubsequences: false).map { " " + $0 }.joined(separator: "\n"))
-        }
+        var engine = Engine(root: StateRoot.path, shimPath: shimPath, progress: ProgressOutput.render)
         engine.buildOutput = { Console.error($0) }
         engine.pullImage = { image, platform in
             try Pulling.pull(try ImageReference(parsing: image), platform: platform, lines: false)

@@ -41,9 +41,9 @@ struct Down: ParsableCommand {
         }
         try engine.stopReporting(containers, timeout: timeout)
         for c in containers {
-            Console.error(" Container \(c.record.name)  Removing")
+            ProgressOutput.render(.resource(.container, c.record.name, "Removing"))
             try engine.remove(c)
-            Console.error(" Container \(c.record.name)  Removed")
+            ProgressOutput.render(.resource(.container, c.record.name, "Removed"))
         }
         try engine.removeProjectNetworks(project)
         if volumes {

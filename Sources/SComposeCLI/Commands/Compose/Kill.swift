@@ -22,7 +22,7 @@ struct Kill: ParsableCommand {
         let (engine, containers) = try ProjectContext.containers(global, services: services)
         for c in containers where c.running {
             try engine.signal(c, number)
-            Console.error(" Container \(c.record.name)  Killed")
+            ProgressOutput.render(.resource(.container, c.record.name, "Killed"))
         }
     }
 }

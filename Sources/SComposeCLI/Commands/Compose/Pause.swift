@@ -17,7 +17,7 @@ struct Pause: ParsableCommand {
         let (engine, containers) = try ProjectContext.containers(global, services: services)
         for c in containers where c.running && !c.paused {
             try engine.setPaused(c, true)
-            Console.error(" Container \(c.record.name)  Paused")
+            ProgressOutput.render(.resource(.container, c.record.name, "Paused"))
         }
     }
 }

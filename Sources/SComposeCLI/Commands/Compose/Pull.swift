@@ -44,10 +44,10 @@ struct Pull: ParsableCommand {
             if (policy ?? "always") == "missing", try store.find(image, platform: service.platform.map(Pulling.parsePlatform)) != nil {
                 continue
             }
-            if !quiet { Console.error(" \(name) Pulling") }
+            if !quiet { ProgressOutput.render(.image(service: name, text: "Pulling")) }
             do {
                 _ = try Pulling.pull(try ImageReference(parsing: image), platform: service.platform, lines: false)
-                if !quiet { Console.error(" \(name) Pulled") }
+                if !quiet { ProgressOutput.render(.image(service: name, text: "Pulled")) }
             } catch {
                 if !ignorePullFailures { throw error }
                 Console.error(" \(name) Error \(error)")

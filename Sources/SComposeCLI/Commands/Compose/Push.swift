@@ -32,10 +32,10 @@ struct Push: ParsableCommand {
         }
         for name in names {
             guard let image = loaded.project.services[name]?.image else { continue }
-            if !quiet { Console.error(" \(name) Pushing") }
+            if !quiet { ProgressOutput.render(.image(service: name, text: "Pushing")) }
             do {
                 try Pulling.push(image, quiet: true)
-                if !quiet { Console.error(" \(name) Pushed") }
+                if !quiet { ProgressOutput.render(.image(service: name, text: "Pushed")) }
             } catch {
                 if !ignorePushFailures { throw error }
                 Console.error(" \(name) Error \(error)")

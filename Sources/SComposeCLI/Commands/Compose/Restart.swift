@@ -19,7 +19,7 @@ struct Restart: ParsableCommand {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
         try engine.restart(containers, timeout: timeout) { c, started in
-            Console.error(" Container \(c.record.name)  \(started ? "Started" : "Restarting")")
+            ProgressOutput.render(.resource(.container, c.record.name, "\(started ? "Started" : "Restarting")"))
         }
     }
 }

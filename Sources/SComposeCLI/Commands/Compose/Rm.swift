@@ -26,7 +26,7 @@ struct Rm: ParsableCommand {
         let (engine, selected) = try ProjectContext.containers(global, services: services)
         if !stop, selected.contains(where: \.running) {
             // As Compose: running containers are left alone unless --stop.
-            for c in selected where c.running { Console.error(" Container \(c.record.name)  Running (use --stop)") }
+            for c in selected where c.running { ProgressOutput.render(.resource(.container, c.record.name, "Running (use --stop)")) }
         }
         let removable = selected.filter { !$0.running || stop }
         if removable.isEmpty {
@@ -36,7 +36,7 @@ struct Rm: ParsableCommand {
         try engine.stopReporting(removable, timeout: nil)
         for c in removable {
             try engine.remove(c)
-            Console.error(" Container \(c.record.name)  Removed")
+            ProgressOutput.render(.resource(.container, c.record.name, "Removed"))
         }
         if volumes { engine.removeAnonymousVolumes(of: removable) }
     }

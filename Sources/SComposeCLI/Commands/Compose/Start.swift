@@ -16,7 +16,7 @@ struct Start: ParsableCommand {
         try ProjectContext.guardRoot()
         let (engine, containers) = try ProjectContext.containers(global, services: services)
         try engine.start(containers) { c, started in
-            Console.error(" Container \(c.record.name)  \(started ? "Started" : "Starting")")
+            ProgressOutput.render(.resource(.container, c.record.name, "\(started ? "Started" : "Starting")"))
         }
     }
 }

@@ -17,7 +17,7 @@ struct Unpause: ParsableCommand {
         let (engine, containers) = try ProjectContext.containers(global, services: services)
         for c in containers where c.paused {
             try engine.setPaused(c, false)
-            Console.error(" Container \(c.record.name)  Unpaused")
+            ProgressOutput.render(.resource(.container, c.record.name, "Unpaused"))
         }
     }
 }

@@ -36,7 +36,7 @@ struct Wait: ParsableCommand {
             for c in engine.containers(project: first.record.project).reversed() {
                 try engine.stop(c, timeout: nil)
                 try engine.remove(c)
-                Console.error(" Container \(c.record.name)  Removed")
+                ProgressOutput.render(.resource(.container, c.record.name, "Removed"))
             }
         }
         if code != 0 { throw CLIError("", code: code) }
