@@ -96,13 +96,19 @@ enum ProjectContext {
     /// default dispositions.
     static func interruptible(_ body: (Cancellation) throws -> Void) throws {
         let cancellation = Cancellation()
-        let finished = Cancellation()
+        // The watcher sleeps in poll(2) on the signals and on this pipe, which wakes it the
+        // moment `body` is done (a timeout would cost every command its length).
+        var wake: [Int32] = [-1, -1]
+        guard pipe(&wake) == 0 else { return try body(cancellation) }
+        let (wakeRead, wakeWrite) = (wake[0], wake[1])
+        for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         SignalPipe.watch([SIGINT, SIGTERM])
         let watcher = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            while !finished.isCancelled {
-                var p = pollfd(fd: SignalPipe.fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&p, 1, 100) > 0 else { continue }
+            while true {
+                var fds = [pollfd(fd: SignalPipe.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { break }
+                if fds[1].revents != 0 { break }
                 let count = SignalPipe.take().count
                 guard count > 0 else { continue }
                 if cancellation.isCancelled || count > 1 { _exit(130) }
@@ -112,8 +118,11 @@ enum ProjectContext {
             watcher.signal()
         }
         defer {
-            finished.cancel()
+            var byte: UInt8 = 1
+            _ = write(wakeWrite, &byte, 1)
             watcher.wait()
+            close(wakeRead)
+            close(wakeWrite)
             SignalPipe.unwatch([SIGINT, SIGTERM])
         }
         try body(cancellation)
