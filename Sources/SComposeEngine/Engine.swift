@@ -123,9 +123,10 @@ public enum RecreatePolicy: Sendable {
     case never
 }
 
-/// The first cut of the engine: project containers created, started, listed, stopped and
-/// removed from local state files, each supervised by its own `scompose-shim`. Containers get
-/// their own network namespace with loopback only until networks arrive.
+/// A compose project on this host: its containers (each supervised by its own
+/// `scompose-shim`, reached through `ShimClient`), networks and volumes, read from and written
+/// to local state files. The verbs live one per file (`EngineUp`, `EngineCreate`,
+/// `EngineLifecycle`, `EngineExec`, …); what `up` does is decided by `Reconciler`.
 public struct Engine: Sendable {
     /// scompose's version, also written in the `com.docker.compose.version` labels.
     public static let version = "0.1.0"
