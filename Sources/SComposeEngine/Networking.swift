@@ -183,12 +183,7 @@ extension Engine {
         var shim = ShimNetwork()
         shim.stateRoot = root
         shim.resolvers = service.dns.isEmpty ? DNSResponder.hostResolvers(hostResolvConf) : service.dns
-        // Highest priority first, then by name, as Compose orders a service's networks.
-        let keys = service.networks.keys.sorted {
-            let a = service.networks[$0]??.priority ?? 0
-            let b = service.networks[$1]??.priority ?? 0
-            return a != b ? a > b : $0 < $1
-        }
+        let keys = NetworkNames.order(service)
         try store.locked {
             for (i, key) in keys.enumerated() {
                 guard let config = project.networks[key], let record = store.get(config.name) else {
@@ -203,11 +198,11 @@ extension Engine {
                     guard let a = IPv6(text) else { throw EngineError("invalid ipv6_address \(text)") }
                     return a
                 }
-                // A one-off container answers to the service's names only with `run --use-aliases`.
-                var names = [containerName, hostname, String(containerID.prefix(12))]
-                if serviceAliases { names += [service.name] + (attachment?.aliases ?? []) }
+                let names = NetworkNames.dnsNames(
+                    service: service, network: key, containerName: containerName, hostname: hostname, containerID: containerID,
+                    serviceAliases: serviceAliases)
                 let request = EndpointRequest(
-                    containerID: containerID, containerName: containerName, names: Array(Set(names)).sorted(), service: service.name,
+                    containerID: containerID, containerName: containerName, names: names, service: service.name,
                     project: project.name, address: requested, address6: requested6,
                     mac: attachment?.macAddress ?? (i == 0 ? service.macAddress : nil), index: i)
                 let attached: Attachment
@@ -233,26 +228,15 @@ extension Engine {
                     if !record.isInternal { shim.gateway = record.gateway.description }
                 }
                 if shim.gateway6 == nil, !record.isInternal, address6 != nil { shim.gateway6 = record.gateway6?.description }
-                let hostNames = "\t\(hostname)" + (service.domainname.map { "\t\(hostname).\($0)" } ?? "")
-                plan.hosts.append("\(address)" + hostNames)
-                if let address6 { plan.hosts.append("\(address6)" + hostNames) }
+                plan.hosts += NetworkNames.hostsLines(
+                    address: address.description, address6: address6?.description, hostname: hostname, domainname: service.domainname)
             }
         }
-        // extra_hosts: `name:ip`, `name=ip`, `host-gateway`.
-        for entry in service.extraHosts {
-            let parts = entry.split(maxSplits: 1, whereSeparator: { $0 == ":" || $0 == "=" }).map(String.init)
-            guard parts.count == 2 else { throw EngineError("invalid extra_hosts entry \"\(entry)\"") }
-            var ip = parts[1]
-            if ip == "host-gateway" {
-                guard let first = shim.dnsNetworks.first, let record = store.get(first) else { continue }
-                ip = record.gateway.description
-            }
-            plan.hosts.append("\(ip)\t\(parts[0])")
-        }
-        var resolv = "nameserver 127.0.0.11\n"
-        if !service.dnsSearch.isEmpty { resolv += "search " + service.dnsSearch.joined(separator: " ") + "\n" }
-        resolv += "options " + (["ndots:0"] + service.dnsOpt).joined(separator: " ") + "\n"
-        plan.resolvConf = resolv
+        // Read only when an entry asks for it.
+        let wantsGateway = service.extraHosts.contains { $0.hasSuffix("host-gateway") }
+        let gateway = wantsGateway ? shim.dnsNetworks.first.flatMap { store.get($0) }.map(\.gateway.description) : nil
+        plan.hosts += try NetworkNames.extraHosts(service.extraHosts, gateway: gateway)
+        plan.resolvConf = NetworkNames.resolvConf(service)
         plan.ports = try publishedPorts(service, number: number)
         shim.reservations = plan.ports.map { .init(proto: $0.proto, hostIP: $0.hostIP ?? "0.0.0.0", hostPort: $0.hostPort) }
         if plan.primaryAddress6 != nil {

@@ -386,4 +386,57 @@ import Testing
         #expect(text == (try build().description))
         #expect(text.hasPrefix("hostname 0123456789ab\nhosts 127.0.0.1 localhost\n"))
     }
+
+    // MARK: - Networks and aliases (the rules networkPlan applies around its allocations)
+
+    func attached(_ edit: (inout ServiceConfig) -> Void) -> ServiceConfig {
+        var service = ServiceConfig(name: "web")
+        edit(&service)
+        return service
+    }
+
+    @Test func networksByPriorityThenName() {
+        var high = ServiceNetwork()
+        high.priority = 10
+        let service = attached { $0.networks = ["b": nil, "a": nil, "z": high] }
+        #expect(NetworkNames.order(service) == ["z", "a", "b"])
+    }
+
+    @Test func dnsNamesWithAliases() {
+        var back = ServiceNetwork()
+        back.aliases = ["api", "web"]
+        let service = attached { $0.networks = ["back": back, "front": nil] }
+        #expect(NetworkNames.dnsNames(service: service, network: "back", containerName: "p-web-1", hostname: "0123456789ab", containerID: Self.id, serviceAliases: true)
+            == ["0123456789ab", "api", "p-web-1", "web"])
+        #expect(NetworkNames.dnsNames(service: service, network: "front", containerName: "p-web-1", hostname: "h", containerID: Self.id, serviceAliases: true)
+            == ["0123456789ab", "h", "p-web-1", "web"])
+    }
+
+    /// A one-off container answers to the service's names only with `run --use-aliases`.
+    @Test func oneOffsWithoutServiceAliases() {
+        var back = ServiceNetwork()
+        back.aliases = ["api"]
+        let service = attached { $0.networks = ["back": back] }
+        #expect(NetworkNames.dnsNames(service: service, network: "back", containerName: "p-web-run-1", hostname: "h", containerID: Self.id, serviceAliases: false)
+            == ["0123456789ab", "h", "p-web-run-1"])
+    }
+
+    @Test func hostsLinesWithDomainAndIPv6() {
+        #expect(NetworkNames.hostsLines(address: "172.30.0.2", address6: nil, hostname: "web", domainname: nil) == ["172.30.0.2\tweb"])
+        #expect(NetworkNames.hostsLines(address: "172.30.0.2", address6: "fd00::2", hostname: "web", domainname: "example.org")
+            == ["172.30.0.2\tweb\tweb.example.org", "fd00::2\tweb\tweb.example.org"])
+    }
+
+    @Test func extraHosts() throws {
+        #expect(try NetworkNames.extraHosts(["db:10.0.0.5", "cache=10.0.0.6", "host.docker.internal:host-gateway"], gateway: "172.30.0.1")
+            == ["10.0.0.5\tdb", "10.0.0.6\tcache", "172.30.0.1\thost.docker.internal"])
+        #expect(try NetworkNames.extraHosts(["gw:host-gateway"], gateway: nil) == [])
+        #expect(throws: EngineError.self) { try NetworkNames.extraHosts(["nothing"], gateway: nil) }
+    }
+
+    @Test func resolvConfOnProjectNetworks() {
+        #expect(NetworkNames.resolvConf(attached { _ in }) == "nameserver 127.0.0.11\noptions ndots:0\n")
+        let tuned = attached { $0.dnsSearch = ["corp", "lan"]; $0.dnsOpt = ["timeout:2"] }
+        #expect(NetworkNames.resolvConf(tuned) == "nameserver 127.0.0.11\nsearch corp lan\noptions ndots:0 timeout:2\n")
+    }
 }
