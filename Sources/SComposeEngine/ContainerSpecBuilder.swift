@@ -79,7 +79,7 @@ struct ContainerSpecBuilder: Sendable {
         let cmd = service.command ?? (service.entrypoint != nil ? [] : defaults.Cmd ?? [])
         let args = entrypoint + cmd
         guard !args.isEmpty else { throw EngineError("no command specified for service \"\(service.name)\"") }
-        let hostname = service.hostname ?? String(r.id.prefix(12))
+        let hostname = Self.hostname(service, id: r.id)
         var config = ContainerConfig(
             layers: r.layers, upperDir: r.files.upper, workDir: r.files.work, rootDir: r.files.root, args: args,
             env: environment(defaults.Env ?? [], hostname: hostname))
@@ -137,6 +137,11 @@ struct ContainerSpecBuilder: Sendable {
             preStop: service.preStop.isEmpty ? nil : service.preStop.map(HookRecord.init))
         if network.primaryAddress6 != nil, network.ports.contains(where: { $0.hostIP == nil }) { record.portsOnIPv6 = true }
         return ContainerBlueprint(spec: spec, record: record, hostname: hostname, hosts: hosts, resolvConf: network.resolvConf)
+    }
+
+    /// `hostname:`, or Docker's: the container id's first 12 digits.
+    static func hostname(_ service: ServiceConfig, id: String) -> String {
+        service.hostname ?? String(id.prefix(12))
     }
 
     /// The image's environment, the service's over it (sorted by name; a variable without a

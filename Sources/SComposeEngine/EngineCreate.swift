@@ -59,7 +59,7 @@ extension Engine {
         }
         let network = try networkPlan(
             project: project, service: service, containerID: id, containerName: name,
-            hostname: service.hostname ?? String(id.prefix(12)), number: number, serviceAliases: oneoff?.useAliases ?? true)
+            hostname: ContainerSpecBuilder.hostname(service, id: id), number: number, serviceAliases: oneoff?.useAliases ?? true)
         defer { if !created { releaseNetwork(id) } }
         var resolution = ContainerResolution(
             id: id, files: files, imageName: imageName, imageID: image.id.description, layers: layers, defaults: defaults,

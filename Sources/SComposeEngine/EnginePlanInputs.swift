@@ -31,7 +31,7 @@ extension Engine {
             guard let image = service.image else { continue }
             let policy = options.pull ?? PullPolicy(service.pullPolicy)
             let present = try lookup.find(image, service.platform) != nil
-            let age = present && policy != .always ? PullDates(root: root).age(image) : nil
+            let age = PullDates(root: root).age(image, present: present, policy: policy)
             needs.append(ImageNeed(service: name, image: image, platform: service.platform, present: present, age: age, policy: policy))
         }
         return needs
@@ -91,7 +91,7 @@ extension Engine {
         let store = volumes
         return keys.sorted().compactMap { key in
             guard let config = project.volumes[key] else { return nil }
-            return VolumeNeed(key: key, name: config.name, external: config.external, exists: store.get(config.name) != nil)
+            return VolumeNeed(key: key, name: config.name, external: config.external, exists: store.exists(config.name))
         }
     }
 }

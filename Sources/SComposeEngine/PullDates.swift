@@ -15,6 +15,13 @@ struct PullDates {
 
     func file(_ image: String) -> String { dir + "/" + Digest(of: Array(image.utf8)).hex }
 
+    /// Seconds since a present `image` was last pulled, as far as `policy` cares: read only for
+    /// the periodic policies (every other one decides without it, and `up` runs it per image).
+    func age(_ image: String, present: Bool, policy: PullPolicy) -> Int64? {
+        guard present, case .periodic = policy else { return nil }
+        return age(image)
+    }
+
     /// Seconds since `image` was last pulled by `up`; nil if never.
     func age(_ image: String) -> Int64? {
         guard let bytes = try? Files.read(file(image)), let then = Int64(String(decoding: bytes, as: UTF8.self)) else {

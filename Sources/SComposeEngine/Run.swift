@@ -106,7 +106,7 @@ extension Engine {
             }
         } else if let pullImage {
             let present = try store.find(imageName, platform: platform) != nil
-            let age = present && policy != .always ? PullDates(root: root).age(imageName) : nil
+            let age = PullDates(root: root).age(imageName, present: present, policy: policy)
             if policy.wantsPull(present: present, age: age) {
                 progress(.image(service: name, text: "Pulling"))
                 _ = try pullImage(imageName, service.platform)

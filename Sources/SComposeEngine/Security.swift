@@ -27,14 +27,17 @@ enum Security {
         return n
     }
 
+    /// `security_opt` entries as (key, value, the entry): `key=value` or the older `key:value`.
+    static func securityOptions(_ service: ServiceConfig) -> [(key: String, value: String, option: String)] {
+        service.securityOpt.map { option in
+            let parts = option.split(maxSplits: 1, whereSeparator: { $0 == "=" || $0 == ":" }).map(String.init)
+            return (parts.first ?? "", parts.count > 1 ? parts[1] : "", option)
+        }
+    }
+
     /// The AppArmor profile `security_opt` asks for (`apparmor=NAME`), if any.
     static func appArmorRequest(_ service: ServiceConfig) -> String? {
-        var requested: String?
-        for option in service.securityOpt {
-            let parts = option.split(maxSplits: 1, whereSeparator: { $0 == "=" || $0 == ":" }).map(String.init)
-            if parts.first == "apparmor", parts.count > 1 { requested = parts[1] }
-        }
-        return requested
+        securityOptions(service).last { $0.key == "apparmor" && !$0.value.isEmpty }?.value
     }
 
     /// Docker's set with `cap_add` then `cap_drop` applied (`ALL` in either), seccomp,
@@ -55,11 +58,7 @@ enum Security {
             for name in service.capDrop { caps.remove(try capability(name)) }
         }
         config.capabilities = caps
-        for option in service.securityOpt {
-            // `key=value` or the older `key:value`.
-            let parts = option.split(maxSplits: 1, whereSeparator: { $0 == "=" || $0 == ":" }).map(String.init)
-            let key = parts.first ?? ""
-            let value = parts.count > 1 ? parts[1] : ""
+        for (key, value, option) in securityOptions(service) {
             switch key {
             case "no-new-privileges":
                 guard value.isEmpty || value == "true" || value == "false" else {

@@ -228,6 +228,7 @@ public struct ShimClient: Sendable {
     /// records the exit.
     public func stopUnsupervised(pid: Int32?, signal: Int32, timeout: Int) {
         var code: Int32 = 255
+        let cgroup = cgroup
         if let pid, let ticks = StateFile.read(RunningState.self, from: files.state)?.startTicks {
             try? cgroup?.setFrozen(false)
             unlink(files.paused)
@@ -243,13 +244,17 @@ public struct ShimClient: Sendable {
             }
         }
         // Whatever the container left (its init is gone, so its pid namespace is too).
-        killRemaining()
+        Self.killRemaining(in: cgroup)
         try? StateFile.write(ExitRecord(exitCode: code, oomKilled: false, finishedAt: Clock.rfc3339Now()), to: files.exit)
     }
 
     /// Kills whatever still runs in the container's cgroup (thawed first) and removes the
     /// cgroup: nothing outlives the container's record.
     public func killRemaining() {
+        Self.killRemaining(in: cgroup)
+    }
+
+    static func killRemaining(in cgroup: Cgroup?) {
         guard let cg = cgroup else { return }
         if !cg.processes().isEmpty {
             try? cg.setFrozen(false)

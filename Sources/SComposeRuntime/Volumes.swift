@@ -61,6 +61,11 @@ public struct VolumeStore: Sendable {
         Files.list(root).filter { !$0.hasPrefix(".") }.compactMap { get($0) }.sorted { $0.name < $1.name }
     }
 
+    /// Whether the volume exists (its record is there), without reading the record.
+    public func exists(_ name: String) -> Bool {
+        access(directory(name) + "/volume.json", F_OK) == 0
+    }
+
     /// The volume's record, nil if there is no such volume.
     public func get(_ name: String) -> VolumeRecord? {
         StateFile.read(VolumeRecord.self, from: directory(name) + "/volume.json")

@@ -49,6 +49,20 @@ import Testing
         @discardableResult
         func run(_ args: [String]) throws -> ImageCommandTests.Run { try s.run(["-f", file] + args) }
 
+        /// `scompose -f FILE args` in this sandbox, not started yet, for a test that signals it
+        /// or reads it as it goes; its streams go where given (inherited when nil).
+        func process(_ args: [String], stdout: Any? = nil, stderr: Any? = nil) -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
+            process.arguments = ["-f", file] + args
+            var env = ProcessInfo.processInfo.environment
+            env["SCOMPOSE_ROOT"] = s.root
+            process.environment = env
+            if let stdout { process.standardOutput = stdout }
+            if let stderr { process.standardError = stderr }
+            return process
+        }
+
         /// Polls `ps -a` until `text` shows up (or 10 s pass).
         func waitFor(_ text: String, _ args: [String] = ["ps", "-a"]) throws -> String {
             var out = ""
@@ -403,14 +417,8 @@ import Testing
                 command: sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo tick $$i; sleep 0.2; done'
             """)
         #expect(try p.run(["up", "-d"]).status == 0)
-        let follower = Process()
-        follower.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
-        follower.arguments = ["-f", p.file, "logs", "-f", "ticker"]
-        var env = ProcessInfo.processInfo.environment
-        env["SCOMPOSE_ROOT"] = p.s.root
-        follower.environment = env
         let out = Pipe()
-        follower.standardOutput = out
+        let follower = p.process(["logs", "-f", "ticker"], stdout: out)
         try follower.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         follower.waitUntilExit()
@@ -453,14 +461,8 @@ import Testing
               b: {image: busybox, command: sleep 1000, depends_on: [a]}
               c: {image: busybox, command: sleep 1000, deploy: {replicas: 2}}
             """)
-        var env = ProcessInfo.processInfo.environment
-        env["SCOMPOSE_ROOT"] = p.s.root
         for delay in [0, 5_000, 15_000, 30_000, 60_000, 120_000] {
-            let up = Process()
-            up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
-            up.arguments = ["-f", p.file, "up", "-d"]
-            up.environment = env
-            up.standardError = FileHandle.nullDevice
+            let up = p.process(["up", "-d"], stderr: FileHandle.nullDevice)
             try up.run()
             usleep(useconds_t(delay))
             kill(up.processIdentifier, SIGKILL)
@@ -587,17 +589,8 @@ import Testing
               b: {image: busybox, command: sleep 1000, stop_grace_period: 1s, deploy: {replicas: 2}}
             """
         let p = try Project(yaml)
-        var env = ProcessInfo.processInfo.environment
-        env["SCOMPOSE_ROOT"] = p.s.root
         // Two `up` of one project at the same time: one set of containers.
-        let ups = (0..<2).map { _ -> Process in
-            let up = Process()
-            up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
-            up.arguments = ["-f", p.file, "up", "-d"]
-            up.environment = env
-            up.standardError = FileHandle.nullDevice
-            return up
-        }
+        let ups = (0..<2).map { _ in p.process(["up", "-d"], stderr: FileHandle.nullDevice) }
         for up in ups { try up.run() }
         for up in ups { up.waitUntilExit() }
         #expect(ups.allSatisfy { $0.terminationStatus == 0 })
@@ -693,15 +686,8 @@ import Testing
                 command: sleep 1000
                 depends_on: {db: {condition: service_healthy}}
             """)
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
-        up.arguments = ["-f", p.file, "up", "-d"]
-        var env = ProcessInfo.processInfo.environment
-        env["SCOMPOSE_ROOT"] = p.s.root
-        up.environment = env
         let err = Pipe()
-        up.standardOutput = FileHandle.nullDevice
-        up.standardError = err
+        let up = p.process(["up", "-d"], stdout: FileHandle.nullDevice, stderr: err)
         try up.run()
         _ = try p.waitFor("Up ", ["ps", "db"])
         usleep(500_000)
@@ -736,15 +722,8 @@ import Testing
         #expect(run.out.contains("web-1    | web stopping\n"), "the others are stopped")
         #expect(try p.run(["ps"]).out.split(separator: "\n").count == 1, "nothing runs any more")
         // Ctrl-C: everything stops gracefully, exit 0, and only this run's output is shown.
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: ImageCommandTests.binary)
-        up.arguments = ["-f", p.file, "up", "web"]
-        var env = ProcessInfo.processInfo.environment
-        env["SCOMPOSE_ROOT"] = p.s.root
-        up.environment = env
         let out = Pipe()
-        up.standardOutput = out
-        up.standardError = FileHandle.nullDevice
+        let up = p.process(["up", "web"], stdout: out, stderr: FileHandle.nullDevice)
         try up.run()
         _ = try p.waitFor("Up ", ["ps", "web"])
         usleep(300_000)
