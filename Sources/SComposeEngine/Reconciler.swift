@@ -392,6 +392,8 @@ public enum Reconciler {
     /// others are pulled as their policy (or `--pull`) says, each image once.
     public static func imageSteps(_ needs: [ImageNeed], build: BuildPolicy) -> [Plan.ImageStep] {
         var steps: [Plan.ImageStep] = []
+        // Where each image's pull is, so that services sharing an image share one pull.
+        var pullIndex: [String: Int] = [:]
         for need in needs {
             if need.builds {
                 switch build {
@@ -402,11 +404,10 @@ public enum Reconciler {
                 continue
             }
             guard need.policy.wantsPull(present: need.present, age: need.age) else { continue }
-            if let i = steps.firstIndex(where: { if case .pull(need.image, _, _) = $0 { return true }; return false }),
-                case .pull(let image, let platform, let services) = steps[i]
-            {
+            if let i = pullIndex[need.image], case .pull(let image, let platform, let services) = steps[i] {
                 steps[i] = .pull(image: image, platform: platform, services: services + [need.service])
             } else {
+                pullIndex[need.image] = steps.count
                 steps.append(.pull(image: need.image, platform: need.platform, services: [need.service]))
             }
         }
