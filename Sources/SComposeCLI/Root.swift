@@ -98,7 +98,7 @@ public struct SCompose: ParsableCommand {
             Console.error(error.description)
             return 1
         } catch let error as EngineError {
-            Console.error(error.description)
+            Console.error(ErrorWording.message(error))
             return error.exitCode
         } catch let error as VolumeError {
             Console.error(error.description)

@@ -45,7 +45,7 @@ extension Engine {
             do {
                 levels = try Self.downLevels(containers).reversed()
             } catch {
-                progress(.resource(.project, project, "Error: \(error)"))
+                progress(.failed(.project, project, EngineError(passing: error)))
                 failed += containers.map(\.record.name)
                 continue
             }
@@ -57,7 +57,7 @@ extension Engine {
                         try start(c)
                         progress(.resource(.container, c.record.name, "Started"))
                     } catch {
-                        progress(.resource(.container, c.record.name, "Error: \(error)"))
+                        progress(.failed(.container, c.record.name, EngineError(passing: error)))
                         failed.append(c.record.name)
                     }
                 }

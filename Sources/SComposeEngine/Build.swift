@@ -53,11 +53,11 @@ extension Engine {
     }
 
     func buildService(_ loaded: LoadedProject, service: ServiceConfig, options: BuildOptions, store: ImageStore) throws -> ImageRecord {
-        guard let config = service.build else { throw EngineError("service \"\(service.name)\" has no build section") }
+        guard let config = service.build else { throw EngineError(.invalidProject("service \"\(service.name)\" has no build section")) }
         let project = loaded.project
         var request = BuildRequest(context: config.context)
         if config.context.contains("://") || config.context.hasPrefix("git@") {
-            throw EngineError("service \"\(service.name)\": building from a remote context (\(config.context)) is not supported; clone it and use a local path")
+            throw EngineError(.unsupported("service \"\(service.name)\": building from a remote context (\(config.context)) is not supported; clone it and use a local path"))
         }
         request.dockerfile = config.dockerfile
         request.dockerfileInline = config.dockerfileInline
@@ -76,7 +76,7 @@ extension Engine {
         request.noCache = config.noCache || options.noCache
         request.pull = config.pull || options.pull
         if let network = config.network, network != "host", network != "none", network != "default" {
-            throw EngineError("service \"\(service.name)\": build network \"\(network)\" is not supported (host, default or none)")
+            throw EngineError(.unsupported("service \"\(service.name)\": build network \"\(network)\" is not supported (host, default or none)"))
         }
         request.network = config.network
         request.extraHosts = config.extraHosts
@@ -91,7 +91,7 @@ extension Engine {
             store: store, stateRoot: root,
             resolveImage: { name, forcePull in
                 if !forcePull, let found = try store.find(name) { return found }
-                guard let pull else { throw EngineError("No such image: \(name)") }
+                guard let pull else { throw EngineError(.noSuchImage(name)) }
                 return try pull(name, nil)
             },
             output: { line in if !quiet { progress(line) } })
@@ -100,9 +100,9 @@ extension Engine {
             if !quiet { self.progress(.resource(.service, service.name, "Built")) }
             return image
         } catch let error as BuildError {
-            throw EngineError(error.description, exitCode: 1)
+            throw EngineError(passing: error)
         } catch let error as DockerfileError {
-            throw EngineError(error.description, exitCode: 1)
+            throw EngineError(passing: error)
         }
     }
 
@@ -111,12 +111,12 @@ extension Engine {
         var out: [String: [UInt8]] = [:]
         for ref in references {
             guard let def = loaded.project.secrets[ref.source] else {
-                throw EngineError("service \"\(service)\" refers to undefined build secret \(ref.source)")
+                throw EngineError(.undefined(service: service, kind: "build secret", name: ref.source))
             }
             let id = ref.target ?? ref.source
             if let variable = def.environment {
                 guard let value = loaded.environment[variable] else {
-                    throw EngineError("environment variable \"\(variable)\" required by build secret \"\(ref.source)\" is not set")
+                    throw EngineError(.environmentNotSet(variable: variable, neededBy: "build secret \"\(ref.source)\""))
                 }
                 out[id] = Array(value.utf8)
             } else if let text = def.content {
@@ -125,10 +125,10 @@ extension Engine {
                 do {
                     out[id] = try Files.read(file)
                 } catch {
-                    throw EngineError("build secret \"\(ref.source)\": \(error)", cause: error)
+                    throw EngineError(.during("build secret \"\(ref.source)\""), cause: error)
                 }
             } else {
-                throw EngineError("build secret \"\(ref.source)\": only file, environment and content secrets can be used in builds")
+                throw EngineError(.unsupported("build secret \"\(ref.source)\": only file, environment and content secrets can be used in builds"))
             }
         }
         return out
@@ -144,13 +144,13 @@ extension Engine {
             var path = parts.count == 2 ? parts[1] : ""
             if path.isEmpty {
                 guard let sock = getenv("SSH_AUTH_SOCK").map({ String(cString: $0) }), !sock.isEmpty else {
-                    throw EngineError("service \"\(service)\": invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set")
+                    throw EngineError(.environmentNotSet(variable: "SSH_AUTH_SOCK", neededBy: "the ssh agent socket of service \"\(service)\""))
                 }
                 path = sock
             }
             var st = stat()
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
-                throw EngineError("service \"\(service)\": ssh \(id): \(path) is not an SSH agent socket (key files are not supported; load the key into an agent)")
+                throw EngineError(.unsupported("service \"\(service)\": ssh \(id): \(path) is not an SSH agent socket (key files are not supported; load the key into an agent)"))
             }
             out[id] = path
         }

@@ -16,18 +16,18 @@ extension Engine {
     ) throws -> ImageRecord {
         let store = try ImageStore(root: root)
         guard let base = try store.find(c.record.imageID) else {
-            throw EngineError("Error response from daemon: No such image: \(c.record.image) (\(c.record.imageID))")
+            throw EngineError(.noSuchImage("\(c.record.image) (\(c.record.imageID))"))
         }
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
-            throw EngineError("container \(c.record.name) has no readable spec")
+            throw EngineError(.failed(operation: "read the spec of \(c.record.name)"))
         }
         var config = try store.config(base)
         var defaults = config.config ?? ImageConfig.ContainerDefaults()
         do {
             try ImageChanges(changes).apply(to: &defaults)
         } catch {
-            throw EngineError("Error response from daemon: \(error)", cause: error)
+            throw EngineError(passing: error)
         }
         let frozen = pause && c.running && !c.paused ? cgroup(of: c.record.id) : nil
         try? frozen?.setFrozen(true)
@@ -38,7 +38,7 @@ extension Engine {
                 directory: files.upper, into: store.content,
                 skip: Self.mountPoints(spec.container, upper: files.upper, lowers: spec.container.layers))
         } catch {
-            throw EngineError("cannot commit \(c.record.name): \(error)", cause: error)
+            throw EngineError(.failed(operation: "commit \(c.record.name)"), cause: error)
         }
         try? frozen?.setFrozen(false)
         let created = Clock.rfc3339Now()
@@ -49,7 +49,7 @@ extension Engine {
         var entry = ImageConfig.History(created: created, createdBy: c.record.command.joined(separator: " "), comment: message)
         entry.author = author
         config.history = (config.history ?? []) + [entry]
-        guard let chainID = Digest.chainIDs(config.rootfs.diff_ids).last else { throw EngineError("image without layers") }
+        guard let chainID = Digest.chainIDs(config.rootfs.diff_ids).last else { throw EngineError(.invalidValue(what: "image", value: "it has no layers")) }
         let snapshot = try store.ensureSnapshot(layer: layer.digest, chainID: chainID)
         // The base's kind of manifest: a Docker one stays Docker (registries and tools that
         // read one kind alone keep working), others become OCI.
@@ -73,7 +73,7 @@ extension Engine {
     public func export(_ c: ContainerStatus, to fd: Int32) throws {
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
-            throw EngineError("container \(c.record.name) has no readable spec")
+            throw EngineError(.failed(operation: "read the spec of \(c.record.name)"))
         }
         // The layers with the upper directory on top, read-only.
         let dirFD = try openDetached(Overlay(layers: spec.container.layers + [files.upper]), flags: O_RDONLY, of: c)
@@ -81,7 +81,7 @@ extension Engine {
         do {
             try LayerWriter().write(directory: "/proc/self/fd/\(dirFD)", to: fd)
         } catch {
-            throw EngineError("cannot export \(c.record.name): \(error)", cause: error)
+            throw EngineError(.failed(operation: "export \(c.record.name)"), cause: error)
         }
     }
 

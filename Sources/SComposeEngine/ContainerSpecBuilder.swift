@@ -78,7 +78,7 @@ struct ContainerSpecBuilder: Sendable {
         let entrypoint = service.entrypoint ?? defaults.Entrypoint ?? []
         let cmd = service.command ?? (service.entrypoint != nil ? [] : defaults.Cmd ?? [])
         let args = entrypoint + cmd
-        guard !args.isEmpty else { throw EngineError("no command specified for service \"\(service.name)\"") }
+        guard !args.isEmpty else { throw EngineError(.noCommand(service: service.name)) }
         let hostname = Self.hostname(service, id: r.id)
         var config = ContainerConfig(
             layers: r.layers, upperDir: r.files.upper, workDir: r.files.work, rootDir: r.files.root, args: args,
@@ -201,7 +201,7 @@ struct ContainerSpecBuilder: Sendable {
     static func restartPolicy(_ service: ServiceConfig) throws -> RestartPolicy {
         if let text = service.restart {
             guard let policy = RestartPolicy(parsing: text) else {
-                throw EngineError("invalid restart policy \"\(text)\" for service \"\(service.name)\"")
+                throw EngineError(.invalidValue(what: "restart policy of service \"\(service.name)\"", value: text))
             }
             return policy
         }
@@ -217,16 +217,16 @@ struct ContainerSpecBuilder: Sendable {
     static func logRotation(_ service: ServiceConfig) throws -> (Int64?, Int) {
         guard let logging = service.logging else { return (nil, 1) }
         if let driver = logging.driver, !["json-file", "local"].contains(driver) {
-            throw EngineError("logging driver \"\(driver)\" of service \"\(service.name)\" is not supported (json-file only)")
+            throw EngineError(.unsupported("logging driver \"\(driver)\" of service \"\(service.name)\" is not supported (json-file only)"))
         }
         var size: Int64?
         if let text = logging.options["max-size"], text != "-1" {
-            guard let bytes = parseSize(text) else { throw EngineError("invalid max-size \"\(text)\" for service \"\(service.name)\"") }
+            guard let bytes = parseSize(text) else { throw EngineError(.invalidValue(what: "max-size of service \"\(service.name)\"", value: text)) }
             size = bytes
         }
         var files = 1
         if let text = logging.options["max-file"] {
-            guard let n = Int(text), n >= 1 else { throw EngineError("invalid max-file \"\(text)\" for service \"\(service.name)\"") }
+            guard let n = Int(text), n >= 1 else { throw EngineError(.invalidValue(what: "max-file of service \"\(service.name)\"", value: text)) }
             files = n
         }
         return (size, files)

@@ -14,13 +14,13 @@ extension Engine {
     func withContainerRoot<T>(_ c: ContainerStatus, _ body: (Int32) throws -> T) throws -> T {
         if c.running, let pid = c.pid {
             let fd = open("/proc/\(pid)/root", Files.pathOnly | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { throw EngineError("cannot open the root of \(c.record.name)", errno: errno) }
+            guard fd >= 0 else { throw EngineError(.failed(operation: "open the root of \(c.record.name)"), errno: errno) }
             defer { close(fd) }
             return try body(fd)
         }
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
-            throw EngineError("container \(c.record.name) has no spec")
+            throw EngineError(.failed(operation: "read the spec of \(c.record.name)"))
         }
         let overlay = Overlay(layers: spec.container.layers, upper: spec.container.upperDir, work: spec.container.workDir)
         let fd = try openDetached(overlay, flags: Files.pathOnly, of: c)
@@ -34,9 +34,10 @@ extension Engine {
         do {
             return try overlay.openDetached(under: root + "/tmp", flags: flags)
         } catch {
-            throw EngineError(
-                error.message(
-                    assemble: "cannot mount the file system of \(c.record.name)", open: "cannot open the file system of \(c.record.name)"))
+            let operation = error.step == .assemble ? "mount the file system of \(c.record.name)" : "open the file system of \(c.record.name)"
+            var failure = EngineError(.failed(operation: operation))
+            failure.cause = error.reason
+            throw failure
         }
     }
 
@@ -45,7 +46,7 @@ extension Engine {
         do {
             try body()
         } catch {
-            throw EngineError(error.description, cause: error)
+            throw EngineError(passing: error)
         }
     }
 
@@ -68,7 +69,7 @@ extension Engine {
         try withContainerRoot(c) { rootFD in
             let (dir, base) = Self.split(path.hasPrefix("/") ? path : "/" + path)
             let parent = Files.openInRoot(rootFD, dir, O_RDONLY | O_DIRECTORY)
-            guard parent >= 0 else { throw EngineError("Error response from daemon: Could not find the file \(path) in container \(c.record.name)") }
+            guard parent >= 0 else { throw EngineError(.fileNotInContainer(path: path, container: c.record.name)) }
             defer { close(parent) }
             var sourceDir = parent
             var sourceName = base
@@ -87,7 +88,7 @@ extension Engine {
             var st = stat()
             let statFlags = sourceName.isEmpty ? Files.atEmptyPath | AT_SYMLINK_NOFOLLOW : AT_SYMLINK_NOFOLLOW
             guard fstatat(sourceDir, sourceName, &st, statFlags) == 0 else {
-                throw EngineError("Error response from daemon: Could not find the file \(path) in container \(c.record.name)")
+                throw EngineError(.fileNotInContainer(path: path, container: c.record.name))
             }
             var target = destination
             var dst = stat()
@@ -102,7 +103,7 @@ extension Engine {
                     if from >= 0 { close(from) }
                     if to >= 0 { close(to) }
                 }
-                guard from >= 0, to >= 0 else { throw EngineError("cannot copy \(path)", errno: errno) }
+                guard from >= 0, to >= 0 else { throw EngineError(.failed(operation: "copy \(path)"), errno: errno) }
                 try Self.copying { () throws(TreeCopyError) in
                     try Self.cpCopy(archive).copyContents(of: from, into: to)
                 }
@@ -111,13 +112,13 @@ extension Engine {
                 if destIsDir { target = destination + "/" + name }
                 let (hostDir, hostBase) = Self.split(target)
                 let to = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard to >= 0 else { throw EngineError("cannot copy to \(destination)", errno: errno) }
+                guard to >= 0 else { throw EngineError(.failed(operation: "copy to \(destination)"), errno: errno) }
                 defer { close(to) }
                 if sourceName.isEmpty {
                     // A followed link: copy what it names, through /proc/self/fd.
                     let entry = "/proc/self/fd/\(sourceDir)"
                     let from = open(entry, O_RDONLY | O_CLOEXEC)
-                    guard from >= 0 else { throw EngineError("cannot copy \(path)") }
+                    guard from >= 0 else { throw EngineError(.failed(operation: "copy \(path)"), errno: errno) }
                     defer { close(from) }
                     try Self.copying { () throws(TreeCopyError) in
                         try Self.cpCopy(archive).writeFile(from: from, into: to, name: hostBase, mode: st.st_mode & 0o7777)
@@ -135,10 +136,10 @@ extension Engine {
     public func copyIn(_ c: ContainerStatus, from source: String, path: String, archive: Bool, followLink: Bool) throws {
         var st = stat()
         let statResult = followLink ? stat(source, &st) : lstat(source, &st)
-        guard statResult == 0 else { throw EngineError("could not find \(source): no such file or directory") }
+        guard statResult == 0 else { throw EngineError(.hostPathMissing(source)) }
         let (hostDir, hostBase) = Self.split(source)
         let from = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard from >= 0 else { throw EngineError("cannot read \(source)", errno: errno) }
+        guard from >= 0 else { throw EngineError(.failed(operation: "read \(source)"), errno: errno) }
         defer { close(from) }
         try withContainerRoot(c) { rootFD in
             let absolute = path.hasPrefix("/") ? path : "/" + path
@@ -151,27 +152,27 @@ extension Engine {
                 name = source.hasSuffix("/.") ? "." : hostBase
             } else {
                 if absolute.hasSuffix("/") && (st.st_mode & S_IFMT) != S_IFDIR {
-                    throw EngineError("Error response from daemon: destination directory \(path) does not exist")
+                    throw EngineError(.copyDestinationMissing(path))
                 }
                 let (dir, base) = Self.split(absolute)
                 into = Files.openInRoot(rootFD, dir, O_RDONLY | O_DIRECTORY)
                 guard into >= 0 else {
-                    throw EngineError("Error response from daemon: Could not find the file \(dir) in container \(c.record.name)")
+                    throw EngineError(.fileNotInContainer(path: dir, container: c.record.name))
                 }
                 name = base
             }
             defer { close(into) }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 let src = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard src >= 0 else { throw EngineError("cannot read \(source)") }
+                guard src >= 0 else { throw EngineError(.failed(operation: "read \(source)"), errno: errno) }
                 defer { close(src) }
                 if name != "." {
                     if mkdirat(into, name, st.st_mode & 0o7777) != 0 && errno != EEXIST {
-                        throw EngineError("cannot create \(path)", errno: errno)
+                        throw EngineError(.failed(operation: "create \(path)"), errno: errno)
                     }
                 }
                 let dst = openat(into, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                guard dst >= 0 else { throw EngineError("cannot copy into \(path)", errno: errno) }
+                guard dst >= 0 else { throw EngineError(.failed(operation: "copy into \(path)"), errno: errno) }
                 defer { close(dst) }
                 try Self.copying { () throws(TreeCopyError) in
                     try Self.cpCopy(archive).copyContents(of: src, into: dst)
@@ -180,7 +181,7 @@ extension Engine {
                 if archive { fchown(dst, st.st_uid, st.st_gid) }
             } else if followLink && (st.st_mode & S_IFMT) == S_IFREG {
                 let src = open(source, O_RDONLY | O_CLOEXEC)
-                guard src >= 0 else { throw EngineError("cannot read \(source)") }
+                guard src >= 0 else { throw EngineError(.failed(operation: "read \(source)"), errno: errno) }
                 defer { close(src) }
                 try Self.copying { () throws(TreeCopyError) in
                     try Self.cpCopy(archive).writeFile(from: src, into: into, name: name, mode: st.st_mode & 0o7777)

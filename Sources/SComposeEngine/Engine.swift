@@ -181,7 +181,7 @@ public struct Engine: Sendable {
         do {
             return try FileLock.acquire(root + "/projects/\(name).lock")
         } catch {
-            throw EngineError("cannot lock project \(name)", errno: error.errno)
+            throw EngineError(.failed(operation: "lock project \(name)"), errno: error.errno)
         }
     }
 
@@ -221,7 +221,7 @@ public struct Engine: Sendable {
         do {
             try Files.makeDirectories(path)
         } catch {
-            throw EngineError(error.description, cause: error)
+            throw EngineError(passing: error)
         }
     }
 
@@ -229,7 +229,7 @@ public struct Engine: Sendable {
         do {
             try Files.writeAtomically(path, Array(text.utf8))
         } catch {
-            throw EngineError(error.description, cause: error)
+            throw EngineError(passing: error)
         }
     }
 }

@@ -55,7 +55,7 @@ extension Engine {
         do {
             appArmor = try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
         } catch {
-            throw EngineError("\(error)", cause: error)
+            throw EngineError(passing: error)
         }
         let network = try networkPlan(
             project: project, service: service, containerID: id, containerName: name,
@@ -79,14 +79,14 @@ extension Engine {
                 try networkBackend.publish(
                     PortPublication(containerID: id, address: address, address6: network.primaryAddress6, ports: network.ports))
             } catch {
-                throw EngineError("cannot publish the ports of \(name): \(error)", cause: error)
+                throw EngineError(.failed(operation: "publish the ports of \(name)"), cause: error)
             }
         }
         try StateFile.write(blueprint.spec, to: staged(files.spec))
         try StateFile.write(blueprint.record, to: staged(files.dir + "/container.json"))
         unlink(stage + "/creator")
         guard rename(stage, files.dir) == 0 else {
-            throw EngineError("cannot create container \(name)", errno: errno)
+            throw EngineError(.failed(operation: "create container \(name)"), errno: errno)
         }
         created = true
         blueprint.spec.events?.record("create", id: id)

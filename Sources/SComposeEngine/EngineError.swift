@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeBuild
 import SComposeNetwork
 import SComposeOS
 import SComposeRuntime
@@ -7,10 +8,10 @@ import SComposeRuntime
 import Glibc
 #endif
 
-/// An error of the engine: what kind of failure it is (for callers that switch on it), the
-/// system call's errno when one failed, the error it comes from, and the sentence Compose
-/// prints for it.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
+/// An error of the engine: why it failed as a value (`reason`, which callers switch on and the
+/// CLI words as Compose does, in `SComposeCLI/Output/ErrorWording.swift`), its `kind`, the
+/// errno of the system call that failed, and the words of the lower layer's error it wraps.
+public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, as a caller decides what to do about it.
     public enum Kind: String, Sendable {
         /// The files or the flags ask for something invalid (an unknown reference, a bad value).
@@ -30,31 +31,127 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case system
     }
 
-    public var kind: Kind
-    /// Compose's sentence for it.
-    public var description: String
-    /// The exit status the CLI returns for it.
-    public var exitCode: Int32
+    /// Why it failed, with the names and values involved; no wording.
+    public enum Reason: Sendable, Equatable {
+        // What is not there, or not in the state asked for.
+        case noSuchService(String)
+        case noSuchImage(String)
+        case noSuchContainer(String)
+        case serviceNotRunning(String)
+        case containerNotRunning(String)
+        case containerPaused(id: String)
+        /// The service named by `network_mode: service:X` has no container.
+        case networkModeServiceMissing(String)
+        /// A service's dependency has no container to wait for.
+        case dependencyMissing(service: String, dependency: String)
+        case fileNotInContainer(path: String, container: String)
+        case copyDestinationMissing(String)
+        case hostPathMissing(String)
+        case nameInUse(String)
+        case volumeInUse(String)
+        case networkInUse(network: String, by: String)
+        // What the project's files say.
+        /// A service's reference to a network, volume, secret or config the project does not
+        /// declare (`kind` is "network", "build secret", …).
+        case undefined(service: String?, kind: String, name: String)
+        case externalNotFound(kind: String, name: String)
+        /// A rule of the compose model broken: Compose adds "invalid compose project".
+        case invalidProject(String)
+        /// A value that cannot be used: `what` names the option (and service, when known).
+        case invalidValue(what: String, value: String)
+        case environmentNotSet(variable: String, neededBy: String)
+        /// Neither the service nor its image says what to run.
+        case noCommand(service: String)
+        /// Something valid for Compose that scompose does not do, and what to do instead.
+        case unsupported(String)
+        // Dependencies and waits.
+        case dependencyUnhealthy(container: String)
+        case dependencyFailed(service: String, exitCode: Int32)
+        case noHealthcheck(container: String)
+        case unhealthy(container: String)
+        case exited(container: String, exitCode: Int32)
+        case timedOut(waitingFor: String)
+        // Processes.
+        case createTask(String)
+        /// `exec`'s process could not be started; `exitCode` is 127 when the command was not
+        /// found, else 126.
+        case execFailed(String, exitCode: Int32)
+        case hookFailed(kind: String, container: String, status: Int32, output: String)
+        /// An operation on the host failed: `operation` says what was being done ("copy /a");
+        /// `errno` or `cause` says why.
+        case failed(operation: String)
+        /// Something failed while working on `subject` (a secret, a watch): `errno` or `cause`
+        /// says what.
+        case during(String)
+        /// A lower layer's error passed on unchanged (a dependency cycle, a build step, a
+        /// network's address plan): its own words are the message.
+        case passed(String)
+    }
+
+    public var reason: Reason
     /// The errno of the system call that failed, when one did.
     public var errno: Int32?
     /// The lower layer's error it wraps, as that error describes itself.
     public var cause: String?
+    var explicitKind: Kind?
 
-    /// An error worded as Compose words it; its kind is read from the wording when not given
-    /// (Compose's sentences are the contract: "no such", "invalid compose project", …). A
-    /// `cause` gives its errno, and its own words.
-    public init(_ description: String, kind: Kind? = nil, exitCode: Int32 = 1, cause: (any Error)? = nil) {
-        self.description = description
-        self.exitCode = exitCode
+    public init(_ reason: Reason, errno: Int32? = nil, cause: (any Error)? = nil, kind: Kind? = nil) {
+        self.reason = reason
         self.cause = cause.map { "\($0)" }
-        self.errno = cause.flatMap(Self.errno(of:))
-        self.kind = kind ?? (errno != nil ? .system : Self.kind(of: description))
+        self.errno = errno ?? cause.flatMap(Self.errno(of:))
+        self.explicitKind = kind
     }
 
-    /// A failed system call: `what`, then the errno's text, as Docker words them.
-    public init(_ what: String, errno: Int32, exitCode: Int32 = 1) {
-        self.init("\(what): \(String(cString: strerror(errno)))", kind: .system, exitCode: exitCode)
-        self.errno = errno
+    /// A lower layer's error passed on in its own words, with its errno, and the kind of the
+    /// failures of that layer.
+    public init(passing error: any Error, kind: Kind? = nil) {
+        if let engine = error as? EngineError {
+            self = engine
+            return
+        }
+        self.init(.passed("\(error)"), cause: error, kind: kind ?? Self.kind(of: error))
+    }
+
+    public var kind: Kind {
+        if let explicitKind { return explicitKind }
+        switch reason {
+        case .noSuchService, .noSuchImage, .noSuchContainer, .serviceNotRunning, .containerNotRunning,
+            .networkModeServiceMissing, .dependencyMissing, .fileNotInContainer, .copyDestinationMissing, .hostPathMissing, .externalNotFound:
+            return .notFound
+        case .containerPaused, .nameInUse, .volumeInUse, .networkInUse:
+            return .conflict
+        case .undefined, .invalidProject, .invalidValue, .environmentNotSet, .noCommand:
+            return .invalid
+        case .unsupported:
+            return .unsupported
+        case .dependencyUnhealthy, .dependencyFailed, .noHealthcheck, .unhealthy, .exited:
+            return .dependency
+        case .timedOut:
+            return .timeout
+        case .createTask, .execFailed, .hookFailed:
+            return .runtime
+        case .failed, .during, .passed:
+            return errno != nil ? .system : .runtime
+        }
+    }
+
+    /// The exit status the CLI returns for it: `exec`'s 126 and 127, else 1.
+    public var exitCode: Int32 {
+        if case .execFailed(_, let code) = reason { return code }
+        return 1
+    }
+
+    /// The reason and its cause as values, for logs and test failures; the CLI words it.
+    public var description: String {
+        var text = "\(kind.rawValue): \(reason)"
+        if let errno { text += " (errno \(errno))" }
+        if let cause, !isPassed { text += " caused by: \(cause)" }
+        return text
+    }
+
+    var isPassed: Bool {
+        if case .passed = reason { return true }
+        return false
     }
 
     /// The errno that lower layers' errors keep.
@@ -74,15 +171,13 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    static func kind(of text: String) -> Kind {
-        let lower = text.lowercased()
-        if lower.contains("invalid compose project") || lower.hasPrefix("invalid") || lower.contains(": invalid") { return .invalid }
-        if lower.contains("no such") || lower.contains("not found") || lower.contains("has no container") || lower.contains("is not running") { return .notFound }
-        if lower.contains("not supported") || lower.contains("only seccomp=unconfined") { return .unsupported }
-        if lower.contains("timed out") { return .timeout }
-        if lower.contains("dependency") || lower.contains("depends on") || lower.contains("didn't complete") || lower.contains("unhealthy") { return .dependency }
-        if lower.contains("oci runtime") || lower.contains("failed to create task") { return .runtime }
-        if lower.contains("in use") || lower.contains("already") || lower.contains("is paused") || lower.contains("has changed") { return .conflict }
-        return .invalid
+    /// The kind of a lower layer's failures, for those passed on unchanged.
+    static func kind(of error: any Error) -> Kind? {
+        switch error {
+        case is DependencyGraphError: .dependency
+        case is BuildError, is DockerfileError: .invalid
+        case let e as NetworkError: e.errno != nil ? .system : .invalid
+        default: nil
+        }
     }
 }

@@ -24,7 +24,7 @@ extension Engine {
         guard let c = candidates.first(where: { $0.record.number == index }) ?? (index == 1 ? candidates.first : nil),
             c.running
         else {
-            throw EngineError("service \"\(service)\" is not running")
+            throw EngineError(.serviceNotRunning(service))
         }
         return try exec(
             in: c, command: command, user: user, workingDir: workingDir, env: env, privileged: privileged, stdio: stdio,
@@ -37,14 +37,14 @@ extension Engine {
         in c: ContainerStatus, command: [String], user: String?, workingDir: String?, env: [String],
         privileged: Bool = false, stdio: Launcher.Stdio = .init(), terminal: ((Int32) -> Void)? = nil, detach: Bool = false
     ) throws -> Int32 {
-        guard c.running, let pid = c.pid else { throw EngineError("container \(c.record.name) is not running") }
+        guard c.running, let pid = c.pid else { throw EngineError(.containerNotRunning(c.record.name)) }
         // The process would join the frozen cgroup and hang there: refused as Docker refuses it.
         if c.paused {
-            throw EngineError("Error response from daemon: Container \(c.record.id) is paused, unpause the container before exec")
+            throw EngineError(.containerPaused(id: c.record.id))
         }
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         guard let spec = StateFile.read(ShimSpec.self, from: files.spec) else {
-            throw EngineError("container \(c.record.name) has no spec")
+            throw EngineError(.failed(operation: "read the spec of \(c.record.name)"))
         }
         var config = spec.container
         config.args = command
@@ -68,7 +68,7 @@ extension Engine {
             do {
                 pty = try Launcher.openPty(ptmx: "/proc/\(pid)/root/dev/pts/ptmx")
             } catch {
-                throw EngineError("OCI runtime exec failed: \(error)", kind: .runtime, exitCode: 126, cause: error)
+                throw EngineError(.execFailed("\(error)", exitCode: 126), cause: error)
             }
             if let pty { stdio = .init(stdin: pty.slave, stdout: pty.slave, stderr: pty.slave) }
         }
@@ -84,7 +84,7 @@ extension Engine {
         do {
             plan = try InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root")
         } catch {
-            throw EngineError("OCI runtime exec failed: \(error)", kind: .runtime, exitCode: 126, cause: error)
+            throw EngineError(.execFailed("\(error)", exitCode: 126), cause: error)
         }
         do {
             if detach {
@@ -101,7 +101,7 @@ extension Engine {
             }
         } catch {
             // As docker: 127 when the command is not found, 126 when it cannot run.
-            throw EngineError("OCI runtime exec failed: \(error)", kind: .runtime, exitCode: error.errno == ENOENT ? 127 : 126, cause: error)
+            throw EngineError(.execFailed("\(error)", exitCode: error.errno == ENOENT ? 127 : 126), cause: error)
         }
     }
 

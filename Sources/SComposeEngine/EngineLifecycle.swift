@@ -39,7 +39,7 @@ extension Engine {
                 try backend.publish(
                     PortPublication(containerID: c.record.id, address: ip, address6: interface.address6.flatMap(IPv6.init), ports: ports))
             } catch {
-                throw EngineError("cannot publish the ports of \(c.record.name): \(error)", cause: error)
+                throw EngineError(.failed(operation: "publish the ports of \(c.record.name)"), cause: error)
             }
         }
         try start(files)
@@ -55,7 +55,7 @@ extension Engine {
         do {
             try shim.signalInit(pid: pid, signal: signal)
         } catch {
-            throw EngineError("cannot signal \(c.record.name): \(error)", cause: error)
+            throw EngineError(.failed(operation: "signal \(c.record.name)"), cause: error)
         }
     }
 
@@ -70,9 +70,9 @@ extension Engine {
             // A container that does not run publishes nothing (`start` makes its rules again).
             networkBackend.unpublish(container: String(files.dir.split(separator: "/").last ?? ""))
             if case .startFailed(let message, _) = error {
-                throw EngineError("Error response from daemon: failed to create task for container: \(message)")
+                throw EngineError(.createTask(message))
             }
-            throw EngineError("\(error)", cause: error)
+            throw EngineError(passing: error)
         }
     }
 
@@ -116,7 +116,7 @@ extension Engine {
                         events(c.record).record("stop", id: c.record.id)
                         progress?(c, true)
                     } else if time(nil) >= deadline {
-                        throw EngineError("timed out waiting for \(c.record.name) to stop")
+                        throw EngineError(.timedOut(waitingFor: "\(c.record.name) to stop"))
                     } else {
                         still.append((c, deadline))
                     }
@@ -168,7 +168,7 @@ extension Engine {
         do throws(DependencyGraphError) {
             levels = try labelGraph(containers.map(\.record)).levels(.down)
         } catch {
-            throw EngineError(error.description, cause: error)
+            throw EngineError(passing: error)
         }
         var levelOf: [String: Int] = [:]
         for (i, services) in levels.enumerated() {
@@ -203,12 +203,12 @@ extension Engine {
     /// Freezes (`pause`) or thaws (`unpause`) a running container.
     public func setPaused(_ c: ContainerStatus, _ paused: Bool) throws {
         guard c.running, CgroupLayout.host != nil else {
-            throw EngineError("Error response from daemon: container \(c.record.name) is not running")
+            throw EngineError(.containerNotRunning(c.record.name))
         }
         do {
             try shim(c.record.id).setPaused(paused)
         } catch {
-            throw EngineError("cannot \(paused ? "pause" : "unpause") \(c.record.name): \(error)", cause: error)
+            throw EngineError(.failed(operation: "\(paused ? "pause" : "unpause") \(c.record.name)"), cause: error)
         }
         events(c.record).record(paused ? "pause" : "unpause", id: c.record.id)
     }

@@ -44,7 +44,7 @@ extension Engine {
             return nil
         }
         if !pulls.isEmpty {
-            guard let pullImage else { throw EngineError("Error response from daemon: No such image: \(pulls[0].image)") }
+            guard let pullImage else { throw EngineError(.noSuchImage(pulls[0].image)) }
             for job in pulls { for name in job.services { progress(.image(service: name, text: "Pulling")) } }
             try Parallel.forEach(pulls, limit: 4) { job in
                 _ = try pullImage(job.image, job.platform)
@@ -68,13 +68,13 @@ extension Engine {
         for name in services {
             guard let service = project.services[name] else { continue }
             guard service.image != nil || service.build != nil else {
-                throw EngineError("service \"\(name)\" has neither an image nor build context specified: invalid compose project")
+                throw EngineError(.invalidProject("service \"\(name)\" has neither an image nor build context specified"))
             }
             let imageName = Self.imageName(project: project.name, service: service)
             if let image = try lookup.find(imageName, service.build == nil ? service.platform : nil) {
                 images[name] = image
             } else if missingIsError {
-                throw EngineError("Error response from daemon: No such image: \(imageName)")
+                throw EngineError(.noSuchImage(imageName))
             }
         }
         return images

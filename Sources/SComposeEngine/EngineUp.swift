@@ -218,7 +218,7 @@ extension Engine {
                 let cs = containers(project: project).filter { $0.record.service == dep }
                 if cs.isEmpty {
                     if !condition.required { break }
-                    throw EngineError("service \"\(service.name)\" depends on \"\(dep)\", which has no container")
+                    throw EngineError(.dependencyMissing(service: service.name, dependency: dep))
                 }
                 if kind == .healthy {
                     if cs.allSatisfy({ $0.health == .healthy }) {
@@ -226,22 +226,21 @@ extension Engine {
                         break
                     }
                     if let sick = cs.first(where: { $0.health == .unhealthy || (!$0.running && !$0.restarting) }) {
-                        throw EngineError("dependency failed to start: container \(sick.record.name) is unhealthy")
+                        throw EngineError(.dependencyUnhealthy(container: sick.record.name))
                     }
                     if cs.contains(where: { $0.running && $0.health == nil }) {
-                        throw EngineError("container \(cs[0].record.name) has no healthcheck configured")
+                        throw EngineError(.noHealthcheck(container: cs[0].record.name))
                     }
                 } else {
                     if let failed = cs.first(where: { ($0.exit?.exitCode ?? 0) != 0 }) {
-                        throw EngineError(
-                            "service \"\(dep)\" didn't complete successfully: exit \(failed.exit?.exitCode ?? 1)")
+                        throw EngineError(.dependencyFailed(service: dep, exitCode: failed.exit?.exitCode ?? 1))
                     }
                     if cs.allSatisfy({ $0.exit?.exitCode == 0 }) {
                         if announced { for c in cs { progress(.resource(.container, c.record.name, "Exited")) } }
                         break
                     }
                 }
-                if time(nil) >= deadline { throw EngineError("timed out waiting for \(dep)") }
+                if time(nil) >= deadline { throw EngineError(.timedOut(waitingFor: dep)) }
                 if !announced {
                     for c in cs { progress(.resource(.container, c.record.name, "Waiting")) }
                     announced = true
@@ -259,16 +258,16 @@ extension Engine {
         while true {
             let cs = containers(project: project).filter { services.isEmpty || services.contains($0.record.service) }
             if let bad = cs.first(where: { $0.health == .unhealthy }) {
-                throw EngineError("container \(bad.record.name) is unhealthy")
+                throw EngineError(.unhealthy(container: bad.record.name))
             }
             if let dead = cs.first(where: { !$0.running && !$0.restarting && ($0.exit?.exitCode ?? 0) != 0 }) {
-                throw EngineError("container \(dead.record.name) exited (\(dead.exit?.exitCode ?? -1))")
+                throw EngineError(.exited(container: dead.record.name, exitCode: dead.exit?.exitCode ?? -1))
             }
             if cs.allSatisfy({ ($0.running && ($0.health == nil || $0.health == .healthy)) || $0.exit?.exitCode == 0 }) {
                 for c in cs { progress(.resource(.container, c.record.name, "\(c.health == .healthy ? "Healthy" : "Running")")) }
                 return
             }
-            if let deadline, time(nil) >= deadline { throw EngineError("timeout waiting for the containers to be ready") }
+            if let deadline, time(nil) >= deadline { throw EngineError(.timedOut(waitingFor: "the containers to be ready")) }
             usleep(50_000)
         }
     }

@@ -34,7 +34,7 @@ extension Engine {
     func runHooks(_ hooks: [HookRecord], in c: ContainerStatus, kind: String) throws {
         for hook in hooks {
             let output = Files.memoryFile("hook")
-            guard output >= 0 else { throw EngineError("\(kind) hook of \(c.record.name): memfd", errno: errno) }
+            guard output >= 0 else { throw EngineError(.during("\(kind) hook of \(c.record.name): memfd"), errno: errno) }
             defer { close(output) }
             let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
             defer { if null >= 0 { close(null) } }
@@ -46,7 +46,7 @@ extension Engine {
                 let printed = (try? FileSystem.readAll(fd: output)).map { String(decoding: $0.prefix(4096), as: UTF8.self) } ?? ""
                 let trimmed = printed.split(whereSeparator: { $0.isNewline }).joined(separator: " ")
                 let detail = trimmed.isEmpty ? "" : ": " + trimmed
-                throw EngineError("\(kind) hook of \(c.record.name) exited with status \(code)\(detail)")
+                throw EngineError(.hookFailed(kind: kind, container: c.record.name, status: code, output: trimmed))
             }
         }
     }
@@ -70,7 +70,7 @@ extension Engine {
             do {
                 try runHooks(hooks, in: c, kind: "pre_stop")
             } catch {
-                progress(.warning("\(error)"))
+                progress(.warned(EngineError(passing: error)))
             }
         }
     }

@@ -37,7 +37,7 @@ enum NetworkNames {
     static func extraHosts(_ entries: [String], gateway: String?) throws -> [String] {
         try entries.compactMap { entry in
             let parts = entry.split(maxSplits: 1, whereSeparator: { $0 == ":" || $0 == "=" }).map(String.init)
-            guard parts.count == 2 else { throw EngineError("invalid extra_hosts entry \"\(entry)\"") }
+            guard parts.count == 2 else { throw EngineError(.invalidValue(what: "extra_hosts entry", value: entry)) }
             let ip = parts[1] == "host-gateway" ? gateway : parts[1]
             return ip.map { "\($0)\t\(parts[0])" }
         }

@@ -34,7 +34,7 @@ extension Engine {
     /// lock or write went through as they were, and still do.
     static func reported(_ error: any Error) -> any Error {
         guard let e = error as? NetworkError, e.kind != .storage else { return error }
-        return EngineError(e.description, cause: e)
+        return EngineError(passing: e)
     }
 
     /// The project networks that `services` use, created if missing (bridge, address, rules).
@@ -46,7 +46,7 @@ extension Engine {
         }
         for key in needed.sorted() {
             guard let config = project.networks[key] else {
-                throw EngineError("service refers to undefined network \(key): invalid compose project")
+                throw EngineError(.undefined(service: nil, kind: "network", name: key))
             }
             try ensureNetwork(config, key: key, project: project.name, hash: Self.networkHash(rendered, key: key))
         }
@@ -108,16 +108,16 @@ extension Engine {
         let store = networkStore
         if config.external {
             guard let record = store.get(config.name) else {
-                throw EngineError("network \(config.name) declared as external, but could not be found")
+                throw EngineError(.externalNotFound(kind: "network", name: config.name))
             }
             try realize(record)
             return
         }
         if let driver = config.driver, driver != "bridge" {
-            throw EngineError("network \(config.name): driver \"\(driver)\" is not supported (bridge only)")
+            throw EngineError(.unsupported("network \(config.name): driver \"\(driver)\" is not supported (bridge only)"))
         }
         if config.enableIPv4 == false {
-            throw EngineError("network \(config.name): enable_ipv4: false is not supported (networks always have IPv4)")
+            throw EngineError(.unsupported("network \(config.name): enable_ipv4: false is not supported (networks always have IPv4)"))
         }
         if let existing = store.get(config.name) {
             try realize(existing)
@@ -174,7 +174,7 @@ extension Engine {
             plan.resolvConf = (try? String(decoding: Files.read(files.resolvConf), as: UTF8.self)) ?? plan.resolvConf
             return plan
         case .other(let mode):
-            throw EngineError("service \"\(service.name)\": network_mode \"\(mode)\" is not supported")
+            throw EngineError(.unsupported("service \"\(service.name)\": network_mode \"\(mode)\" is not supported"))
         case .own:
             break
         }
@@ -187,15 +187,15 @@ extension Engine {
         try store.locked {
             for (i, key) in keys.enumerated() {
                 guard let config = project.networks[key], let record = store.get(config.name) else {
-                    throw EngineError("network \(key) of service \(service.name) does not exist")
+                    throw EngineError(.undefined(service: service.name, kind: "network", name: key))
                 }
                 let attachment = service.networks[key] ?? nil
                 let requested = try attachment?.ipv4Address.map { text -> IPv4 in
-                    guard let a = IPv4(text) else { throw EngineError("invalid ipv4_address \(text)") }
+                    guard let a = IPv4(text) else { throw EngineError(.invalidValue(what: "ipv4_address", value: text)) }
                     return a
                 }
                 let requested6 = try attachment?.ipv6Address.map { text -> IPv6 in
-                    guard let a = IPv6(text) else { throw EngineError("invalid ipv6_address \(text)") }
+                    guard let a = IPv6(text) else { throw EngineError(.invalidValue(what: "ipv6_address", value: text)) }
                     return a
                 }
                 let names = NetworkNames.dnsNames(
@@ -251,13 +251,13 @@ extension Engine {
     func publishedPorts(_ service: ServiceConfig, number: Int) throws -> [PortBinding] {
         var out: [PortBinding] = []
         for p in service.ports {
-            guard p.proto == "tcp" || p.proto == "udp" else { throw EngineError("unsupported protocol \(p.proto) for port \(p.target)") }
+            guard p.proto == "tcp" || p.proto == "udp" else { throw EngineError(.invalidValue(what: "protocol of port \(p.target)", value: p.proto)) }
             let hostIP = p.hostIP.flatMap { $0.isEmpty ? nil : $0 }
-            if let ip = hostIP, IPv4(ip) == nil { throw EngineError("host IP \(ip) of port \(p.target): only IPv4 addresses are supported") }
+            if let ip = hostIP, IPv4(ip) == nil { throw EngineError(.unsupported("host IP \(ip) of port \(p.target): only IPv4 addresses are supported")) }
             var hostPort: UInt16
             if let published = p.published, !published.isEmpty {
                 let range = published.split(separator: "-").compactMap { UInt16($0) }
-                guard let low = range.first else { throw EngineError("invalid published port \(published)") }
+                guard let low = range.first else { throw EngineError(.invalidValue(what: "published port", value: published)) }
                 let high = range.count > 1 ? range[1] : low
                 hostPort = low
                 if high > low {
@@ -277,14 +277,14 @@ extension Engine {
         let all = containers(project: nil)
         if let service = mode.service {
             guard let c = all.first(where: { $0.record.project == project && $0.record.service == service && $0.running }) ?? all.first(where: { $0.record.project == project && $0.record.service == service }) else {
-                throw EngineError("service \(service) which is used as network_mode has no container")
+                throw EngineError(.networkModeServiceMissing(service))
             }
             return c
         }
         let name: String
         if case .container(let given) = mode { name = given } else { name = "" }
         guard let c = all.first(where: { $0.record.name == name || $0.record.id.hasPrefix(name) }), !name.isEmpty else {
-            throw EngineError("Error response from daemon: No such container: \(name)")
+            throw EngineError(.noSuchContainer(name))
         }
         return c
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// A step of a command's progress, as the engine tells it; the CLI renders it as Compose does
-/// for `--progress` (plain or TTY lines, JSON objects, or nothing).
+/// A step of a command's progress, as the engine tells it; the CLI words it as Compose does
+/// for `--progress` (plain or TTY lines, JSON objects, or nothing): `ProgressOutput`.
 public enum ProgressEvent: Sendable, Equatable {
     /// What a progress line is about.
     public enum Resource: String, Sendable {
@@ -20,6 +20,10 @@ public enum ProgressEvent: Sendable, Equatable {
     case warning(String)
     /// A build's own output, line by line.
     case output(String)
+    /// A resource's step that failed: `Container web-1  Error: …`.
+    case failed(Resource, String, EngineError)
+    /// An error the command carried on past (a failed `pre_stop` hook).
+    case warned(EngineError)
 
     /// Compose's id of what the event is about (`Container web-1`, `web`); nil for warnings
     /// and output.
@@ -27,25 +31,8 @@ public enum ProgressEvent: Sendable, Equatable {
         switch self {
         case .resource(let kind, let name, _): "\(kind.rawValue) \(name)"
         case .image(let service, _): service
-        case .warning, .output: nil
-        }
-    }
-
-    /// The step's word (`Started`); nil for warnings and output.
-    public var text: String? {
-        switch self {
-        case .resource(_, _, let text), .image(_, let text): text
-        case .warning, .output: nil
-        }
-    }
-
-    /// Compose's plain line for it.
-    public var line: String {
-        switch self {
-        case .resource(let kind, let name, let text): "\(kind.rawValue) \(name)  \(text)"
-        case .image(let service, let text): "\(service) \(text)"
-        case .warning(let text): "WARN \(text)"
-        case .output(let text): text
+        case .failed(let kind, let name, _): "\(kind.rawValue) \(name)"
+        case .warning, .output, .warned: nil
         }
     }
 }

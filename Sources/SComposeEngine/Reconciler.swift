@@ -295,7 +295,7 @@ public enum Reconciler {
         let observed = observed.filter { !gone.contains($0.name) }
         let byName = Dictionary(desired.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for name in options.targets + options.scale.keys.sorted() where byName[name] == nil {
-            throw EngineError("no such service: \(name)")
+            throw EngineError(.noSuchService(name))
         }
         let order = try dependencyOrder(desired, targets: options.targets.isEmpty ? desired.map(\.name) : options.targets, noDeps: options.noDeps)
         let inPlan = Set(order)
@@ -312,7 +312,7 @@ public enum Reconciler {
             let replicas = options.scale[name] ?? service.replicas
             if service.containerName != nil && replicas > 1 {
                 throw EngineError(
-                    "services.\(name): can't set container_name and \(name) as container name must be unique: invalid compose project")
+                    .invalidProject("services.\(name): can't set container_name and \(name) as container name must be unique"))
             }
             let existing = observed.filter { $0.service == name && !$0.oneoff }.sorted { $0.number < $1.number }
             var steps: [Plan.Step] = []
@@ -379,7 +379,7 @@ public enum Reconciler {
                 steps.append(.create(name: need.name))
             } else if let old = need.existingHash, old != need.hash {
                 if let foreign = need.foreignUser {
-                    throw EngineError("network \(need.name) has changed but is in use by \(foreign)")
+                    throw EngineError(.networkInUse(network: need.name, by: foreign))
                 }
                 steps.append(.recreate(name: need.name, reason: "config changed", containers: need.attached))
             }
@@ -421,12 +421,12 @@ public enum Reconciler {
     public static func dependencyOrder(_ desired: [DesiredService], targets: [String], noDeps: Bool) throws(EngineError) -> [String] {
         let known = Set(desired.map(\.name))
         let sorted = targets.sorted()
-        if let unknown = sorted.first(where: { !known.contains($0) }) { throw EngineError("no such service: \(unknown)") }
+        if let unknown = sorted.first(where: { !known.contains($0) }) { throw EngineError(.noSuchService(unknown)) }
         let graph = DependencyGraph(desired.map { ($0.name, $0.dependencies.map(\.service).filter(known.contains).sorted()) })
         do throws(DependencyGraphError) {
             return try graph.subgraph(sorted, withDependencies: !noDeps).order(.up)
         } catch {
-            throw EngineError(error.description, cause: error)
+            throw EngineError(passing: error)
         }
     }
 }

@@ -54,7 +54,7 @@ extension Engine {
         parallel: Int? = nil
     ) throws -> (ContainerStatus, Int32?) {
         let project = loaded.project
-        guard var service = project.services[name] else { throw EngineError("no such service: \(name)") }
+        guard var service = project.services[name] else { throw EngineError(.noSuchService(name)) }
         let desired = desiredServices(loaded, images: [:])
         let dependencies = (options.noDeps ? [] : try Reconciler.dependencyOrder(desired, targets: [name], noDeps: false))
             .filter { $0 != name }
@@ -73,12 +73,12 @@ extension Engine {
         }
         for item in options.environment {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard let key = parts.first, !key.isEmpty else { throw EngineError("invalid environment variable \"\(item)\"") }
+            guard let key = parts.first, !key.isEmpty else { throw EngineError(.invalidValue(what: "environment variable", value: item)) }
             service.environment[key] = parts.count == 2 ? parts[1] : environment[key]
         }
         for item in options.labels {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard let key = parts.first, !key.isEmpty else { throw EngineError("invalid label \"\(item)\"") }
+            guard let key = parts.first, !key.isEmpty else { throw EngineError(.invalidValue(what: "label", value: item)) }
             service.labels[key] = parts.count == 2 ? parts[1] : ""
         }
         if let user = options.user { service.user = user }
@@ -115,11 +115,10 @@ extension Engine {
             }
         }
         guard let image = try store.find(imageName, platform: platform) else {
-            throw EngineError("Error response from daemon: No such image: \(imageName)")
+            throw EngineError(.noSuchImage(imageName))
         }
         if containers(project: nil).contains(where: { $0.record.name == containerName }) {
-            throw EngineError(
-                "Error response from daemon: Conflict. The container name \"/\(containerName)\" is already in use")
+            throw EngineError(.nameInUse(containerName))
         }
         try mkdirs(containersDir)
         try ensureNetworks(project, services: [name], rendered: loaded.rendered)
@@ -137,7 +136,7 @@ extension Engine {
             throw error
         }
         guard let c = containers(project: project.name).first(where: { $0.record.name == containerName }) else {
-            throw EngineError("container \(containerName) vanished")
+            throw EngineError(.noSuchContainer(containerName))
         }
         try runPostStart(service.postStart, container: containerName, project: project.name)
         return (c, socket)

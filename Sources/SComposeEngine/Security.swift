@@ -23,7 +23,7 @@ enum Security {
     static func capability(_ name: String) throws -> Int {
         var key = name.uppercased()
         if key.hasPrefix("CAP_") { key.removeFirst(4) }
-        guard let n = capabilities[key] else { throw EngineError("invalid capability: \(name)") }
+        guard let n = capabilities[key] else { throw EngineError(.invalidValue(what: "capability", value: name)) }
         return n
     }
 
@@ -62,28 +62,28 @@ enum Security {
             switch key {
             case "no-new-privileges":
                 guard value.isEmpty || value == "true" || value == "false" else {
-                    throw EngineError("invalid --security-opt: \(option)")
+                    throw EngineError(.invalidValue(what: "--security-opt", value: option))
                 }
                 config.noNewPrivileges = value != "false"
             case "seccomp":
                 guard value == "unconfined" else {
-                    throw EngineError("security_opt \"\(option)\": only seccomp=unconfined is supported (custom profiles are not)")
+                    throw EngineError(.unsupported("security_opt \"\(option)\": only seccomp=unconfined is supported (custom profiles are not)"))
                 }
                 config.seccomp = false
             case "apparmor":
-                guard !value.isEmpty else { throw EngineError("invalid --security-opt: \(option)") }
+                guard !value.isEmpty else { throw EngineError(.invalidValue(what: "--security-opt", value: option)) }
             case "label", "systempaths":
                 // No SELinux support; systempaths=unconfined is honoured below.
-                if key == "systempaths" && value != "unconfined" { throw EngineError("invalid --security-opt: \(option)") }
+                if key == "systempaths" && value != "unconfined" { throw EngineError(.invalidValue(what: "--security-opt", value: option)) }
             default:
-                throw EngineError("invalid --security-opt: \(option)")
+                throw EngineError(.invalidValue(what: "--security-opt", value: option))
             }
         }
         config.appArmorProfile = appArmorProfile
         for (name, limit) in service.ulimits.sorted(by: { $0.key < $1.key }) {
-            guard let resource = rlimits[name] else { throw EngineError("invalid ulimit type: \(name)") }
+            guard let resource = rlimits[name] else { throw EngineError(.invalidValue(what: "ulimit type", value: name)) }
             guard limit.soft <= limit.hard else {
-                throw EngineError("ulimit \(name): soft limit \(limit.soft) is above the hard limit \(limit.hard)")
+                throw EngineError(.invalidValue(what: "ulimit \(name)", value: "soft limit \(limit.soft) is above the hard limit \(limit.hard)"))
             }
             func value(_ v: Int64) -> UInt64 { v < 0 ? UInt64.max : UInt64(v) }
             config.rlimits.append(.init(resource: resource, soft: value(limit.soft), hard: value(limit.hard)))
@@ -106,10 +106,10 @@ enum Security {
         for key in sysctls.keys.sorted() {
             if ipc.contains(key) || key.hasPrefix("fs.mqueue.") { continue }
             if key.hasPrefix("net.") {
-                if hostNetwork { throw EngineError("sysctl \"\(key)\" is not allowed in host network mode") }
+                if hostNetwork { throw EngineError(.invalidValue(what: "sysctl in host network mode", value: key)) }
                 continue
             }
-            throw EngineError("sysctl \"\(key)\" is not allowed")
+            throw EngineError(.invalidValue(what: "sysctl (not namespaced)", value: key))
         }
     }
 }
@@ -131,6 +131,6 @@ public enum Signals {
         if key.hasPrefix("SIG") { key.removeFirst(3) }
         if let n = names[key] { return n }
         if key.hasPrefix("RTMIN+"), let k = Int32(key.dropFirst(6)), 34 + k < 65 { return 34 + k }
-        throw EngineError("invalid signal: \(text)")
+        throw EngineError(.invalidValue(what: "signal", value: text))
     }
 }

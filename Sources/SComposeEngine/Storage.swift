@@ -25,16 +25,16 @@ extension Engine {
     /// The project's volume for a service's `source` key: its record, created if needed.
     func projectVolume(_ key: String, project: ComposeProject) throws -> VolumeRecord {
         guard let config = project.volumes[key] else {
-            throw EngineError("service refers to undefined volume \(key): invalid compose project")
+            throw EngineError(.undefined(service: nil, kind: "volume", name: key))
         }
         if config.external {
             guard let record = volumes.get(config.name) else {
-                throw EngineError("external volume \"\(config.name)\" not found")
+                throw EngineError(.externalNotFound(kind: "volume", name: config.name))
             }
             return record
         }
         if let driver = config.driver, driver != "local" {
-            throw EngineError("volume \(config.name): driver \"\(driver)\" is not supported (local only)")
+            throw EngineError(.unsupported("volume \(config.name): driver \"\(driver)\" is not supported (local only)"))
         }
         if let existing = volumes.get(config.name) {
             // As Compose: a volume made by another project is used, with a warning.
@@ -60,10 +60,10 @@ extension Engine {
         var plan = StoragePlan()
         func checkTarget(_ target: String) throws {
             guard target.hasPrefix("/") else {
-                throw EngineError("invalid mount config: mount path must be absolute: \(target)")
+                throw EngineError(.invalidValue(what: "mount config: mount path must be absolute", value: target))
             }
             if plan.mounts.contains(where: { $0.target == target }) {
-                throw EngineError("Duplicate mount point: \(target)")
+                throw EngineError(.invalidValue(what: "mount config: duplicate mount point", value: target))
             }
         }
         func anonymousVolume(_ target: String) throws -> VolumeRecord {
@@ -82,16 +82,16 @@ extension Engine {
             try checkTarget(mount.target)
             switch mount.type {
             case .bind:
-                guard let source = mount.source else { throw EngineError("invalid mount config for type \"bind\": field Source must not be empty") }
+                guard let source = mount.source else { throw EngineError(.invalidValue(what: "mount config for type \"bind\"", value: "field Source must not be empty")) }
                 var st = stat()
                 if stat(source, &st) != 0 {
                     guard mount.createHostPath else {
-                        throw EngineError("invalid mount config for type \"bind\": bind source path does not exist: \(source)")
+                        throw EngineError(.invalidValue(what: "mount config for type \"bind\"", value: "bind source path does not exist: \(source)"))
                     }
                     do {
                         try Files.makeDirectories(source)
                     } catch {
-                        throw EngineError("cannot create bind source \(source): \(error)", cause: error)
+                        throw EngineError(.failed(operation: "create bind source \(source)"), cause: error)
                     }
                     _ = stat(source, &st)
                 }
@@ -110,11 +110,11 @@ extension Engine {
                 var m = try volumes.mount(record, target: mount.target, readOnly: mount.readOnly)
                 if let sub = mount.subpath, !sub.isEmpty {
                     guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
-                        throw EngineError("invalid volume subpath \"\(sub)\"")
+                        throw EngineError(.invalidValue(what: "volume subpath", value: sub))
                     }
                     m.source += "/" + sub
                     guard access(m.source, F_OK) == 0 else {
-                        throw EngineError("cannot access path \(m.source): no such file or directory")
+                        throw EngineError(.hostPathMissing(m.source))
                     }
                 }
                 plan.mounts.append(m)
@@ -130,7 +130,7 @@ extension Engine {
                 m.flags = ["nosuid", "nodev"]
                 plan.mounts.append(m)
             case .npipe, .cluster, .image:
-                throw EngineError("service \"\(service.name)\": mounts of type \"\(mount.type.rawValue)\" are not supported")
+                throw EngineError(.unsupported("service \"\(service.name)\": mounts of type \"\(mount.type.rawValue)\" are not supported"))
             }
         }
         // `tmpfs:` entries: `/run` or `/run:size=64m,mode=1777`, Docker's defaults noexec,nosuid,nodev.
@@ -186,25 +186,25 @@ extension Engine {
     ) throws {
         for ref in references {
             guard let def = definitions[ref.source] else {
-                throw EngineError("\(kind) \"\(ref.source)\" is not defined in the project")
+                throw EngineError(.undefined(service: nil, kind: kind, name: ref.source))
             }
             if def.external {
-                throw EngineError("\(kind) \"\(ref.source)\": external \(kind)s need Swarm and are not supported")
+                throw EngineError(.unsupported("\(kind) \"\(ref.source)\": external \(kind)s need Swarm and are not supported"))
             }
             var target = ref.target ?? ref.source
             if !target.hasPrefix("/") { target = (kind == "secret" ? "/run/secrets/" : "/") + target }
-            if plan.mounts.contains(where: { $0.target == target }) { throw EngineError("Duplicate mount point: \(target)") }
+            if plan.mounts.contains(where: { $0.target == target }) { throw EngineError(.invalidValue(what: "mount config: duplicate mount point", value: target)) }
             var content: [UInt8]?
             if let variable = def.environment {
                 guard let value = environment[variable] else {
-                    throw EngineError("environment variable \"\(variable)\" required by \(kind) \"\(ref.source)\" is not set")
+                    throw EngineError(.environmentNotSet(variable: variable, neededBy: "\(kind) \"\(ref.source)\""))
                 }
                 content = Array(value.utf8)
             } else if let text = def.content {
                 content = Array(text.utf8)
             }
             if content == nil, let file = def.file, ref.uid == nil, ref.gid == nil, ref.mode == nil {
-                guard access(file, F_OK) == 0 else { throw EngineError("\(kind) \"\(ref.source)\": file \(file) does not exist") }
+                guard access(file, F_OK) == 0 else { throw EngineError(.hostPathMissing(file)) }
                 var st = stat()
                 _ = stat(file, &st)
                 plan.mounts.append(
@@ -215,7 +215,7 @@ extension Engine {
                 do {
                     content = try Files.read(file)
                 } catch {
-                    throw EngineError("\(kind) \"\(ref.source)\": \(error)", cause: error)
+                    throw EngineError(.during("\(kind) \"\(ref.source)\""), cause: error)
                 }
             }
             let name = "\(kind)s/" + ref.source
@@ -223,7 +223,7 @@ extension Engine {
                 try Files.makeDirectories(stagingDir + "/\(kind)s")
                 try Files.writeAtomically(stagingDir + "/" + name, content ?? [])
             } catch {
-                throw EngineError("\(kind) \"\(ref.source)\": \(error)", cause: error)
+                throw EngineError(.during("\(kind) \"\(ref.source)\""), cause: error)
             }
             let uid = UInt32(ref.uid ?? "0") ?? 0
             let gid = UInt32(ref.gid ?? "0") ?? 0
@@ -250,7 +250,7 @@ extension Engine {
             } else {
                 source = all.first { $0.record.project == project && $0.record.service == parts.joined(separator: ":") }
             }
-            guard let source else { throw EngineError("service \"\(service.name)\": volumes_from \(entry): no such container") }
+            guard let source else { throw EngineError(.noSuchContainer("\(entry) (volumes_from of service \"\(service.name)\")")) }
             guard let spec = StateFile.read(ShimSpec.self, from: containersDir + "/" + source.record.id + "/spec.json") else {
                 continue
             }
@@ -297,7 +297,7 @@ extension Engine {
         for (_, config) in project.volumes.sorted(by: { $0.key < $1.key }) where !config.external {
             guard volumes.get(config.name) != nil else { continue }
             if used.contains(config.name) {
-                throw EngineError("Error response from daemon: remove \(config.name): volume is in use")
+                throw EngineError(.volumeInUse(config.name))
             }
             progress(.resource(.volume, config.name, "Removing"))
             try volumes.remove(config.name)

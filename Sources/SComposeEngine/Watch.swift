@@ -14,11 +14,21 @@ import Glibc
 /// into the service's running containers (and removes deleted ones), `sync+restart` and
 /// `restart` restart them, `sync+exec` runs a command in them, `rebuild` builds the image
 /// and recreates the service.
+/// What `watch` tells as it goes.
+public enum WatchEvent: Sendable {
+    /// One of Compose's lines (`Watch enabled`, `Syncing service "web" after 2 changes were detected`).
+    case line(String)
+    /// The images of `services` were rebuilt.
+    case built(services: [String])
+    /// Acting on a batch of changes failed; watching goes on.
+    case failed(EngineError)
+}
+
 public struct Watcher: Sendable {
     public let engine: Engine
     public let loaded: LoadedProject
-    /// Told what happens (Compose's lines).
-    public var report: @Sendable (String) -> Void
+    /// Told what happens: Compose's lines, and the errors watching carries on past.
+    public var report: @Sendable (WatchEvent) -> Void
     /// How long a burst of changes must be quiet before acting (milliseconds).
     public var quietPeriod: Int32 = 300
 
@@ -34,28 +44,28 @@ public struct Watcher: Sendable {
     let rules: [Rule]
 
     /// Checks the services' rules; an error names what cannot be watched.
-    public init(engine: Engine, loaded: LoadedProject, services: [String], report: @escaping @Sendable (String) -> Void) throws {
+    public init(engine: Engine, loaded: LoadedProject, services: [String], report: @escaping @Sendable (WatchEvent) -> Void) throws {
         self.engine = engine
         self.loaded = loaded
         self.report = report
         var rules: [Rule] = []
         let names = services.isEmpty ? loaded.project.serviceNames : services
         for name in names {
-            guard let service = loaded.project.services[name] else { throw EngineError("no such service: \(name)") }
+            guard let service = loaded.project.services[name] else { throw EngineError(.noSuchService(name)) }
             for rule in service.watch {
                 if service.volumes.contains(where: { $0.type == .bind && $0.source.map { rule.path.hasPrefix($0) } == true }) {
                     // The container sees those files already.
-                    report("WARN path '\(rule.path)' also declared by a bind mount volume, this path won't be monitored!")
+                    report(.line("WARN path '\(rule.path)' also declared by a bind mount volume, this path won't be monitored!"))
                     continue
                 }
                 guard ["sync", "rebuild", "restart", "sync+restart", "sync+exec"].contains(rule.action) else {
-                    throw EngineError("service \"\(name)\": watch action \"\(rule.action)\" is not supported")
+                    throw EngineError(.unsupported("service \"\(name)\": watch action \"\(rule.action)\" is not supported"))
                 }
                 if rule.action == "rebuild", service.build == nil {
-                    throw EngineError("service \(name) doesn't have a build section, can't apply 'rebuild' on watch")
+                    throw EngineError(.invalidProject("service \(name) doesn't have a build section, can't apply 'rebuild' on watch"))
                 }
                 if rule.action.hasPrefix("sync"), rule.target == nil {
-                    throw EngineError("service \"\(name)\": watch rule for \(rule.path) needs a target to sync to")
+                    throw EngineError(.invalidProject("service \"\(name)\": watch rule for \(rule.path) needs a target to sync to"))
                 }
                 // The rule's own ignores and what editors and Git write beside the files; then
                 // the build context's .dockerignore, matched from the context as a build reads it.
@@ -73,7 +83,7 @@ public struct Watcher: Sendable {
             }
         }
         guard !rules.isEmpty else {
-            throw EngineError("none of the selected services is configured for watch, consider setting a 'develop' section")
+            throw EngineError(.invalidProject("none of the selected services is configured for watch, consider setting a 'develop' section"))
         }
         self.rules = rules
     }
@@ -102,7 +112,7 @@ public struct Watcher: Sendable {
     /// their whole path first.
     public func run() throws {
         let inotify = inotify_init1(Int32(IN_CLOEXEC))
-        guard inotify >= 0 else { throw EngineError("inotify", errno: errno) }
+        guard inotify >= 0 else { throw EngineError(.during("inotify"), errno: errno) }
         defer { close(inotify) }
         var directories: [Int32: String] = [:]
         var limitReported = false
@@ -115,9 +125,9 @@ public struct Watcher: Sendable {
                     limitReported = true
                     let limit = (try? Files.read("/proc/sys/fs/inotify/max_user_watches"))
                         .flatMap { String(decoding: $0, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) } ?? "?"
-                    report(
+                    report(.line(
                         "WARN the inotify watch limit (fs.inotify.max_user_watches = \(limit)) is reached: changes under \(dir) and "
-                            + "what follows are not seen; raise it, e.g. `sysctl fs.inotify.max_user_watches=524288`")
+                            + "what follows are not seen; raise it, e.g. `sysctl fs.inotify.max_user_watches=524288`"))
                 }
                 return
             }
@@ -136,7 +146,7 @@ public struct Watcher: Sendable {
         for r in rules where r.rule.initialSync && r.rule.action.hasPrefix("sync") {
             try act([r.service: [(r, "")]])
         }
-        report("Watch enabled")
+        report(.line("Watch enabled"))
         var buffer = [UInt8](repeating: 0, count: 65536)
         var pending: [String: Bool] = [:]
         while true {
@@ -144,7 +154,7 @@ public struct Watcher: Sendable {
             let ready = poll(&pfd, 1, pending.isEmpty ? -1 : quietPeriod)
             if ready < 0 {
                 if errno == EINTR { continue }
-                throw EngineError("watch", errno: errno)
+                throw EngineError(.during("watch"), errno: errno)
             }
             if ready == 0 {
                 // Quiet: act on the batch, service by service.
@@ -158,7 +168,7 @@ public struct Watcher: Sendable {
                     do {
                         try act(batches)
                     } catch {
-                        report("\(error)")
+                        report(.failed(EngineError(passing: error)))
                     }
                 }
                 continue
@@ -197,7 +207,7 @@ public struct Watcher: Sendable {
             let containers = engine.containers(project: loaded.project.name).filter { $0.record.service == service && $0.running }
             let synced = changes.filter { $0.0.rule.action.hasPrefix("sync") }
             if !synced.isEmpty {
-                report("Syncing service \"\(service)\" after \(synced.count) changes were detected")
+                report(.line("Syncing service \"\(service)\" after \(synced.count) changes were detected"))
                 for c in containers {
                     for (r, relative) in synced {
                         guard let target = r.rule.target else { continue }
@@ -207,7 +217,7 @@ public struct Watcher: Sendable {
                 }
             }
             if actions.contains("sync+restart") || actions.contains("restart") {
-                report("Restarting service \"\(service)\" after changes were detected")
+                report(.line("Restarting service \"\(service)\" after changes were detected"))
                 try engine.restart(containers, timeout: nil)
             }
             for (r, _) in changes where r.rule.action == "sync+exec" {
@@ -221,13 +231,14 @@ public struct Watcher: Sendable {
             }
         }
         if !rebuild.isEmpty {
-            report("Rebuilding service(s) [\(rebuild.map { "\"\($0)\"" }.joined(separator: " "))] after changes were detected...")
+            report(.line("Rebuilding service(s) [\(rebuild.map { "\"\($0)\"" }.joined(separator: " "))] after changes were detected..."))
             var options = ReconcileOptions()
             options.targets = rebuild
             options.noDeps = true
             options.build = .always
             try engine.up(loaded, options: options)
-            report("service(s) [\(rebuild.map { "\"\($0)\"" }.joined(separator: " "))] successfully built")
+            report(.line("service(s) [\(rebuild.map { "\"\($0)\"" }.joined(separator: " "))] successfully built"))
+            report(.built(services: rebuild))
         }
     }
 }
@@ -245,17 +256,17 @@ extension Engine {
             var built = ""
             for part in dir.split(separator: "/") {
                 let parent = Files.openInRoot(rootFD, built.isEmpty ? "/" : built, O_RDONLY | O_DIRECTORY)
-                guard parent >= 0 else { throw EngineError("cannot sync into \(dir) of \(c.record.name)") }
+                guard parent >= 0 else { throw EngineError(.failed(operation: "sync into \(dir) of \(c.record.name)"), errno: errno) }
                 if mkdirat(parent, String(part), 0o755) != 0 && errno != EEXIST {
                     let err = errno
                     close(parent)
-                    throw EngineError("cannot create \(built)/\(part) in \(c.record.name)", errno: err)
+                    throw EngineError(.failed(operation: "create \(built)/\(part) in \(c.record.name)"), errno: err)
                 }
                 close(parent)
                 built += "/" + part
             }
             let into = Files.openInRoot(rootFD, dir, O_RDONLY | O_DIRECTORY)
-            guard into >= 0 else { throw EngineError("cannot sync into \(dir) of \(c.record.name)") }
+            guard into >= 0 else { throw EngineError(.failed(operation: "sync into \(dir) of \(c.record.name)"), errno: errno) }
             defer { close(into) }
             guard exists else {
                 // Gone on the host: gone in the container.
@@ -271,11 +282,11 @@ extension Engine {
             }
             let (hostDir, hostBase) = Self.split(hostPath)
             let from = open(hostDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard from >= 0 else { throw EngineError("cannot read \(hostPath)") }
+            guard from >= 0 else { throw EngineError(.failed(operation: "read \(hostPath)"), errno: errno) }
             defer { close(from) }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 if mkdirat(into, base, st.st_mode & 0o7777) != 0 && errno != EEXIST {
-                    throw EngineError("cannot create \(containerPath) in \(c.record.name)", errno: errno)
+                    throw EngineError(.failed(operation: "create \(containerPath) in \(c.record.name)"), errno: errno)
                 }
                 let src = open(hostPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 let dst = openat(into, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -283,7 +294,7 @@ extension Engine {
                     if src >= 0 { close(src) }
                     if dst >= 0 { close(dst) }
                 }
-                guard src >= 0, dst >= 0 else { throw EngineError("cannot sync \(hostPath) to \(containerPath)") }
+                guard src >= 0, dst >= 0 else { throw EngineError(.failed(operation: "sync \(hostPath) to \(containerPath)"), errno: errno) }
                 try Self.copying { () throws(TreeCopyError) in
                     try Self.cpCopy(false).copyContents(of: src, into: dst)
                 }

@@ -70,7 +70,7 @@ import Testing
         do {
             _ = try build(image: { $0.Cmd = nil })
         } catch {
-            #expect("\(error)" == #"no command specified for service "web""#)
+            #expect((error as? EngineError)?.reason == .noCommand(service: "web"))
         }
     }
 

@@ -28,7 +28,7 @@ enum Pulling {
         do {
             reference = try ImageReference(parsing: text)
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
         let record = try pull(reference, platform: platform, lines: !quiet)
         if quiet { Console.out(reference.description + "\n") }
@@ -62,7 +62,7 @@ enum Pulling {
                 }
             }
         } catch {
-            throw CLIError("Error response from daemon: \(error)")
+            throw CLIError("Error response from daemon: \(ErrorWording.message(error))")
         }
         return record
     }
@@ -83,7 +83,7 @@ extension Pulling {
         do {
             reference = try ImageReference(parsing: text)
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
         var pusher = Pusher(store: try StateRoot.images(), client: client())
         pusher.platform = try platform.map(parsePlatform)
@@ -98,7 +98,7 @@ extension Pulling {
                 }
             }
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
     }
 }

@@ -18,7 +18,7 @@ enum StateRoot {
         do {
             return try ImageStore(root: path)
         } catch {
-            throw CLIError("cannot open the image store at \(path): \(error)")
+            throw CLIError("cannot open the image store at \(path): \(ErrorWording.message(error))")
         }
     }
 }

@@ -85,7 +85,7 @@ public struct BootUnit {
             try Files.makeDirectories(directory + "/multi-user.target.wants")
             try Files.writeAtomically(path, Array(Self.text(executable: executable, root: root).utf8))
         } catch {
-            throw CLIError("cannot write \(path): \(error)")
+            throw CLIError("cannot write \(path): \(ErrorWording.message(error))")
         }
         unlink(wantsLink)
         guard symlink(path, wantsLink) == 0 else { throw CLIError("cannot enable \(path): \(String(cString: strerror(errno)))") }

@@ -39,7 +39,7 @@ struct Commit: ParsableCommand {
         do {
             ref = try reference.map(ImageReference.init(parsing:))
         } catch {
-            throw CLIError("invalid reference format: \(error)")
+            throw CLIError("invalid reference format: \(ErrorWording.message(error))")
         }
         let c = try ProjectContext.container(global, service: service, index: index)
         // Compose's progress lines, on standard error; nothing on standard output.

@@ -59,7 +59,7 @@ struct Cp: ParsableCommand {
                 Console.error(" \(c.record.name) copy \(source) to \(c.record.name):\(path) Copied")
             }
         } catch let e as EngineError {
-            throw CLIError(e.description, code: e.exitCode)
+            throw CLIError(ErrorWording.message(e), code: e.exitCode)
         }
     }
 }

@@ -50,7 +50,7 @@ struct Pull: ParsableCommand {
                 if !quiet { ProgressOutput.render(.image(service: name, text: "Pulled")) }
             } catch {
                 if !ignorePullFailures { throw error }
-                Console.error(" \(name) Error \(error)")
+                Console.error(" \(name) Error \(ErrorWording.message(error))")
             }
         }
     }

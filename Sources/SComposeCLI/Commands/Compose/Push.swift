@@ -38,7 +38,7 @@ struct Push: ParsableCommand {
                 if !quiet { ProgressOutput.render(.image(service: name, text: "Pushed")) }
             } catch {
                 if !ignorePushFailures { throw error }
-                Console.error(" \(name) Error \(error)")
+                Console.error(" \(name) Error \(ErrorWording.message(error))")
             }
         }
     }

@@ -115,7 +115,7 @@ struct Up: ParsableCommand {
         options.build = build ? .always : noBuild ? .never : .missing
         options.pull = pull.map(PullPolicy.init)
         // The rules are checked before anything starts.
-        let watcher = watch ? try Watcher(engine: engine, loaded: project, services: services) { Console.error($0) } : nil
+        let watcher = watch ? try Watcher(engine: engine, loaded: project, services: services) { WatchOutput.say($0) } : nil
         guard try ProjectContext.reconcile(project, options, global, engine) else { return }
         if noStart { return }
         if wait { try engine.waitUntilReady(project: project.name, services: services, timeout: waitTimeout) }
@@ -135,7 +135,7 @@ struct Up: ParsableCommand {
             // (a rebuild replaces them).
             session.watching = true
             DispatchQueue.global().async {
-                do { try watcher.run() } catch { Console.error("watch: \(error)") }
+                do { try watcher.run() } catch { Console.error("watch: \(ErrorWording.message(error))") }
             }
         }
         let code = session.run(services: services)

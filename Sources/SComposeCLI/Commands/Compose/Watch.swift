@@ -30,10 +30,10 @@ struct Watch: ParsableCommand {
         var engine = ProjectContext.engine()
         if quiet { engine.buildOutput = { _ in } }
         let prune = prune
-        let watcher = try Watcher(engine: engine, loaded: loaded, services: services) { line in
-            Console.error(line)
+        let watcher = try Watcher(engine: engine, loaded: loaded, services: services) { event in
+            WatchOutput.say(event)
             // A rebuild leaves the image it replaced dangling: gone with --prune.
-            if prune, line.hasSuffix("successfully built"), let store = try? StateRoot.images() {
+            if case .built = event, prune, let store = try? StateRoot.images() {
                 _ = try? store.prune(all: false, inUse: ImageUse.checker())
             }
         }

@@ -31,7 +31,7 @@ struct ImageImport: ParsableCommand {
         do {
             ref = try reference.map(ImageReference.init(parsing:))
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
         var source = file
         var path = file
@@ -53,7 +53,7 @@ struct ImageImport: ParsableCommand {
                 platform: platform)
             Console.out(record.id.description + "\n")
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
     }
 

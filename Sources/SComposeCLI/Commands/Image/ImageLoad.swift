@@ -39,7 +39,7 @@ struct ImageLoad: ParsableCommand {
                 }
             }
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
     }
 }

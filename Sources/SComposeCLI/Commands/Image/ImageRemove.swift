@@ -22,7 +22,7 @@ struct ImageRemove: ParsableCommand {
                 // Containers arrive with the runtime; until then no image is in use.
                 for line in try store.remove(image, force: force, inUse: ImageUse.checker()) { Console.out(line + "\n") }
             } catch {
-                failures.append("Error response from daemon: \(error)")
+                failures.append("Error response from daemon: \(ErrorWording.message(error))")
             }
         }
         if !failures.isEmpty { throw CLIError(failures.joined(separator: "\n")) }

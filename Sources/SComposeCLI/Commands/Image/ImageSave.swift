@@ -30,7 +30,7 @@ struct ImageSave: ParsableCommand {
         do {
             try store.save(images, to: target, format: archiveFormat)
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(ErrorWording.message(error))
         }
         if output == nil {
             defer { unlink(target) }

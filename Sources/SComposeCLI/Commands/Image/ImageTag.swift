@@ -18,7 +18,7 @@ struct ImageTag: ParsableCommand {
         do {
             try store.tag(source, try ImageReference(parsing: target))
         } catch {
-            throw CLIError("Error response from daemon: \(error)")
+            throw CLIError("Error response from daemon: \(ErrorWording.message(error))")
         }
     }
 }

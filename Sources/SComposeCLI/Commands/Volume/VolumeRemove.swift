@@ -31,7 +31,7 @@ struct VolumeRemove: ParsableCommand {
                 try store.remove(name)
                 Console.out(name + "\n")
             } catch {
-                failed = "\(error)"
+                failed = ErrorWording.message(error)
             }
         }
         if let failed { throw CLIError(failed) }
