@@ -72,7 +72,7 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release))]
         ),
         .testTarget(name: "SComposeYAMLTests", dependencies: ["SComposeYAML"]),
-        .testTarget(name: "SComposeLoaderTests", dependencies: ["SComposeLoader", "SComposeSpec", "SComposeYAML"]),
+        .testTarget(name: "SComposeLoaderTests", dependencies: ["SComposeLoader", "SComposeOS", "SComposeSpec", "SComposeYAML"]),
         .testTarget(
             name: "SComposeCLITests", dependencies: ["SComposeCLI", "SComposeLoader"],
             exclude: ["corpus-exclusions.txt"]),

@@ -49,7 +49,7 @@ struct ContainerBlueprint: Sendable, CustomStringConvertible {
         lines += hosts.split(separator: "\n").map { "hosts \($0.replacing("\t", with: " "))" }
         lines += resolvConf.split(separator: "\n").map { "resolv \($0)" }
         for (prefix, bytes) in [("spec", try? StateJSONEncoder().encode(spec)), ("record", try? StateJSONEncoder().encode(record))] {
-            guard let bytes, let tree = try? JSONTree.parse(bytes) else { continue }
+            guard let bytes, let tree = try? JSONValue.parse(bytes) else { continue }
             lines += tree.flattened(prefix)
         }
         return lines.joined(separator: "\n")

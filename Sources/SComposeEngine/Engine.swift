@@ -46,7 +46,7 @@ extension ContainerRecord {
     /// Reads `container.json` by hand: `ps` and `up` read one per container, and the generic
     /// `Decodable` path cost more than the rest of reading the state.
     static func read(_ path: String) -> ContainerRecord? {
-        guard let bytes = try? Files.read(path), let tree = try? JSONTree.parse(bytes),
+        guard let bytes = try? Files.read(path), let tree = try? JSONValue.parse(bytes),
             let id = tree.value("id")?.stringValue, let name = tree.value("name")?.stringValue,
             let project = tree.value("project")?.stringValue, let service = tree.value("service")?.stringValue,
             let number = tree.value("number")?.intValue

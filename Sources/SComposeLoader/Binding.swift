@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 import SComposeSpec
 
 /// Binds the printed model (every value already decoded to its canonical form by `Render`)
@@ -13,9 +14,9 @@ public enum Binding {
         for (key, v) in model["volumes"]?.pairs ?? [] {
             var volume = VolumeConfig(name: v["name"]?.stringValue ?? key)
             volume.driver = v["driver"]?.stringValue
-            volume.driverOpts = v["driver_opts"]?.stringMap ?? [:]
+            volume.driverOpts = v["driver_opts"]?.stringMapKeepingKeys ?? [:]
             volume.external = v["external"]?.boolValue ?? false
-            volume.labels = v["labels"]?.stringMap ?? [:]
+            volume.labels = v["labels"]?.stringMapKeepingKeys ?? [:]
             project.volumes[key] = volume
         }
         for (kind, value) in [("secrets", model["secrets"]), ("configs", model["configs"])] {
@@ -25,7 +26,7 @@ public enum Binding {
                 object.environment = f["environment"]?.stringValue
                 object.content = f["content"]?.stringValue
                 object.external = f["external"]?.boolValue ?? false
-                object.labels = f["labels"]?.stringMap ?? [:]
+                object.labels = f["labels"]?.stringMapKeepingKeys ?? [:]
                 if kind == "secrets" { project.secrets[key] = object } else { project.configs[key] = object }
             }
         }
@@ -51,7 +52,7 @@ public enum Binding {
             build.dockerfileInline = b["dockerfile_inline"]?.stringValue
             build.args = b["args"]?.optionalStringMap ?? [:]
             build.target = b["target"]?.stringValue
-            build.labels = b["labels"]?.stringMap ?? [:]
+            build.labels = b["labels"]?.stringMapKeepingKeys ?? [:]
             build.tags = b["tags"]?.strings ?? []
             build.network = b["network"]?.stringValue
             build.extraHosts = b["extra_hosts"]?.strings ?? []
@@ -59,7 +60,7 @@ public enum Binding {
             build.noCache = b["no_cache"]?.boolValue ?? false
             build.pull = b["pull"]?.boolValue ?? false
             build.platforms = b["platforms"]?.strings ?? []
-            build.additionalContexts = b["additional_contexts"]?.stringMap ?? [:]
+            build.additionalContexts = b["additional_contexts"]?.stringMapKeepingKeys ?? [:]
             build.secrets = (b["secrets"]?.items ?? []).map(fileReference)
             build.ssh = b["ssh"]?.strings ?? []
             svc.build = build
@@ -67,11 +68,11 @@ public enum Binding {
         if case .array = s["command"] { svc.command = s["command"]?.strings }
         if case .array = s["entrypoint"] { svc.entrypoint = s["entrypoint"]?.strings }
         svc.environment = s["environment"]?.optionalStringMap ?? [:]
-        svc.labels = s["labels"]?.stringMap ?? [:]
-        svc.annotations = s["annotations"]?.stringMap ?? [:]
+        svc.labels = s["labels"]?.stringMapKeepingKeys ?? [:]
+        svc.annotations = s["annotations"]?.stringMapKeepingKeys ?? [:]
         for p in s["ports"]?.items ?? [] {
             var port = PortConfig(
-                target: Int(p["target"]?.intValue ?? 0), published: p["published"]?.stringValue,
+                target: Int(p["target"]?.int64Value ?? 0), published: p["published"]?.stringValue,
                 hostIP: p["host_ip"]?.stringValue, proto: p["protocol"]?.stringValue ?? "tcp")
             port.mode = p["mode"]?.stringValue ?? "ingress"
             port.name = p["name"]?.stringValue
@@ -89,7 +90,7 @@ public enum Binding {
             mount.noCopy = v["volume"]?["nocopy"]?.boolValue ?? false
             mount.subpath = v["volume"]?["subpath"]?.stringValue ?? v["image"]?["subpath"]?.stringValue
             mount.tmpfsSize = bytes(v["tmpfs"]?["size"])
-            mount.tmpfsMode = v["tmpfs"]?["mode"]?.intValue.map { UInt32(truncatingIfNeeded: $0) }
+            mount.tmpfsMode = v["tmpfs"]?["mode"]?.int64Value.map { UInt32(truncatingIfNeeded: $0) }
             svc.volumes.append(mount)
         }
         svc.volumesFrom = s["volumes_from"]?.strings ?? []
@@ -104,8 +105,8 @@ public enum Binding {
             net.ipv4Address = n["ipv4_address"]?.stringValue
             net.ipv6Address = n["ipv6_address"]?.stringValue
             net.macAddress = n["mac_address"]?.stringValue
-            net.priority = Int(n["priority"]?.intValue ?? 0)
-            net.driverOpts = n["driver_opts"]?.stringMap ?? [:]
+            net.priority = Int(n["priority"]?.int64Value ?? 0)
+            net.driverOpts = n["driver_opts"]?.stringMapKeepingKeys ?? [:]
             svc.networks[key] = net
         }
         svc.networkMode = s["network_mode"]?.stringValue
@@ -122,28 +123,28 @@ public enum Binding {
             check.timeout = durationNS(h["timeout"])
             check.startPeriod = durationNS(h["start_period"])
             check.startInterval = durationNS(h["start_interval"])
-            check.retries = h["retries"]?.intValue.map { Int($0) }
+            check.retries = h["retries"]?.int64Value.map { Int($0) }
             check.disable = h["disable"]?.boolValue ?? false
             svc.healthcheck = check
         }
         svc.restart = s["restart"]?.stringValue
         if let d = s["deploy"] {
             var deploy = DeployConfig()
-            deploy.replicas = d["replicas"]?.intValue.map { Int($0) }
+            deploy.replicas = d["replicas"]?.int64Value.map { Int($0) }
             let limits = d["resources"]?["limits"]
             let reservations = d["resources"]?["reservations"]
             deploy.cpuLimit = limits?["cpus"]?.doubleValue
             deploy.memoryLimit = bytes(limits?["memory"])
-            deploy.pidsLimit = limits?["pids"]?.intValue
+            deploy.pidsLimit = limits?["pids"]?.int64Value
             deploy.cpuReservation = reservations?["cpus"]?.doubleValue
             deploy.memoryReservation = bytes(reservations?["memory"])
             deploy.restartCondition = d["restart_policy"]?["condition"]?.stringValue
-            deploy.restartMaxAttempts = d["restart_policy"]?["max_attempts"]?.intValue.map { Int($0) }
+            deploy.restartMaxAttempts = d["restart_policy"]?["max_attempts"]?.int64Value.map { Int($0) }
             deploy.restartDelay = durationNS(d["restart_policy"]?["delay"])
-            deploy.labels = d["labels"]?.stringMap ?? [:]
+            deploy.labels = d["labels"]?.stringMapKeepingKeys ?? [:]
             svc.deploy = deploy
         }
-        svc.scale = s["scale"]?.intValue.map { Int($0) }
+        svc.scale = s["scale"]?.int64Value.map { Int($0) }
         svc.profiles = s["profiles"]?.strings ?? []
         svc.user = s["user"]?.stringValue
         svc.groupAdd = s["group_add"]?.strings ?? []
@@ -160,13 +161,13 @@ public enum Binding {
         svc.capDrop = s["cap_drop"]?.strings ?? []
         svc.securityOpt = s["security_opt"]?.strings ?? []
         for (key, u) in s["ulimits"]?.pairs ?? [] {
-            if let single = u.intValue {
+            if let single = u.int64Value {
                 svc.ulimits[key] = Ulimit(soft: single, hard: single)
             } else {
-                svc.ulimits[key] = Ulimit(soft: u["soft"]?.intValue ?? 0, hard: u["hard"]?.intValue ?? 0)
+                svc.ulimits[key] = Ulimit(soft: u["soft"]?.int64Value ?? 0, hard: u["hard"]?.int64Value ?? 0)
             }
         }
-        svc.sysctls = s["sysctls"]?.stringMap ?? [:]
+        svc.sysctls = s["sysctls"]?.stringMapKeepingKeys ?? [:]
         svc.extraHosts = s["extra_hosts"]?.strings ?? []
         svc.dns = s["dns"]?.strings ?? []
         svc.dnsSearch = s["dns_search"]?.strings ?? []
@@ -188,12 +189,12 @@ public enum Binding {
         svc.memswapLimit = bytes(s["memswap_limit"])
         svc.shmSize = bytes(s["shm_size"])
         svc.cpus = s["cpus"]?.doubleValue
-        svc.cpuShares = s["cpu_shares"]?.intValue
-        svc.blkioWeight = s["blkio_config"]?["weight"]?.intValue
+        svc.cpuShares = s["cpu_shares"]?.int64Value
+        svc.blkioWeight = s["blkio_config"]?["weight"]?.int64Value
         svc.cpuset = s["cpuset"]?.stringValue
-        svc.pidsLimit = s["pids_limit"]?.intValue
+        svc.pidsLimit = s["pids_limit"]?.int64Value
         svc.oomKillDisable = s["oom_kill_disable"]?.boolValue ?? false
-        svc.oomScoreAdj = s["oom_score_adj"]?.intValue
+        svc.oomScoreAdj = s["oom_score_adj"]?.int64Value
         svc.stopSignal = s["stop_signal"]?.stringValue
         svc.stopGracePeriod = durationNS(s["stop_grace_period"])
         svc.secrets = (s["secrets"]?.items ?? []).map(fileReference)
@@ -201,7 +202,7 @@ public enum Binding {
         if let l = s["logging"] {
             var logging = LoggingConfig()
             logging.driver = l["driver"]?.stringValue
-            logging.options = l["options"]?.stringMap ?? [:]
+            logging.options = l["options"]?.stringMapKeepingKeys ?? [:]
             svc.logging = logging
         }
         svc.platform = s["platform"]?.stringValue
@@ -241,20 +242,20 @@ public enum Binding {
     static func network(_ key: String, _ n: JSONValue) -> NetworkConfig {
         var net = NetworkConfig(name: n["name"]?.stringValue ?? key)
         net.driver = n["driver"]?.stringValue
-        net.driverOpts = n["driver_opts"]?.stringMap ?? [:]
+        net.driverOpts = n["driver_opts"]?.stringMapKeepingKeys ?? [:]
         net.external = n["external"]?.boolValue ?? false
         net.isInternal = n["internal"]?.boolValue ?? false
         net.attachable = n["attachable"]?.boolValue ?? false
         net.enableIPv4 = n["enable_ipv4"]?.boolValue
         net.enableIPv6 = n["enable_ipv6"]?.boolValue
-        net.labels = n["labels"]?.stringMap ?? [:]
+        net.labels = n["labels"]?.stringMapKeepingKeys ?? [:]
         net.ipamDriver = n["ipam"]?["driver"]?.stringValue
         for c in n["ipam"]?["config"]?.items ?? [] {
             var pool = IPAMPool()
             pool.subnet = c["subnet"]?.stringValue
             pool.gateway = c["gateway"]?.stringValue
             pool.ipRange = c["ip_range"]?.stringValue
-            pool.auxAddresses = c["aux_addresses"]?.stringMap ?? [:]
+            pool.auxAddresses = c["aux_addresses"]?.stringMapKeepingKeys ?? [:]
             net.ipamConfig.append(pool)
         }
         return net
@@ -262,26 +263,11 @@ public enum Binding {
 }
 
 extension JSONValue {
-    var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-    var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    var intValue: Int64? {
-        switch self {
-        case .int(let i): return i
-        case .double(let d): return Int64(exactly: d.rounded(.towardZero))
-        default: return nil
-        }
-    }
-    var doubleValue: Double? {
-        switch self {
-        case .int(let i): return Double(i)
-        case .double(let d): return d
-        default: return nil
-        }
-    }
     var items: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     var pairs: [(String, JSONValue)]? { if case .object(let o) = self { return o } else { return nil } }
     var strings: [String]? { items?.compactMap(\.stringValue) }
-    var stringMap: [String: String]? {
+    /// An object's values as strings, every key kept (a value that is not a string as "").
+    var stringMapKeepingKeys: [String: String]? {
         guard let pairs else { return nil }
         var out: [String: String] = [:]
         for (k, v) in pairs { out[k] = v.stringValue ?? "" }

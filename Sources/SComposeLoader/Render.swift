@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 
 /// Renders the normalized model as Docker Compose prints it (`config --format json|yaml`),
 /// decoding each value through its field's type as compose-go's structs do.
@@ -346,8 +347,7 @@ public enum Render {
         switch value {
         case .null: return true
         case .bool(let b): return !b
-        case .int(let i): return i == 0
-        case .double(let d): return d == 0
+        case .number(let text): return Double(text) == 0
         case .string(let s): return s.isEmpty
         case .array(let a): return a.isEmpty
         case .object(let o): return o.isEmpty

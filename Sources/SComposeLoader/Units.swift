@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 import SComposeYAML
 
 /// Byte sizes, durations and numbers in the forms compose files write them.

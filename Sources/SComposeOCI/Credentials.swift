@@ -7,13 +7,13 @@ import Glibc
 /// `~/.docker/config.json`): `auths` entries (base64 `auth`, or `username` and `password`),
 /// and `credHelpers` / `credsStore` through the `docker-credential-<name> get` protocol.
 public struct DockerCredentials: Sendable {
-    let config: JSONTree?
+    let config: JSONValue?
     let path: String
 
     public init(environment: [String: String]) {
         let dir = environment["DOCKER_CONFIG"] ?? ((environment["HOME"] ?? "/root") + "/.docker")
         path = dir + "/config.json"
-        config = (try? Files.read(path)).flatMap { try? JSONTree.parse($0) }
+        config = (try? Files.read(path)).flatMap { try? JSONValue.parse($0) }
     }
 
     /// `docker.io` as Docker names its entry, other hosts as they are.
@@ -63,7 +63,7 @@ public struct DockerCredentials: Sendable {
             result.status == 0
         else { return nil }
         let reply = result.output
-        guard let tree = try? JSONTree.parse(reply), let user = tree.value("Username")?.stringValue,
+        guard let tree = try? JSONValue.parse(reply), let user = tree.value("Username")?.stringValue,
             let secret = tree.value("Secret")?.stringValue
         else { return nil }
         return RegistryCredentials(username: user, secret: secret)

@@ -111,7 +111,7 @@ public struct Puller: Sendable {
         }
         guard mediaType == MediaType.ociIndex || mediaType == MediaType.dockerManifestList else { return (bytes, digest, digest) }
         // An index: the entry for our platform.
-        guard let tree = try? JSONTree.parse(bytes), let entries = tree.value("manifests")?.arrayValue else {
+        guard let tree = try? JSONValue.parse(bytes), let entries = tree.value("manifests")?.arrayValue else {
             throw .invalid("invalid image index for \(reference)")
         }
         var candidates: [(Digest, String?)] = []
@@ -142,7 +142,7 @@ public struct Puller: Sendable {
             domain: reference.domain, repository: reference.path, path: "manifests/\(tagOrDigest)",
             headers: [("Accept", Self.manifestTypes.joined(separator: ", "))])
         try Self.check(response, what: "\(reference.familiarRepository):\(tagOrDigest)", reference: reference)
-        let tree = try? JSONTree.parse(response.body)
+        let tree = try? JSONValue.parse(response.body)
         var mediaType = response.header("content-type").map { String($0.prefix { $0 != ";" }) } ?? ""
         if let declared = tree?.value("mediaType")?.stringValue { mediaType = declared }
         if tree?.value("schemaVersion")?.intValue == 1 || mediaType.contains("distribution.manifest.v1") {

@@ -46,7 +46,7 @@ public final class RegistryClient: Sendable {
         var out = (environment["SCOMPOSE_REGISTRY_MIRRORS"] ?? "").split(separator: ",").map {
             String($0.drop { $0 == " " })
         }.filter { !$0.isEmpty }
-        if let bytes = try? Files.read(daemonConfig), let tree = try? JSONTree.parse(bytes),
+        if let bytes = try? Files.read(daemonConfig), let tree = try? JSONValue.parse(bytes),
             let list = tree.value("registry-mirrors")?.arrayValue
         {
             out += list.compactMap(\.stringValue)
@@ -165,7 +165,7 @@ public final class RegistryClient: Sendable {
             attempt += 1
             response = try transport.send(HTTPRequest(url: url, headers: headers), sink: nil)
         }
-        guard response.status == 200, let tree = try? JSONTree.parse(response.body),
+        guard response.status == 200, let tree = try? JSONValue.parse(response.body),
             let token = tree.value("token")?.stringValue ?? tree.value("access_token")?.stringValue
         else {
             throw .registry(

@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// A small JSON codec for state files, with no Foundation: the shim (one per container) reads
-/// its spec and writes its state with it, so it need not load Foundation at all. It covers what
-/// `Codable` state needs: objects, arrays, strings, numbers, booleans and null.
-public indirect enum JSONTree: Equatable, Sendable {
+/// A JSON value with its object keys in order, the one JSON type of the project: state files
+/// (read and written by `StateJSONEncoder`/`StateJSONDecoder`, with no Foundation, so the shim,
+/// one per container, need not load it), the compose model as `config --format json` prints
+/// it, and the rows of `--format json`.
+public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
-    /// The number's text, as written.
+    /// The number's text, as read or as written: exact for any integer width, and the writer
+    /// of a float decides its form (Go's, for the compose model).
     case number(String)
     case string(String)
-    case array([JSONTree])
-    case object([(String, JSONTree)])
+    case array([JSONValue])
+    case object([(String, JSONValue)])
 
-    public static func == (a: JSONTree, b: JSONTree) -> Bool {
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -24,7 +26,11 @@ public indirect enum JSONTree: Equatable, Sendable {
         }
     }
 
-    subscript(key: String) -> JSONTree? {
+    /// An integer.
+    public static func int(_ i: Int64) -> JSONValue { .number(String(i)) }
+
+    /// The value of `key` in an object (the last one if repeated, as Go's decoder keeps).
+    public subscript(key: String) -> JSONValue? {
         if case .object(let pairs) = self { return pairs.last { $0.0 == key }?.1 }
         return nil
     }
@@ -36,14 +42,14 @@ public struct JSONCodingError: Error, Sendable, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// JSON text → `JSONTree`.
+/// JSON text → `JSONValue`.
 struct JSONParser {
     let b: [UInt8]
     var i = 0
 
     init(_ bytes: [UInt8]) { b = bytes }
 
-    mutating func parse() throws(JSONCodingError) -> JSONTree {
+    mutating func parse() throws(JSONCodingError) -> JSONValue {
         let v = try value(depth: 0)
         skip()
         guard i == b.count else { throw JSONCodingError("trailing data at byte \(i)") }
@@ -54,14 +60,14 @@ struct JSONParser {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0a || b[i] == 0x0d || b[i] == 0x09 { i += 1 }
     }
 
-    mutating func value(depth: Int) throws(JSONCodingError) -> JSONTree {
+    mutating func value(depth: Int) throws(JSONCodingError) -> JSONValue {
         guard depth < 512 else { throw JSONCodingError("nesting too deep") }
         skip()
         guard i < b.count else { throw JSONCodingError("unexpected end") }
         switch b[i] {
         case UInt8(ascii: "{"):
             i += 1
-            var pairs: [(String, JSONTree)] = []
+            var pairs: [(String, JSONValue)] = []
             skip()
             if i < b.count, b[i] == UInt8(ascii: "}") {
                 i += 1
@@ -82,7 +88,7 @@ struct JSONParser {
             }
         case UInt8(ascii: "["):
             i += 1
-            var items: [JSONTree] = []
+            var items: [JSONValue] = []
             skip()
             if i < b.count, b[i] == UInt8(ascii: "]") {
                 i += 1
@@ -170,12 +176,59 @@ struct JSONParser {
     }
 }
 
-extension JSONTree {
-    /// Compact JSON text; object keys sorted when `sortKeys`.
-    public func text(sortKeys: Bool = true) -> [UInt8] {
+extension JSONValue {
+    /// Compact JSON bytes; object keys sorted when `sortKeys`.
+    public func bytes(sortKeys: Bool = true) -> [UInt8] {
         var out: [UInt8] = []
         write(&out, sortKeys: sortKeys)
         return out
+    }
+
+    /// JSON on one line, keys in their order (as `docker … --format json` prints rows).
+    public func compactText() -> String {
+        String(decoding: bytes(sortKeys: false), as: UTF8.self)
+    }
+
+    /// JSON text indented by `indent` per level, keys sorted when `sortKeys` (as Go's encoder
+    /// prints maps), empty arrays and objects as `[]` and `{}`.
+    public func text(indent: String = "  ", sortKeys: Bool = true) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        writeIndented(&out, level: 0, indent: Array(indent.utf8), sortKeys: sortKeys)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func writeIndented(_ out: inout [UInt8], level: Int, indent: [UInt8], sortKeys: Bool) {
+        func pad(_ n: Int) {
+            for _ in 0..<n { out += indent }
+        }
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            out += Array("[\n".utf8)
+            for (i, item) in items.enumerated() {
+                pad(level + 1)
+                item.writeIndented(&out, level: level + 1, indent: indent, sortKeys: sortKeys)
+                if i < items.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
+            }
+            pad(level)
+            out.append(UInt8(ascii: "]"))
+        case .object(let pairs) where !pairs.isEmpty:
+            let ordered = sortKeys ? pairs.sorted { $0.0 < $1.0 } : pairs
+            out += Array("{\n".utf8)
+            for (i, (k, v)) in ordered.enumerated() {
+                pad(level + 1)
+                Self.quote(k, into: &out)
+                out += Array(": ".utf8)
+                v.writeIndented(&out, level: level + 1, indent: indent, sortKeys: sortKeys)
+                if i < ordered.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
+            }
+            pad(level)
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(&out, sortKeys: sortKeys)
+        }
     }
 
     func write(_ out: inout [UInt8], sortKeys: Bool) {
@@ -230,12 +283,12 @@ public struct StateJSONEncoder {
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let box = EncodingBox()
         try value.encode(to: TreeEncoder(box: box, path: []))
-        return box.tree.text()
+        return box.tree.bytes()
     }
 }
 
 final class EncodingBox {
-    var tree: JSONTree = .null
+    var tree: JSONValue = .null
 }
 
 /// Writes into a node of a tree held by reference: containers keep a path to where they write.
@@ -250,10 +303,10 @@ struct TreeEncoder: Encoder {
         case index(Int)
     }
 
-    func set(_ value: JSONTree) { box.tree = Self.replacing(box.tree, at: path[...], with: value) }
-    func get() -> JSONTree { Self.node(box.tree, at: path[...]) }
+    func set(_ value: JSONValue) { box.tree = Self.replacing(box.tree, at: path[...], with: value) }
+    func get() -> JSONValue { Self.node(box.tree, at: path[...]) }
 
-    static func node(_ tree: JSONTree, at path: ArraySlice<PathPart>) -> JSONTree {
+    static func node(_ tree: JSONValue, at path: ArraySlice<PathPart>) -> JSONValue {
         guard let first = path.first else { return tree }
         switch (first, tree) {
         case (.key(let k), .object(let pairs)): return node(pairs.first { $0.0 == k }?.1 ?? .null, at: path.dropFirst())
@@ -262,11 +315,11 @@ struct TreeEncoder: Encoder {
         }
     }
 
-    static func replacing(_ tree: JSONTree, at path: ArraySlice<PathPart>, with value: JSONTree) -> JSONTree {
+    static func replacing(_ tree: JSONValue, at path: ArraySlice<PathPart>, with value: JSONValue) -> JSONValue {
         guard let first = path.first else { return value }
         switch first {
         case .key(let k):
-            var pairs: [(String, JSONTree)] = []
+            var pairs: [(String, JSONValue)] = []
             if case .object(let p) = tree { pairs = p }
             if let idx = pairs.firstIndex(where: { $0.0 == k }) {
                 pairs[idx].1 = replacing(pairs[idx].1, at: path.dropFirst(), with: value)
@@ -275,7 +328,7 @@ struct TreeEncoder: Encoder {
             }
             return .object(pairs)
         case .index(let n):
-            var items: [JSONTree] = []
+            var items: [JSONValue] = []
             if case .array(let a) = tree { items = a }
             while items.count <= n { items.append(.null) }
             items[n] = replacing(items[n], at: path.dropFirst(), with: value)
@@ -379,13 +432,13 @@ public struct StateJSONDecoder {
 }
 
 struct TreeDecoder: Decoder {
-    let tree: JSONTree
+    let tree: JSONValue
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let pairs) = tree else { throw JSONCodingError("expected an object") }
-        var dict: [String: JSONTree] = [:]
+        var dict: [String: JSONValue] = [:]
         for (k, v) in pairs { dict[k] = v }
         return KeyedDecodingContainer(KeyedTreeDecoder<Key>(values: dict))
     }
@@ -399,13 +452,13 @@ struct TreeDecoder: Decoder {
 }
 
 struct KeyedTreeDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let values: [String: JSONTree]
+    let values: [String: JSONValue]
     var codingPath: [CodingKey] { [] }
     var allKeys: [Key] { values.keys.compactMap { Key(stringValue: $0) } }
 
     func contains(_ key: Key) -> Bool { values[key.stringValue] != nil }
 
-    func value(_ key: Key) throws -> JSONTree {
+    func value(_ key: Key) throws -> JSONValue {
         guard let v = values[key.stringValue] else { throw JSONCodingError("missing key \"\(key.stringValue)\"") }
         return v
     }
@@ -429,15 +482,15 @@ struct KeyedTreeDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
 }
 
 struct UnkeyedTreeDecoder: UnkeyedDecodingContainer {
-    let items: [JSONTree]
+    let items: [JSONValue]
     var currentIndex = 0
     var codingPath: [CodingKey] { [] }
     var count: Int? { items.count }
     var isAtEnd: Bool { currentIndex >= items.count }
 
-    init(items: [JSONTree]) { self.items = items }
+    init(items: [JSONValue]) { self.items = items }
 
-    mutating func next() throws -> JSONTree {
+    mutating func next() throws -> JSONValue {
         guard !isAtEnd else { throw JSONCodingError("array too short") }
         defer { currentIndex += 1 }
         return items[currentIndex]
@@ -461,7 +514,7 @@ struct UnkeyedTreeDecoder: UnkeyedDecodingContainer {
 }
 
 struct SingleTreeDecoder: SingleValueDecodingContainer {
-    let tree: JSONTree
+    let tree: JSONValue
     var codingPath: [CodingKey] { [] }
 
     func decodeNil() -> Bool { tree == .null }
@@ -511,22 +564,22 @@ public enum JSONText {
     /// `s` as a JSON string literal, quotes included.
     public static func quote(_ s: String) -> String {
         var out: [UInt8] = []
-        JSONTree.quote(s, into: &out)
+        JSONValue.quote(s, into: &out)
         return String(decoding: out, as: UTF8.self)
     }
 }
 
 // MARK: - Reading a tree by hand
 
-extension JSONTree {
+extension JSONValue {
     /// Parses JSON text.
-    public static func parse(_ bytes: [UInt8]) throws(JSONCodingError) -> JSONTree {
+    public static func parse(_ bytes: [UInt8]) throws(JSONCodingError) -> JSONValue {
         var parser = JSONParser(bytes)
         return try parser.parse()
     }
 
     /// The value of `key` in an object (the last one if repeated).
-    public func value(_ key: String) -> JSONTree? { self[key] }
+    public func value(_ key: String) -> JSONValue? { self[key] }
 
     public var stringValue: String? {
         if case .string(let s) = self { return s }
@@ -548,7 +601,7 @@ extension JSONTree {
         return nil
     }
 
-    public var arrayValue: [JSONTree]? {
+    public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
@@ -562,7 +615,7 @@ extension JSONTree {
     }
 }
 
-extension JSONTree {
+extension JSONValue {
     /// Every leaf as `path = value`, objects' keys in their order, `[i]` for array elements and
     /// arrays of scalars on one line: a text form of a value that tests read line by line.
     public func flattened(_ path: String) -> [String] {

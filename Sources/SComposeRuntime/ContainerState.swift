@@ -205,7 +205,7 @@ public struct ContainerFiles: Sendable {
 extension RunningState {
     /// Reads `state.json` by hand (`ps` and `up` read one per container).
     public static func read(_ path: String) -> RunningState? {
-        guard let bytes = try? Files.read(path), let tree = try? JSONTree.parse(bytes),
+        guard let bytes = try? Files.read(path), let tree = try? JSONValue.parse(bytes),
             let pid = tree.value("pid")?.intValue, let shimPid = tree.value("shimPid")?.intValue,
             let startedAt = tree.value("startedAt")?.stringValue,
             let ticks = tree.value("startTicks").flatMap({ $0.uint64Value }),

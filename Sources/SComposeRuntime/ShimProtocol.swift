@@ -60,7 +60,7 @@ public enum ShimSyncMessage: Sendable, Equatable {
 
     /// Parses one line (without its newline); nil for anything else.
     public init?(line: [UInt8]) {
-        guard let tree = try? JSONTree.parse(line) else { return nil }
+        guard let tree = try? JSONValue.parse(line) else { return nil }
         if tree.value("listening")?.boolValue == true {
             self = .listening
         } else if let pid = tree.value("pid")?.intValue {

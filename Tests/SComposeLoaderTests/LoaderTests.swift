@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import SComposeLoader
+import SComposeOS
 import SComposeSpec
 
 @Suite struct LoaderTests {
@@ -343,9 +344,10 @@ import SComposeSpec
     }
 
     @Test func integralFloatsPrintInFull() {
-        #expect(JSONValue.number(1e20) == "100000000000000000000")
-        #expect(JSONValue.number(-1e20) == "-100000000000000000000")
-        #expect(JSONValue.number(42) == "42")
-        #expect(JSONValue.number(1e21) == "1e+21")
+        #expect(JSONValue.double(1e20) == .number("100000000000000000000"))
+        #expect(JSONValue.double(-1e20) == .number("-100000000000000000000"))
+        #expect(JSONValue.double(42) == .number("42"))
+        #expect(JSONValue.double(1e21) == .number("1e+21"))
+        #expect(JSONValue.double(0.5).compactText() == "0.5")
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeLoader
+import SComposeOS
 
 /// The part of Go's text/template that `--format` strings use in scripts: `{{.Field}}`,
 /// `{{json .}}`, `{{json .Field}}`, `\t` and `\n`, and a leading `table` for aligned columns

@@ -3,6 +3,7 @@ import ArgumentParser
 import FoundationEssentials
 import SComposeLoader
 import SComposeOCI
+import SComposeOS
 
 #if canImport(Glibc)
 import Glibc

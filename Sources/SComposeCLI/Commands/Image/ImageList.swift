@@ -2,6 +2,7 @@
 import ArgumentParser
 import SComposeLoader
 import SComposeOCI
+import SComposeOS
 
 #if canImport(Glibc)
 import Glibc

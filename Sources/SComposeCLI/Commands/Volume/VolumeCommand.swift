@@ -2,6 +2,7 @@
 import ArgumentParser
 import SComposeEngine
 import SComposeLoader
+import SComposeOS
 import SComposeRuntime
 
 #if canImport(Glibc)
