@@ -9,7 +9,7 @@ import SComposeYAML
 public struct BridgeInput: Sendable {
     /// The loaded project.
     public var project: ComposeProject
-    /// The canonical model (`LoadedProject.rendered`).
+    /// The canonical model with its `x-` keys (`Render.project(_:extensions: true)`).
     public var model: JSONValue
     /// The interpolation variables (secrets and configs with `environment:`).
     public var environment: [String: String]
@@ -28,9 +28,11 @@ public struct BridgeInput: Sendable {
         self.readFile = readFile
     }
 
-    /// The input of a loaded project.
-    public init(_ loaded: LoadedProject, readFile: @escaping @Sendable (String) -> [UInt8]?) {
-        self.init(project: loaded.project, model: loaded.rendered, environment: loaded.environment, readFile: readFile)
+    /// The input of a loaded project: its model rendered again with the `x-` keys, which
+    /// `LoadedProject.rendered` leaves out as `config --format json` does.
+    public init(_ loaded: LoadedProject, readFile: @escaping @Sendable (String) -> [UInt8]?) throws(LoaderError) {
+        let model = try Render.project(loaded.model, extensions: true)
+        self.init(project: loaded.project, model: model, environment: loaded.environment, readFile: readFile)
     }
 }
 

@@ -43,6 +43,9 @@ struct Converter {
             }
             owners[name] = service
             names[service] = name
+            if name != service {
+                notes.warn("service \(service) is named \(name) in Kubernetes (names there are lowercase letters, digits and '-'): clients must use that name")
+            }
             serviceExtensions[service] = try ServiceExtension(input.model["services"]?[service]?["x-k8s"], service: service)
         }
         self.names = names

@@ -43,7 +43,7 @@ extension Converter {
                 tmpfs += 1
                 out.volumes.append(memoryVolume("tmpfs-\(tmpfs)", size: volume.tmpfsSize))
                 out.mounts.append(mount("tmpfs-\(tmpfs)", volume.target))
-                if volume.tmpfsMode != nil { notes.unsupported("volumes[].tmpfs.mode", owner: "service " + service.name, "an emptyDir's mode is the kubelet's") }
+                if volume.tmpfsMode != nil { notes.unsupported("volumes[].tmpfs.mode", owner: "service " + service.name, "an emptyDir's mode and mount options are the kubelet's") }
             case .bind:
                 let source = display(volume.source ?? "")
                 guard options.allowHostPaths else {
@@ -65,8 +65,12 @@ extension Converter {
             let parts = entry.split(separator: ":", maxSplits: 1)
             guard let path = parts.first else { continue }
             var size: Int64?
-            for option in parts.dropFirst().first?.split(separator: ",") ?? [] where option.hasPrefix("size=") {
-                size = Self.bytes(String(option.dropFirst(5)))
+            for option in parts.dropFirst().first?.split(separator: ",") ?? [] {
+                if option.hasPrefix("size=") {
+                    size = Self.bytes(String(option.dropFirst(5)))
+                } else {
+                    notes.unsupported("tmpfs options other than size", owner: "service " + service.name, "an emptyDir's mode and mount options are the kubelet's")
+                }
             }
             tmpfs += 1
             out.volumes.append(memoryVolume("tmpfs-\(tmpfs)", size: size))
@@ -173,7 +177,7 @@ extension Converter {
                 }
                 guard used else { continue }
                 if object.external {
-                    notes.warn("\(kind) \(key) is external: the \(kind == "secret" ? "Secret" : "ConfigMap") \(Kube.name(object.name)) must exist in the namespace")
+                    notes.warn("\(kind) \(key) is external: the \(kind == "secret" ? "Secret" : "ConfigMap") \(Kube.name(object.name)) must exist in the namespace, with the key \(dataKey(key))")
                     continue
                 }
                 let bytes: [UInt8]

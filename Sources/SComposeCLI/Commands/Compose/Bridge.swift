@@ -60,9 +60,10 @@ struct BridgeConvert: ParsableCommand {
         options.nodePorts = nodePorts
         options.allowHostPaths = allowHostPaths
         options.storageClass = storageClass
+        let input = try BridgeInput(loaded, readFile: { try? Files.read($0) })
         let result: BridgeResult
         do {
-            result = try Bridge.convert(BridgeInput(loaded, readFile: { try? Files.read($0) }), options: options)
+            result = try Bridge.convert(input, options: options)
         } catch {
             throw CLIError(error.message)
         }
