@@ -14,7 +14,7 @@ struct Converter {
     let names: [String: String]
     /// One-shot services that dependants wait to complete: Jobs.
     let jobs: Set<String>
-    /// Services with at least one published port.
+    /// Each service's and each named volume's `x-k8s`.
     let serviceExtensions: [String: ServiceExtension]
     let volumeExtensions: [String: VolumeExtension]
     var notes = Notes()

@@ -76,6 +76,10 @@ public struct SCompose: ParsableCommand {
             }
         }
         guard !globals.isEmpty, i < arguments.count else { return arguments }
+        // `bridge` is a group: the project flags belong to its subcommand (`bridge convert --file …`).
+        if arguments[i] == "bridge", i + 1 < arguments.count, !arguments[i + 1].hasPrefix("-") {
+            return [arguments[i], arguments[i + 1]] + globals + arguments[(i + 2)...]
+        }
         return [arguments[i]] + globals + arguments[(i + 1)...]
     }
 

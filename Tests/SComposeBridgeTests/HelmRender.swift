@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import SComposeYAML
 
 /// Renders the chart's templates as Helm would, for the one form of action the converter writes:
@@ -86,5 +87,3 @@ func canonical(_ node: YAMLNode) -> String {
         return "{" + pairs.map { canonical($0.key) + ":" + canonical($0.value) }.sorted().joined(separator: ",") + "}"
     }
 }
-
-import Foundation

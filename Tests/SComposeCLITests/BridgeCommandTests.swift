@@ -63,6 +63,15 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir + "/chart/values.yaml"))
     }
 
+    /// Global flags before the group go to its subcommand: `scompose -f FILE -p NAME bridge convert`.
+    @Test func globalFlagsBeforeTheGroup() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scompose(["-f", Self.example + "/compose.yaml", "-p", "other", "bridge", "convert", "-o", dir + "/out"], in: dir)
+        #expect(result.status == 0, "\(result.err)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/namespace-other.yaml"))
+    }
+
     @Test func unknownFormatIsRefused() throws {
         let result = try scompose(["bridge", "convert", "--format", "yaml", "-o", NSTemporaryDirectory() + "never"])
         #expect(result.status == 1)
