@@ -68,6 +68,11 @@ struct BridgeConvert: ParsableCommand {
             throw CLIError(error.message)
         }
         for warning in result.warnings { Console.warn(warning) }
+        if global.dryRun {
+            // Compose's global --dry-run: everything but the writes.
+            for file in result.files { Console.error("DRY-RUN MODE - write \(output)/\(file.path)") }
+            return
+        }
         let directory = Self.absolute(output)
         try Self.write(result.files, into: directory)
         Console.error("Wrote \(result.files.count) files to \(output)")
