@@ -39,6 +39,7 @@ let package = Package(
         ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec", "SComposeOS"]),
+        .target(name: "SComposeBridge", dependencies: ["SComposeSpec", "SComposeLoader", "SComposeYAML"]),
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
         .target(
@@ -60,7 +61,7 @@ let package = Package(
         .target(
             name: "SComposeCLI",
             dependencies: [
-                "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI", "SComposeRuntime", "SComposeEngine",
+                "SComposeLoader", "SComposeSpec", "SComposeYAML", "SComposeOCI", "SComposeRuntime", "SComposeEngine", "SComposeBridge",
                 "SComposeOS", "SComposeNetwork", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,6 +83,9 @@ let package = Package(
         .testTarget(name: "SComposeEngineTests", dependencies: ["SComposeEngine"]),
         .testTarget(name: "SComposeOSTests", dependencies: ["SComposeOS"]),
         .testTarget(name: "SComposeBuildTests", dependencies: ["SComposeBuild"]),
+        .testTarget(
+            name: "SComposeBridgeTests", dependencies: ["SComposeBridge", "SComposeLoader", "SComposeYAML"],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages scompose builds against (run as root).
 set -euo pipefail
-packages=(libyaml-dev libarchive-dev libseccomp-dev libnftables-dev libcurl4-openssl-dev iproute2 nftables pkg-config python3 busybox-static skopeo gzip docker-registry debootstrap)
+packages=(libyaml-dev libarchive-dev libseccomp-dev libnftables-dev libcurl4-openssl-dev iproute2 nftables pkg-config python3 python3-pip busybox-static skopeo gzip docker-registry debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -10,4 +10,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The bridge tests check every manifest against the official Kubernetes Python client's models.
+if ! python3 -c 'import kubernetes' 2>/dev/null; then
+  # Debian 12 marks its Python as externally managed (PEP 668); this is a test machine.
+  python3 -m pip install --quiet kubernetes 2>/dev/null || python3 -m pip install --quiet --break-system-packages kubernetes
 fi

@@ -29,7 +29,7 @@ public struct SCompose: ParsableCommand {
             Up.self, Create.self, Ps.self, Logs.self, Exec.self, Start.self, Stop.self, Restart.self, Kill.self, Pause.self,
             Unpause.self, Top.self, Wait.self, Images.self, Cp.self, Rm.self, Down.self, Config.self, ImageCommand.self,
             VolumeCommand.self, NetworkCommand.self, Port.self, Ls.self, Version.self, Run.self, Attach.self, Events.self, Stats.self, Scale.self, Pull.self, Push.self, Build.self,
-            Commit.self, Export.self, Watch.self, Boot.self,
+            Commit.self, Export.self, Watch.self, Boot.self, BridgeCommand.self,
         ]
     )
 
@@ -76,6 +76,10 @@ public struct SCompose: ParsableCommand {
             }
         }
         guard !globals.isEmpty, i < arguments.count else { return arguments }
+        // `bridge` is a group: the project flags belong to its subcommand (`bridge convert --file …`).
+        if arguments[i] == "bridge", i + 1 < arguments.count, !arguments[i + 1].hasPrefix("-") {
+            return [arguments[i], arguments[i + 1]] + globals + arguments[(i + 2)...]
+        }
         return [arguments[i]] + globals + arguments[(i + 1)...]
     }
 

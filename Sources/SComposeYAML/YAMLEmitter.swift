@@ -152,11 +152,21 @@ public struct YAMLEmitter: Sendable {
                 return true
             }
         }
-        if text.contains(": ") || text.contains(" #") || text.hasSuffix(":") { return true }
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0xFEFF { return true }
+        // One pass over the bytes for `: `, ` #`, a final `:` and control characters (ASCII
+        // bytes: no byte of a multi-byte character is below 0x80); substring searches made this
+        // the most of the time of writing a large manifest set.
+        var previous: UInt8 = 0
+        var nonASCII = false
+        for byte in text.utf8 {
+            if (previous == UInt8(ascii: ":") && byte == UInt8(ascii: " ")) || (previous == UInt8(ascii: " ") && byte == UInt8(ascii: "#")) {
+                return true
+            }
+            if byte < 0x20 || byte == 0x7f { return true }
+            if byte >= 0x80 { nonASCII = true }
+            previous = byte
         }
-        return false
+        if previous == UInt8(ascii: ":") { return true }
+        return nonASCII && text.unicodeScalars.contains("\u{FEFF}")
     }
 
     /// A double-quoted YAML scalar with the escapes YAML defines.

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import SComposeBridge
+import SComposeOS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `scompose bridge …`: the project in another platform's terms.
+struct BridgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridge", _superCommandName: "scompose",
+        abstract: "Convert compose files into another model",
+        subcommands: [BridgeConvert.self])
+}
+
+/// `scompose bridge convert`: Kubernetes manifests (with a kustomization) or a Helm chart.
+struct BridgeConvert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert", abstract: "Convert compose files to Kubernetes manifests or a Helm chart")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .long], help: "The output directory for the Kubernetes resources")
+    var output: String = "out"
+
+    @Option(name: .long, help: "Output format. Values: [kustomize | helm]")
+    var format: String = "kustomize"
+
+    @Option(name: .long, help: "Namespace of the objects (default: the project name)")
+    var namespace: String?
+
+    @Flag(name: .customLong("node-ports"), help: "Publish ports with NodePort Services instead of LoadBalancers")
+    var nodePorts = false
+
+    @Flag(name: .customLong("allow-host-paths"), help: "Convert bind mounts to hostPath volumes")
+    var allowHostPaths = false
+
+    @Option(name: .customLong("storage-class"), help: "Storage class of the volumes' claims")
+    var storageClass: String?
+
+    @Argument(help: "Services to convert (their profiles are enabled)")
+    var services: [String] = []
+
+    func validate() throws {
+        if BridgeOptions.Format(rawValue: format) == nil {
+            throw CLIError.rejecting("unsupported format \"\(format)\": use kustomize or helm")
+        }
+        if output.isEmpty { throw CLIError.rejecting("--output must name a directory") }
+        if let namespace, namespace.isEmpty { throw CLIError.rejecting("--namespace must not be empty") }
+        if let storageClass, storageClass.isEmpty { throw CLIError.rejecting("--storage-class must not be empty") }
+    }
+
+    func run() throws {
+        let loaded = try ProjectContext.load(global, services: services)
+        var options = BridgeOptions()
+        options.format = BridgeOptions.Format(rawValue: format) ?? .kustomize
+        options.namespace = namespace
+        options.nodePorts = nodePorts
+        options.allowHostPaths = allowHostPaths
+        options.storageClass = storageClass
+        let input = try BridgeInput(loaded, readFile: { try? Files.read($0) })
+        let result: BridgeResult
+        do {
+            result = try Bridge.convert(input, options: options)
+        } catch {
+            throw CLIError(error.message)
+        }
+        for warning in result.warnings { Console.warn(warning) }
+        if global.dryRun {
+            // Compose's global --dry-run: everything but the writes.
+            for file in result.files { Console.error("DRY-RUN MODE - write \(output)/\(file.path)") }
+            return
+        }
+        let directory = Self.absolute(output)
+        try Self.write(result.files, into: directory)
+        Console.error("Wrote \(result.files.count) files to \(output)")
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return cwd == "/" ? "/" + path : cwd + "/" + path
+    }
+
+    /// Writes the files under `directory`, made if missing. Each path is checked to stay inside it.
+    static func write(_ files: [BridgeFile], into directory: String) throws {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw CLIError("output \(directory) exists and is not a directory") }
+        }
+        for file in files {
+            let parts = file.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard !file.path.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+                throw CLIError("refusing to write \(file.path) outside \(directory)")
+            }
+            let path = directory + "/" + file.path
+            do {
+                try Files.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                guard fd >= 0 else { throw FileError("open \(path)", errno: errno) }
+                defer { close(fd) }
+                try Files.writeAll(fd, Array(file.text.utf8), what: path)
+            } catch {
+                throw CLIError(String(describing: error))
+            }
+        }
+    }
+}
