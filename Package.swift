@@ -39,7 +39,7 @@ let package = Package(
         ),
         .target(name: "SComposeSpec"),
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec", "SComposeOS"]),
-        .target(name: "SComposeBridge", dependencies: ["SComposeSpec", "SComposeLoader", "SComposeYAML"]),
+        .target(name: "SComposeBridge", dependencies: ["SComposeSpec", "SComposeLoader", "SComposeOS", "SComposeYAML"]),
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
         .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
         .target(

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeLoader
+import SComposeOS
 import SComposeSpec
 import SComposeYAML
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeLoader
+import SComposeOS
 
 /// A service's `x-k8s`: what Kubernetes has and Compose does not.
 ///
@@ -41,7 +42,7 @@ struct ServiceExtension: Sendable, Equatable {
     static func string(_ value: JSONValue, at: String) throws(BridgeError) -> String {
         switch value {
         case .string(let s): return s
-        case .int(let i): return String(i)
+        case .number(let text) where Int64(text) != nil: return text
         case .bool(let b): return b ? "true" : "false"
         default: throw BridgeError("\(at) must be a string")
         }
@@ -76,7 +77,7 @@ struct ServiceExtension: Sendable, Equatable {
                 }
                 out[key] = .string(effect)
             case "tolerationSeconds":
-                guard case .int(let seconds) = item else { throw BridgeError("\(at).tolerationSeconds must be an integer") }
+                guard case .number(let text) = item, let seconds = Int64(text) else { throw BridgeError("\(at).tolerationSeconds must be an integer") }
                 out[key] = .int(seconds)
             default:
                 throw BridgeError("\(at): unknown key \"\(key)\" (known: effect, key, operator, tolerationSeconds, value)")

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeLoader
+import SComposeOS
 
 /// What a conversion could not carry over, gathered as it goes: keys with no Kubernetes meaning
 /// (each listed once, with the services or objects that set it) and notes on conversions that
@@ -129,7 +130,7 @@ enum ServiceKeys {
         case .array(let a): return !a.isEmpty
         case .object(let o): return !o.isEmpty
         case .string(let s): return !s.isEmpty
-        case .int, .double: return true
+        case .number: return true
         }
     }
 
