@@ -74,6 +74,13 @@ extension Engine {
         }
         guard let id = files.dir.split(separator: "/").last.map(String.init), let c = containers(project: Self.noProject).first(where: { $0.record.id == id })
         else { throw EngineError(.noSuchContainer(name)) }
+        if flags.autoRemove && flags.detach, let cliPath {
+            // No daemon to remove it when it ends: its shim asks scompose to, as its last act.
+            var spec = StateFile.read(ShimSpec.self, from: files.spec)
+            spec?.onExit = [cliPath, "container", "rm", "-v", id]
+            spec?.onExitEnvironment = ["SCOMPOSE_ROOT=" + root]
+            if let spec { try StateFile.write(spec, to: files.spec) }
+        }
         return c
     }
 
@@ -166,5 +173,30 @@ extension Engine {
         }
         try realize(record)
         return record.id
+    }
+
+    /// `container rename`: its record and the names its networks' DNS answers for it.
+    public func renameContainer(_ c: ContainerStatus, to newName: String) throws {
+        let name = newName.hasPrefix("/") ? String(newName.dropFirst()) : newName
+        guard ContainerFlags.isValidName(name) else { throw EngineError(.invalidContainerName(newName)) }
+        let lock = try lockProject(".containers")
+        defer { _ = lock }
+        if let other = allContainers().first(where: { $0.record.name == name }) {
+            throw EngineError(.nameTaken(name: name, id: other.record.id))
+        }
+        var record = c.record
+        record.name = name
+        try StateFile.write(record, to: files(c.record.id).dir + "/container.json")
+        let store = networkStore
+        try store.locked {
+            for network in store.list() {
+                for var e in store.endpoints(network.name) where e.containerID == c.record.id {
+                    e.names = Array(Set(e.names.filter { $0 != c.record.name } + [name])).sorted()
+                    e.containerName = name
+                    try store.saveEndpoint(network.name, e)
+                }
+            }
+        }
+        events(record).record("rename", id: record.id, extra: ["oldName": "/" + c.record.name])
     }
 }

@@ -25,6 +25,11 @@ import Glibc
             try RuntimeBehaviourTests.Project.importBusybox(s)
         }
 
+        /// On the state root of a project's sandbox (its busybox image is there).
+        init(sharing sandbox: ImageCommandTests.Sandbox) {
+            s = sandbox
+        }
+
         @discardableResult
         func run(_ args: [String], input: String? = nil) throws -> ImageCommandTests.Run {
             var path: String?
@@ -49,6 +54,12 @@ import Glibc
             ((try? FileManager.default.contentsOfDirectory(atPath: s.root + "/containers")) ?? []).filter { $0.count == 64 }
         }
 
+        /// Removes a network as `network rm` would (also the default one, which it refuses).
+        func remove(_ record: NetworkRecord) throws {
+            try Engine(root: s.root, shimPath: "", progress: { _ in }).removeNetwork(record)
+            #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/" + record.bridge))
+        }
+
         /// Removes what is left, then the default network (which Docker never removes, so no
         /// command does): its bridge and tables must be gone.
         func clean() throws {
@@ -56,11 +67,7 @@ import Glibc
                 try run(["container", "rm", "-f", String(id)])
             }
             #expect(containerDirs.isEmpty, "containers left: \(containerDirs)")
-            let engine = Engine(root: s.root, shimPath: "", progress: { _ in })
-            for record in NetworkStore(stateRoot: s.root).list() {
-                try engine.removeNetwork(record)
-                #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/" + record.bridge))
-            }
+            for record in NetworkStore(stateRoot: s.root).list() { try remove(record) }
             let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
             #expect(!mounts.contains(s.root))
         }
@@ -188,6 +195,98 @@ import Glibc
         let running = try box.run(["container", "rm", "taken"])
         #expect(running.status == 1 && running.err.contains("container is running"))
         #expect(try box.run(["container", "rm", "-f", String(before[0].prefix(6))]).status == 0)
+        #expect(box.containerDirs.isEmpty)
+    }
+
+    @Test(.enabled(if: canRun)) func namesResolveOnUserNetworksAndProjectNetworksNotOnTheDefault() throws {
+        let p = try RuntimeBehaviourTests.Project(
+            """
+            services:
+              app: {image: busybox, command: sleep 1000, stop_grace_period: 1s}
+            """)
+        let box = try Box(sharing: p.s)
+        defer { try? box.clean() }
+        #expect(try p.run(["up", "-d"]).status == 0)
+        // A container on the project's network, reached by its alias from the project's service.
+        let cache = try box.run(["container", "run", "-d", "--name", "cachebox", "--network", "\(p.name)_default", "--network-alias", "cache", "busybox", "sleep", "1000"])
+        #expect(cache.status == 0, "\(cache.err)")
+        let ping = try p.run(["exec", "-T", "app", "ping", "-c", "1", "-W", "3", "cache"])
+        #expect(ping.status == 0, "\(ping.out) \(ping.err)")
+        // The project's container is listed, with its labels.
+        let listed = try box.run(["container", "ls", "-a", "--filter", "label=com.docker.compose.project=\(p.name)", "--format", "{{.Names}}"])
+        #expect(listed.out == "\(p.name)-app-1\n", "\(listed)")
+        // A user-defined network resolves names; the default one does not.
+        let net = "ct\(getpid())net"
+        #expect(try box.run(["network", "create", net]).status == 0)
+        for name in ["one", "two"] {
+            #expect(try box.run(["container", "run", "-d", "--name", name, "--network", net, "busybox", "sleep", "1000"]).status == 0)
+        }
+        #expect(try box.run(["container", "exec", "one", "ping", "-c", "1", "-W", "3", "two"]).status == 0)
+        for name in ["three", "four"] {
+            #expect(try box.run(["container", "run", "-d", "--name", name, "busybox", "sleep", "1000"]).status == 0)
+        }
+        #expect(try box.run(["container", "exec", "three", "ping", "-c", "1", "-W", "1", "four"]).status != 0)
+        let resolv = try box.run(["container", "exec", "three", "cat", "/etc/resolv.conf"]).out
+        #expect(!resolv.contains("127.0.0.11"), "\(resolv)")
+        for name in ["cachebox", "one", "two", "three", "four"] { try box.run(["container", "rm", "-f", name]) }
+        #expect(try box.run(["network", "rm", net]).status == 0)
+        if let bridge = NetworkStore(stateRoot: p.s.root).get("bridge") { try box.remove(bridge) }
+        try p.downAndCheckClean()
+    }
+
+    @Test(.enabled(if: canRun)) func theOtherVerbs() throws {
+        let box = try Box()
+        defer { try? box.clean() }
+        let port = Self.freePort()
+        let id = try box.run(["container", "run", "-d", "-p", "\(port):80", "--name", "srv", "busybox", "sh", "-c", "echo started; exec sleep 1000"]).out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try box.run(["container", "port", "srv"]).out == "80/tcp -> 0.0.0.0:\(port)\n")
+        #expect(try box.run(["container", "port", "srv", "80"]).out == "0.0.0.0:\(port)\n")
+        let top = try box.run(["container", "top", "srv"]).out
+        #expect(top.hasPrefix("UID") && top.contains("sleep 1000"), "\(top)")
+        #expect(try box.run(["container", "rename", "srv", "server"]).status == 0)
+        #expect(try box.run(["container", "inspect", "-f", "{{.Name}}", String(id.prefix(8))]).out == "/server\n")
+        #expect(try box.run(["container", "pause", "server"]).out == "server\n")
+        #expect(try box.run(["container", "ls", "--format", "{{.Status}}"]).out.contains("(Paused)"))
+        #expect(try box.run(["container", "unpause", "server"]).status == 0)
+        let stats = try box.run(["container", "stats", "--no-stream", "--format", "json", "server"])
+        #expect(stats.out.contains("\"Name\":\"server\""), "\(stats)")
+        // cp both ways, commit, export.
+        let file = box.s.dir + "/note.txt"
+        try "note\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try box.run(["container", "cp", file, "server:/tmp/note.txt"]).status == 0)
+        #expect(try box.run(["container", "exec", "server", "cat", "/tmp/note.txt"]).out == "note\n")
+        #expect(try box.run(["container", "cp", "server:/tmp/note.txt", box.s.dir + "/back.txt"]).status == 0)
+        #expect(try String(contentsOfFile: box.s.dir + "/back.txt", encoding: .utf8) == "note\n")
+        let committed = try box.run(["container", "commit", "server", "noted:1"])
+        #expect(committed.out.hasPrefix("sha256:"), "\(committed)")
+        #expect(try box.run(["container", "run", "--rm", "noted:1", "cat", "/tmp/note.txt"]).out == "note\n")
+        #expect(try box.run(["container", "export", "-o", box.s.dir + "/fs.tar", "server"]).status == 0)
+        #expect(try box.s.run(["-tf", box.s.dir + "/fs.tar"], tool: "/bin/tar").out.contains("tmp/note.txt"))
+        // wait prints the exit code once it ends; a created one starts and attaches with -a.
+        let waiter = box.process(["container", "wait", "server"])
+        let waited = Pipe()
+        waiter.standardOutput = waited
+        try waiter.run()
+        #expect(try box.run(["container", "kill", "-s", "TERM", "server"]).status == 0)
+        #expect(try box.run(["container", "kill", "server"]).status == 0)
+        waiter.waitUntilExit()
+        #expect(String(decoding: waited.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "137\n")
+        let created = try box.run(["container", "create", "--name", "later", "busybox", "echo", "from later"])
+        #expect(created.status == 0 && created.out.count == 65)
+        #expect(try box.run(["container", "ls", "-a", "--filter", "status=created", "--format", "{{.Names}}"]).out == "later\n")
+        let attached = try box.run(["container", "start", "-a", "later"])
+        #expect(attached.status == 0 && attached.out == "from later\n", "\(attached)")
+        // -d --rm: gone once it ends, with no daemon to remove it (its shim asks for it).
+        let gone = try box.run(["container", "run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.3"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        var left = true
+        for _ in 0..<100 where left {
+            usleep(100_000)
+            left = box.containerDirs.contains(gone)
+        }
+        #expect(!left, "run -d --rm left its container")
+        let pruned = try box.run(["container", "prune", "-f"])
+        #expect(pruned.out.contains("Deleted Containers:") && pruned.out.contains(id), "\(pruned)")
         #expect(box.containerDirs.isEmpty)
     }
 

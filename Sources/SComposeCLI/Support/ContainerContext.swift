@@ -21,6 +21,7 @@ enum ContainerContext {
             }
         }
         engine.buildOutput = { Console.error($0) }
+        engine.cliPath = ProjectContext.executablePath
         engine.pullImage = { image, platform in
             try Pulling.pull(try ImageReference(parsing: image), platform: platform, lines: false)
         }

@@ -9,6 +9,8 @@ struct ContainerCommand: ParsableCommand {
         subcommands: [
             ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerStop.self, ContainerRestart.self,
             ContainerKill.self, ContainerRemove.self, ContainerList.self, ContainerLogs.self, ContainerExec.self,
-            ContainerInspect.self,
+            ContainerInspect.self, ContainerTop.self, ContainerPort.self, ContainerCopy.self, ContainerStatsCommand.self,
+            ContainerWait.self, ContainerPause.self, ContainerUnpause.self, ContainerRename.self, ContainerPrune.self,
+            ContainerAttach.self, ContainerCommit.self, ContainerExport.self,
         ])
 }
