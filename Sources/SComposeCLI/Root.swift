@@ -29,7 +29,7 @@ public struct SCompose: ParsableCommand {
             Up.self, Create.self, Ps.self, Logs.self, Exec.self, Start.self, Stop.self, Restart.self, Kill.self, Pause.self,
             Unpause.self, Top.self, Wait.self, Images.self, Cp.self, Rm.self, Down.self, Config.self, ImageCommand.self,
             VolumeCommand.self, NetworkCommand.self, Port.self, Ls.self, Version.self, Run.self, Attach.self, Events.self, Stats.self, Scale.self, Pull.self, Push.self, Build.self,
-            Commit.self, Export.self, Watch.self, Boot.self, BridgeCommand.self,
+            Commit.self, Export.self, Watch.self, Boot.self, BridgeCommand.self, ContainerCommand.self,
         ]
     )
 
@@ -113,6 +113,12 @@ public struct SCompose: ParsableCommand {
         } catch {
             let code = exitCode(for: error).rawValue
             let message = fullMessage(for: error)
+            if code == ExitCode.validationFailure.rawValue, arguments.first == "container" {
+                // Docker's status for a usage error of its container verbs, on one line.
+                let failure = ContainerContext.usageFailure(message, verb: Array(arguments.prefix(2)))
+                Console.error(failure.message)
+                return failure.code
+            }
             if code == 0 {
                 if !message.isEmpty { Console.out(message + "\n") }
             } else if !message.isEmpty {

@@ -157,9 +157,11 @@ struct ContainerSpecBuilder: Sendable {
         return env
     }
 
-    /// The service's labels with Compose's own over them.
+    /// The service's labels with Compose's own over them; a container of no project (`container
+    /// run`) has only its own, as with Docker.
     func labels(imageID: String) -> [String: String] {
         var labels = service.labels
+        if project.isEmpty { return labels }
         labels[ComposeLabel.project] = project
         labels[ComposeLabel.service] = service.name
         labels[ComposeLabel.containerNumber] = String(number)

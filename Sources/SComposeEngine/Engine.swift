@@ -142,6 +142,10 @@ public struct Engine: Sendable {
     /// engine cannot pull (a missing image is then an error).
     public var pullImage: (@Sendable (String, String?) throws -> ImageRecord)?
 
+    /// The `scompose` executable, for what a shim asks of it later (`run -d --rm`); nil when
+    /// unknown (such containers are then left for `rm`).
+    public var cliPath: String?
+
     /// Where build steps are told (`#3 [web 2/4] RUN …`); `progress` when nil.
     public var buildOutput: (@Sendable (String) -> Void)?
 

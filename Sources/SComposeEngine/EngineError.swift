@@ -39,6 +39,8 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case noSuchContainer(String)
         case serviceNotRunning(String)
         case containerNotRunning(String)
+        /// `rm` without `-f` of a running container.
+        case containerRunning(String)
         case containerPaused(id: String)
         /// The service named by `network_mode: service:X` has no container.
         case networkModeServiceMissing(String)
@@ -48,6 +50,22 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case copyDestinationMissing(String)
         case hostPathMissing(String)
         case nameInUse(String)
+        /// A container's name taken by another container (`id`).
+        case nameTaken(name: String, id: String)
+        /// A container name Docker's rule refuses (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
+        case invalidContainerName(String)
+        /// A volume name Docker's rule refuses (a relative path given as a bind source).
+        case invalidVolumeName(String)
+        /// An ID prefix that more than one container starts with.
+        case ambiguousContainer(String)
+        case noSuchNetwork(String)
+        case networkExists(String)
+        /// `bridge`, `host` and `none` are there for every container and are not removed.
+        case predefinedNetwork(String)
+        /// `--network-alias` on the default network, which has no names.
+        case aliasOnDefaultNetwork
+        /// Flags that cannot go together (`--restart and --rm`).
+        case conflictingOptions(String)
         case volumeInUse(String)
         case networkInUse(network: String, by: String)
         // What the project's files say.
@@ -116,11 +134,13 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         if let explicitKind { return explicitKind }
         switch reason {
         case .noSuchService, .noSuchImage, .noSuchContainer, .serviceNotRunning, .containerNotRunning,
-            .networkModeServiceMissing, .dependencyMissing, .fileNotInContainer, .copyDestinationMissing, .hostPathMissing, .externalNotFound:
+            .networkModeServiceMissing, .dependencyMissing, .fileNotInContainer, .copyDestinationMissing, .hostPathMissing, .externalNotFound,
+            .noSuchNetwork:
             return .notFound
-        case .containerPaused, .nameInUse, .volumeInUse, .networkInUse:
+        case .containerPaused, .containerRunning, .nameInUse, .nameTaken, .networkExists, .volumeInUse, .networkInUse, .predefinedNetwork:
             return .conflict
-        case .undefined, .invalidProject, .invalidValue, .environmentNotSet, .noCommand:
+        case .undefined, .invalidProject, .invalidValue, .environmentNotSet, .noCommand, .invalidContainerName, .invalidVolumeName,
+            .ambiguousContainer, .aliasOnDefaultNetwork, .conflictingOptions:
             return .invalid
         case .unsupported:
             return .unsupported

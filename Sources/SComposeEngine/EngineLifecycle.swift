@@ -22,13 +22,15 @@ extension Engine {
 
     /// `start(_:)` of a container known to be stopped (`c` may say otherwise: `up` restarts
     /// with the status read before its stop).
-    func startStopped(_ c: ContainerStatus) throws {
+    @discardableResult
+    func startStopped(_ c: ContainerStatus, attachStdin: Bool? = nil) throws -> Int32? {
         let files = ContainerFiles(dir: containersDir + "/" + c.record.id)
         let spec = StateFile.read(ShimSpec.self, from: files.spec)
         // Its networks' bridges and rules, again after the machine restarted.
-        let store = networkStore
-        for name in spec?.network?.dnsNetworks ?? [] {
-            if let record = store.get(name) { try realize(record) }
+        // Found by bridge rather than by the DNS list: the default network has no DNS.
+        let bridges = Set(spec?.network?.interfaces.map(\.bridge) ?? [])
+        if !bridges.isEmpty {
+            for record in networkStore.list() where bridges.contains(record.bridge) { try realize(record) }
         }
         // Its published ports, again if a failed start (or a restart of the machine) took them away.
         let backend = networkBackend
@@ -42,7 +44,7 @@ extension Engine {
                 throw EngineError(.failed(operation: "publish the ports of \(c.record.name)"), cause: error)
             }
         }
-        try start(files)
+        return try start(files, attachStdin: attachStdin)
     }
 
     /// Sends a signal to a running container's init (through its shim, so that its restart
@@ -69,8 +71,9 @@ extension Engine {
         } catch {
             // A container that does not run publishes nothing (`start` makes its rules again).
             networkBackend.unpublish(container: String(files.dir.split(separator: "/").last ?? ""))
-            if case .startFailed(let message, _) = error {
-                throw EngineError(.createTask(message))
+            if case .startFailed(let message, let errno) = error {
+                // The errno says whether the program was missing (127) or could not run (126).
+                throw EngineError(.createTask(message), errno: errno)
             }
             throw EngineError(passing: error)
         }

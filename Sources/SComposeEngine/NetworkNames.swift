@@ -22,7 +22,8 @@ enum NetworkNames {
         service: ServiceConfig, network: String, containerName: String, hostname: String, containerID: String, serviceAliases: Bool
     ) -> [String] {
         var names = [containerName, hostname, String(containerID.prefix(12))]
-        if serviceAliases { names += [service.name] + ((service.networks[network] ?? nil)?.aliases ?? []) }
+        // A container of no project has no service name, only its aliases (`--network-alias`).
+        if serviceAliases { names += (service.name.isEmpty ? [] : [service.name]) + ((service.networks[network] ?? nil)?.aliases ?? []) }
         return Array(Set(names)).sorted()
     }
 

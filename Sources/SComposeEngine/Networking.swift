@@ -6,6 +6,14 @@ import SComposeOS
 import SComposeRuntime
 import SComposeSpec
 
+extension NetworkRecord {
+    /// Docker's own option on its default network, which scompose's `bridge` carries too.
+    static let defaultBridgeOption = "com.docker.network.bridge.default_bridge"
+
+    /// The default network of containers of no project (`bridge`): no name resolution on it.
+    public var isDefaultBridge: Bool { options[Self.defaultBridgeOption] == "true" }
+}
+
 /// What a container gets from its networks when it is created.
 struct NetworkPlan {
     var shim: ShimNetwork?
@@ -221,7 +229,8 @@ extension Engine {
                 interface.address6 = address6?.description
                 interface.prefix6 = record.subnet6?.prefix
                 shim.interfaces.append(interface)
-                shim.dnsNetworks.append(record.name)
+                // Docker's default network has no names: no embedded DNS there.
+                if !record.isDefaultBridge { shim.dnsNetworks.append(record.name) }
                 if i == 0 {
                     plan.primaryAddress = address
                     plan.primaryAddress6 = address6
@@ -236,7 +245,8 @@ extension Engine {
         let wantsGateway = service.extraHosts.contains { $0.hasSuffix("host-gateway") }
         let gateway = wantsGateway ? shim.dnsNetworks.first.flatMap { store.get($0) }.map(\.gateway.description) : nil
         plan.hosts += try NetworkNames.extraHosts(service.extraHosts, gateway: gateway)
-        plan.resolvConf = NetworkNames.resolvConf(service)
+        // Without the embedded DNS (the default network alone), the host's resolvers, as Docker.
+        plan.resolvConf = shim.dnsNetworks.isEmpty ? Self.resolvConf() : NetworkNames.resolvConf(service)
         plan.ports = try publishedPorts(service, number: number)
         shim.reservations = plan.ports.map { .init(proto: $0.proto, hostIP: $0.hostIP ?? "0.0.0.0", hostPort: $0.hostPort) }
         if plan.primaryAddress6 != nil {

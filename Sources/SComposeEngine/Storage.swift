@@ -38,16 +38,19 @@ extension Engine {
         }
         if let existing = volumes.get(config.name) {
             // As Compose: a volume made by another project is used, with a warning.
-            if let owner = existing.labels[ComposeLabel.project], owner != project.name {
+            if let owner = existing.labels[ComposeLabel.project], owner != project.name, !project.name.isEmpty {
                 progress(.warning("volume \"\(config.name)\" already exists but was created for project \"\(owner)\""))
             }
             return existing
         }
         progress(.resource(.volume, config.name, "Creating"))
         var labels = config.labels
-        labels[ComposeLabel.project] = project.name
-        labels[ComposeLabel.volume] = key
-        labels[ComposeLabel.version] = Engine.version
+        // A container of no project (`container run -v data:/x`) makes a volume of no project.
+        if !project.name.isEmpty {
+            labels[ComposeLabel.project] = project.name
+            labels[ComposeLabel.volume] = key
+            labels[ComposeLabel.version] = Engine.version
+        }
         let record = try volumes.create(config.name, labels: labels, options: config.driverOpts)
         progress(.resource(.volume, config.name, "Created"))
         return record
@@ -71,12 +74,10 @@ extension Engine {
                 ?? Digest.random().hex
             plan.anonymous[target] = name
             // Labelled with the project so that `down -v` finds it even after its container is gone.
-            return try volumes.create(
-                name,
-                labels: [
-                    ComposeLabel.anonymousVolume: "", ComposeLabel.project: project.name,
-                    ComposeLabel.service: service.name,
-                ], anonymous: true)
+            let labels = project.name.isEmpty
+                ? [ComposeLabel.anonymousVolume: ""]
+                : [ComposeLabel.anonymousVolume: "", ComposeLabel.project: project.name, ComposeLabel.service: service.name]
+            return try volumes.create(name, labels: labels, anonymous: true)
         }
         for mount in service.volumes {
             try checkTarget(mount.target)

@@ -34,6 +34,10 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     public var waitForAttach: Bool?
     /// Where the shim reports `start`, `die` and health changes.
     public var events: EventSource?
+    /// `--rm` of a detached container: run by the shim, in a session of its own, once the
+    /// container has ended for good (scompose removing it), with `onExitEnvironment`.
+    public var onExit: [String]?
+    public var onExitEnvironment: [String]?
 
     public init(id: String, container: ContainerConfig, cgroup: String?, resources: Resources) {
         self.id = id

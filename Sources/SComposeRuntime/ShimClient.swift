@@ -75,9 +75,14 @@ public struct ShimClient: Sendable {
         var reader = LineReader(fd: sync[0])
         var message = reader.next().flatMap(ShimSyncMessage.init(line:))
         var attached: Int32?
-        if message == .listening, let attachStdin {
-            attached = attach(stdin: attachStdin)
+        if message == .listening {
+            attached = attach(stdin: attachStdin ?? false)
             message = reader.next().flatMap(ShimSyncMessage.init(line:))
+            // A container made to wait for a client, started detached this time: let it go.
+            if attachStdin == nil, let socket = attached {
+                close(socket)
+                attached = nil
+            }
         }
         switch message {
         case .started:

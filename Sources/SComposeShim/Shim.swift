@@ -216,7 +216,22 @@ struct Supervisor {
             try? StateFile.write(exit, to: files.exit)
         }
         unlink(reservePath)
+        if let argv = spec.onExit, !argv.isEmpty { Self.spawnDetached(argv, environment: spec.onExitEnvironment ?? []) }
         return 0
+    }
+
+    /// Starts `argv` in a session of its own and leaves it: it outlives the shim (`--rm`).
+    static func spawnDetached(_ argv: [String], environment: [String]) {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // glibc's POSIX_SPAWN_SETSID (0x80), which its headers show only under _GNU_SOURCE.
+        posix_spawnattr_setflags(&attributes, 0x80)
+        var args: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var env: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer { for p in args + env { free(p) } }
+        var pid: pid_t = 0
+        _ = posix_spawn(&pid, argv[0], nil, &attributes, &args, &env)
     }
 
     /// Space kept from the start for the exit record, so that a disk the container's logs

@@ -24,6 +24,8 @@ enum ErrorWording {
         case .noSuchContainer(let name): return daemon + "No such container: \(name)"
         case .serviceNotRunning(let name): return "service \"\(name)\" is not running"
         case .containerNotRunning(let name): return daemon + "container \(name) is not running"
+        case .containerRunning(let name):
+            return daemon + "cannot remove container \"/\(name)\": container is running: stop the container before removing or force remove"
         case .containerPaused(let id): return daemon + "Container \(id) is paused, unpause the container before exec"
         case .networkModeServiceMissing(let name): return "service \(name) which is used as network_mode has no container"
         case .dependencyMissing(let service, let dependency):
@@ -32,6 +34,19 @@ enum ErrorWording {
         case .copyDestinationMissing(let path): return daemon + "destination directory \(path) does not exist"
         case .hostPathMissing(let path): return "could not find \(path): no such file or directory"
         case .nameInUse(let name): return daemon + "Conflict. The container name \"/\(name)\" is already in use"
+        case .nameTaken(let name, let id):
+            return daemon + "Conflict. The container name \"/\(name)\" is already in use by container \"\(id)\". "
+                + "You have to remove (or rename) that container to be able to reuse that name."
+        case .invalidContainerName(let name): return daemon + "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        case .invalidVolumeName(let name):
+            return daemon + "create \(name): \"\(name)\" includes invalid characters for a local volume name, only "
+                + "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        case .ambiguousContainer(let prefix): return daemon + "multiple IDs found with provided prefix: \(prefix)"
+        case .noSuchNetwork(let name): return daemon + "network \(name) not found"
+        case .networkExists(let name): return daemon + "network with name \(name) already exists"
+        case .predefinedNetwork(let name): return daemon + "\(name) is a pre-defined network and cannot be removed"
+        case .aliasOnDefaultNetwork: return daemon + "network-scoped alias is supported only for containers in user defined networks"
+        case .conflictingOptions(let what): return "Conflicting options: \(what)"
         case .volumeInUse(let name): return daemon + "remove \(name): volume is in use"
         case .networkInUse(let network, let by): return "network \(network) has changed but is in use by \(by)"
         case .undefined(let service, let kind, let name):

@@ -12,6 +12,8 @@ import Glibc
 struct LogEntry: Decodable {
     var log: String
     var time: String
+    /// `stdout` or `stderr`.
+    var stream: String?
 
     init?(_ line: [UInt8]) {
         guard let e = try? StateJSONDecoder().decode(LogEntry.self, from: line) else { return nil }

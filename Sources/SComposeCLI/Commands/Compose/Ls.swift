@@ -28,7 +28,8 @@ struct Ls: ParsableCommand {
         // Without -a, only running containers count (Docker lists those by default).
         let containers = ProjectContext.engine().containers(project: nil).filter { all || $0.state == .running }
         var projects: [String: [ContainerStatus]] = [:]
-        for c in containers { projects[c.record.project, default: []].append(c) }
+        // Containers of no project (`container run`) are not a project.
+        for c in containers where c.record.project != Engine.noProject { projects[c.record.project, default: []].append(c) }
         var names = projects.keys.sorted()
         for f in filter {
             let parts = f.split(separator: "=", maxSplits: 1).map(String.init)

@@ -10,7 +10,7 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", _superCommandName: "scompose", abstract: "Manage images",
         subcommands: [
-            ImageImport.self, ImageLoad.self, ImageSave.self, ImageList.self, ImageInspect.self, ImageTag.self,
+            ImageBuild.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageList.self, ImageInspect.self, ImageTag.self,
             ImageRemove.self, ImageHistory.self, ImagePrune.self, ImagePull.self, ImagePush.self,
         ])
 }

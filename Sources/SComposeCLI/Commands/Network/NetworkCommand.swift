@@ -10,7 +10,7 @@ import Glibc
 struct NetworkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "network", _superCommandName: "scompose", abstract: "Manage networks",
-        subcommands: [NetworkList.self, NetworkInspect.self, NetworkRemove.self, NetworkPrune.self])
+        subcommands: [NetworkCreate.self, NetworkList.self, NetworkInspect.self, NetworkRemove.self, NetworkPrune.self])
 
     static func store() -> NetworkStore { NetworkStore(stateRoot: StateRoot.path) }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import SComposeEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,8 @@ struct NetworkPrune: ParsableCommand {
         let engine = ProjectContext.engine()
         var removed: [String] = []
         engine.removeStaleStaging()
-        for n in store.list() where engine.liveEndpoints(n.name).isEmpty {
+        // As Docker's: the default network stays.
+        for n in store.list() where !n.isDefaultBridge && engine.liveEndpoints(n.name).isEmpty {
             try engine.removeNetwork(n)
             removed.append(n.name)
         }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import SComposeEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,10 @@ struct NetworkRemove: ParsableCommand {
         for name in names {
             guard let n = store.get(name) ?? store.list().first(where: { $0.id.hasPrefix(name) }) else {
                 failure = "Error response from daemon: network \(name) not found"
+                continue
+            }
+            if n.isDefaultBridge {
+                failure = ErrorWording.message(EngineError(.predefinedNetwork(n.name)))
                 continue
             }
             let users = engine.liveEndpoints(n.name)
