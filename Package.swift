@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "SComposeLoader", dependencies: ["SComposeYAML", "SComposeSpec", "SComposeOS"]),
         .target(name: "SComposeBridge", dependencies: ["SComposeSpec", "SComposeLoader", "SComposeOS", "SComposeYAML"]),
         .target(name: "SComposeRuntime", dependencies: ["CSpawn", "CSeccomp", "CLinux", "SComposeOS"]),
-        .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn"]),
+        .target(name: "SComposeShim", dependencies: ["SComposeRuntime", "SComposeNetwork", "SComposeNetlink", "CSpawn", "CLinux"]),
         .target(
             name: "SComposeBuild",
             dependencies: ["SComposeOCI", "SComposeRuntime", "SComposeOS", "CLinux", "CSpawn", .product(name: "Crypto", package: "swift-crypto")]

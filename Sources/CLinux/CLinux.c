@@ -186,3 +186,58 @@ int sc_signal_pipe_unwatch(int sig) {
     sigemptyset(&action.sa_mask);
     return sigaction(sig, &action, NULL);
 }
+
+// MARK: - Rootless namespaces
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+int sc_unshare(int flags) { return unshare(flags); }
+
+int sc_become_root(void) {
+    if (setresgid(0, 0, 0) < 0) return -1;
+    return setresuid(0, 0, 0);
+}
+
+/// Joins the user, mount and network namespaces of the process `_SCOMPOSE_JOIN` names, before
+/// any Swift code runs: a user namespace can only be joined by a single-threaded process, and
+/// the Swift runtime may start threads. The rootless CLI runs itself again with the variable
+/// set (`RootlessHolder.spawnJoined`); any other process is left alone.
+__attribute__((constructor)) static void sc_join_rootless_namespaces(void) {
+    const char *pid = getenv("_SCOMPOSE_JOIN");
+    if (pid == NULL || *pid == 0) return;
+    // Joining a mount namespace moves the process to its root: come back to where we were.
+    char cwd[4096];
+    int haveCwd = getcwd(cwd, sizeof cwd) != NULL;
+    static const char *names[] = {"user", "mnt", "net"};
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, names[i]);
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            dprintf(2, "scompose: cannot open %s: %s (is the namespace holder still running?)\n", path, strerror(errno));
+            _exit(125);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (setns(fds[i], 0) < 0) {
+            dprintf(2, "scompose: cannot join the %s namespace of process %s: %s\n", names[i], pid, strerror(errno));
+            _exit(125);
+        }
+        close(fds[i]);
+    }
+    unsetenv("_SCOMPOSE_JOIN");
+    if (haveCwd && chdir(cwd) < 0) {
+        dprintf(2, "scompose: cannot return to %s in the rootless namespaces: %s\n", cwd, strerror(errno));
+        _exit(125);
+    }
+}
+
+#include <spawn.h>
+
+int sc_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

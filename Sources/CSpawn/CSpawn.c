@@ -673,20 +673,33 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_
         fds[i] = open(path, O_RDONLY | O_CLOEXEC);
         if (fds[i] < 0) {
             int err = errno;
-            for (int j = 0; j < i; j++) close(fds[j]);
+            for (int j = 0; j < i; j++) if (fds[j] >= 0) close(fds[j]);
             errno = err;
             return -1;
+        }
+        // A namespace the caller is already in is not joined again: joining takes
+        // CAP_SYS_ADMIN over its owner, which a rootless caller lacks for the host's cgroup
+        // namespace that a container without a cgroup of its own shares with it.
+        char own[32] = "/proc/self/ns/";
+        int m = 14;
+        for (const char *c = names[i]; *c; c++) own[m++] = *c;
+        own[m] = 0;
+        struct stat theirs, ours;
+        if (fstat(fds[i], &theirs) == 0 && stat(own, &ours) == 0 && theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
+            close(fds[i]);
+            fds[i] = -1;
         }
     }
     pid_t pid = fork();
     if (pid != 0) {
-        for (int i = 0; i < COUNT; i++) close(fds[i]);
+        for (int i = 0; i < COUNT; i++) if (fds[i] >= 0) close(fds[i]);
         return pid;
     }
     // Child (of a multithreaded parent): raw system calls only. It stays in the caller's
     // cgroups: only the program counts against the container's pids (as with runc).
     reset_signals();
     for (int i = 1; i < COUNT; i++) {
+        if (fds[i] < 0) continue;
         if (setns(fds[i], 0) < 0) fail(report_fd, SC_EXEC_STEP_SETNS_CGROUP - i, errno);
         close(fds[i]);
     }
@@ -720,8 +733,10 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_
     for (int i = 0; i < cgroup_count; i++) {
         if (write(cgroup_procs[i], "0", 1) != 1) fail(report_fd, SC_EXEC_STEP_CGROUP, errno);
     }
-    if (setns(fds[0], 0) < 0) fail(report_fd, SC_EXEC_STEP_SETNS_CGROUP, errno);
-    close(fds[0]);
+    if (fds[0] >= 0) {
+        if (setns(fds[0], 0) < 0) fail(report_fd, SC_EXEC_STEP_SETNS_CGROUP, errno);
+        close(fds[0]);
+    }
     cloexec_from(3);
     run_steps(plan, report_fd);
     _exit(127);

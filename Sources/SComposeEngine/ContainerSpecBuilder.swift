@@ -24,8 +24,12 @@ struct ContainerResolution: Sendable {
     var network: NetworkPlan
     /// The AppArmor profile (nil where AppArmor is off, or unconfined), loaded if it was ours.
     var appArmorProfile: String?
-    /// Whether the container gets a systemd scope (cgroup v2 under systemd).
-    var systemdScope: Bool = false
+    /// Where the container's cgroup goes: a systemd scope (cgroup v2 under systemd), scompose's
+    /// own tree, or none (rootless with no delegated cgroups: its limits cannot be applied).
+    var cgroups: CgroupPlacement = .tree
+    /// Created by a rootless scompose, inside the user's namespaces: how many group IDs the
+    /// user namespace maps (nil in root mode).
+    var rootlessGroups: UInt32?
     /// The host's `/etc/hosts`, for `network_mode: host`.
     var hostEtcHosts: String?
     /// When the container is created (RFC 3339).
@@ -87,6 +91,9 @@ struct ContainerSpecBuilder: Sendable {
         (config.uid, config.gid, config.additionalGids) = (r.uid, r.gid, r.additionalGids)
         config.hostname = hostname
         config.privileged = service.privileged
+        config.inUserNamespace = r.rootlessGroups != nil
+        config.ownCgroup = r.cgroups != .none
+        config.ttyGroupMapped = (r.rootlessGroups ?? .max) > 5
         config.readOnlyRootfs = service.readOnly
         config.mounts = r.storage.mounts
         config.shmSize = service.shmSize
@@ -97,7 +104,7 @@ struct ContainerSpecBuilder: Sendable {
         if service.network == .host || network.joinDirectory != nil { config.namespaces.remove(.net) }
         if config.namespaces.contains(.net) {
             // Docker's defaults for a private network namespace.
-            config.sysctls = ["net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"]
+            config.sysctls = ["net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 \(r.rootlessGroups.map { $0 - 1 } ?? 2_147_483_647)"]
         }
         for (key, value) in service.sysctls { config.sysctls[key] = value }
         try Security.checkSysctls(config.sysctls, hostNetwork: !config.namespaces.contains(.net))
@@ -115,9 +122,9 @@ struct ContainerSpecBuilder: Sendable {
             cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
             pids: service.pidsLimit ?? service.deploy?.pidsLimit, blkioWeight: service.blkioWeight)
         // Under systemd (cgroup v2), a delegated scope per container that systemd leaves alone.
-        let scope = r.systemdScope ? SystemdScope.unitName(container: name, id: r.id) : nil
-        var spec = ShimSpec(
-            id: r.id, container: config, cgroup: scope.map(SystemdScope.containerCgroup) ?? "scompose/\(r.id)", resources: resources)
+        let scope = r.cgroups == .systemdScope ? SystemdScope.unitName(container: name, id: r.id) : nil
+        let cgroup = r.cgroups == .none ? nil : scope.map(SystemdScope.containerCgroup) ?? "scompose/\(r.id)"
+        var spec = ShimSpec(id: r.id, container: config, cgroup: cgroup, resources: resources)
         spec.systemdScope = scope
         spec.restart = try Self.restartPolicy(service)
         spec.stdinOpen = service.stdinOpen
@@ -248,5 +255,22 @@ struct ContainerSpecBuilder: Sendable {
         if unit > 1 { digits.removeLast() }
         guard let n = Int64(digits), n > 0 else { return nil }
         return n * unit
+    }
+}
+
+extension ContainerSpecBuilder {
+    /// The resource keys of `services` that take a cgroup, as `service: key, key` lines: what
+    /// a rootless `up` without delegated cgroups cannot apply and says so (as podman does).
+    static func cgroupKeys(_ services: [ServiceConfig]) -> [String] {
+        services.sorted { $0.name < $1.name }.compactMap { s in
+            var keys: [String] = []
+            if s.memLimit != nil || s.deploy?.memoryLimit != nil { keys.append("mem_limit") }
+            if s.memswapLimit != nil { keys.append("memswap_limit") }
+            if s.cpus != nil || s.deploy?.cpuLimit != nil { keys.append("cpus") }
+            if s.cpuShares != nil { keys.append("cpu_shares") }
+            if s.pidsLimit != nil || s.deploy?.pidsLimit != nil { keys.append("pids_limit") }
+            if s.blkioWeight != nil { keys.append("blkio_config") }
+            return keys.isEmpty ? nil : "\(s.name): " + keys.joined(separator: ", ")
+        }
     }
 }

@@ -53,7 +53,10 @@ extension Engine {
         }
         let appArmor: String?
         do {
-            appArmor = try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
+            // Rootless, as Docker's rootless mode: no profile (loading one takes the host's root).
+            appArmor =
+                Rootless.ofProcess != nil
+                ? nil : try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
         } catch {
             throw EngineError(passing: error)
         }
@@ -64,7 +67,7 @@ extension Engine {
         var resolution = ContainerResolution(
             id: id, files: files, imageName: imageName, imageID: image.id.description, layers: layers, defaults: defaults,
             storage: storage, network: network, appArmorProfile: appArmor,
-            systemdScope: SystemdScope.applies(layout: CgroupLayout.host), created: Clock.rfc3339Now(),
+            cgroups: CgroupPlacement.host, rootlessGroups: Rootless.ofProcess != nil ? Rootless.mappedGroups() : nil, created: Clock.rfc3339Now(),
             events: events(project: project.name, service: service.name, name: name, image: imageName))
         (resolution.uid, resolution.gid, resolution.additionalGids) = users
         if service.network == .host {

@@ -82,6 +82,8 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case noCommand(service: String)
         /// Something valid for Compose that scompose does not do, and what to do instead.
         case unsupported(String)
+        /// A rootless user's published port below the host's lowest unprivileged one.
+        case privilegedPort(UInt16, lowest: UInt16)
         // Dependencies and waits.
         case dependencyUnhealthy(container: String)
         case dependencyFailed(service: String, exitCode: Int32)
@@ -142,7 +144,7 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .undefined, .invalidProject, .invalidValue, .environmentNotSet, .noCommand, .invalidContainerName, .invalidVolumeName,
             .ambiguousContainer, .aliasOnDefaultNetwork, .conflictingOptions:
             return .invalid
-        case .unsupported:
+        case .unsupported, .privilegedPort:
             return .unsupported
         case .dependencyUnhealthy, .dependencyFailed, .noHealthcheck, .unhealthy, .exited:
             return .dependency

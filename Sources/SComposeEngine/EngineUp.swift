@@ -45,6 +45,14 @@ extension Engine {
         let gone = try recreateNetworks(plan.networks, project: project.name)
         let existing = observed.filter { !gone.contains($0.record.name) }
         try handleOrphans(existing.filter { plan.orphans.contains($0.record.name) }, remove: plan.removeOrphans)
+        if CgroupPlacement.host == .none, plan.services.contains(where: { $0.steps.contains { $0.action != .keep } }) {
+            let ignored = ContainerSpecBuilder.cgroupKeys(services.compactMap { project.services[$0] })
+            if !ignored.isEmpty {
+                progress(.warning(
+                    "rootless: no cgroups are delegated to this user (they are under cgroup v2 with systemd), so these limits "
+                        + "are not applied: " + ignored.joined(separator: "; ")))
+            }
+        }
         try ensureNetworks(project, services: services, rendered: loaded.rendered)
         for case .create(let key, _) in plan.volumes { _ = try projectVolume(key, project: project) }
         let byName = Dictionary(existing.map { ($0.record.name, $0) }, uniquingKeysWith: { a, _ in a })

@@ -277,6 +277,9 @@ extension Engine {
             } else {
                 hostPort = HostPorts.ephemeral(proto: p.proto)
             }
+            if let start = Rootless.hostPortStart, hostPort < start {
+                throw EngineError(.privilegedPort(hostPort, lowest: start))
+            }
             out.append(PortBinding(proto: p.proto, hostIP: hostIP, hostPort: hostPort, containerPort: UInt16(p.target)))
         }
         return out

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,14 +55,32 @@ public enum Subprocess {
         posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdout[1], 1)
         if mergeErrors { posix_spawn_file_actions_adddup2(&actions, stdout[1], 2) }
+        // Nothing else of ours: a helper that stays (pasta) must not hold what our caller
+        // waits to see closed.
+        sc_spawn_addclosefrom(&actions, 3)
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
+        // What this process ignores (SIGPIPE, SIGINT while a child runs) is the helper's to
+        // decide: pasta refuses to start with SIGPIPE ignored.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        // Nor what our caller blocks: pasta with SIGTERM blocked never ends.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         let r = noEnv.withUnsafeMutableBufferPointer { empty in
             let env = inheritEnvironment ? environ : empty.baseAddress
             return searchPath
-                ? posix_spawnp(&pid, program, &actions, nil, &cArgs, env) : posix_spawn(&pid, program, &actions, nil, &cArgs, env)
+                ? posix_spawnp(&pid, program, &actions, &attributes, &cArgs, env)
+                : posix_spawn(&pid, program, &actions, &attributes, &cArgs, env)
         }
         close(stdin[0])
         close(stdout[1])

@@ -32,6 +32,15 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var shmSize: Int64?
     public var readOnlyRootfs = false
     public var privileged = false
+    /// Created from a user namespace (rootless): `mknod` is refused there, so device nodes are
+    /// the host's, bound in.
+    public var inUserNamespace = false
+    /// Whether group 5 (`tty`, devpts' group) exists for the kernel: not in a user namespace
+    /// that maps the user alone.
+    public var ttyGroupMapped = true
+    /// False where the container has no cgroup of its own (rootless with no cgroups delegated
+    /// to the user): processes exec'd into it stay in the caller's cgroups.
+    public var ownCgroup = true
     /// Capabilities by number; nil means Docker's default set.
     public var capabilities: Set<Int>?
     public var noNewPrivileges = false
@@ -309,6 +318,8 @@ extension String {
 public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
     public var steps: [InitStep]
     public var namespaces: ContainerConfig.Namespaces
+    /// For an exec: whether the process joins the container's cgroups first.
+    public var joinsCgroups = true
 
     public var description: String { steps.map(\.description).joined(separator: "\n") }
 
@@ -351,7 +362,7 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
         s.append(
             .mount(
                 source: "devpts", target: root + "/dev/pts", type: "devpts", flags: MS_NOSUID | MS_NOEXEC,
-                data: "newinstance,ptmxmode=0666,mode=0620,gid=5"))
+                data: "newinstance,ptmxmode=0666,mode=0620" + (c.ttyGroupMapped ? ",gid=5" : "")))
         s.append(.mkdir(root + "/dev/shm", mode: 0o1777))
         s.append(
             .mount(
@@ -399,7 +410,10 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
             break
         }
         for (name, major, minor) in SecurityDefaults.devices {
-            s.append(.mknod(root + "/dev/" + name, mode: 0o020666, major: major, minor: minor))
+            s.append(
+                c.inUserNamespace
+                    ? .bindDevice(host: "/dev/" + name, target: root + "/dev/" + name)
+                    : .mknod(root + "/dev/" + name, mode: 0o020666, major: major, minor: minor))
         }
         if c.privileged {
             // As Docker: a privileged container gets every device node of the host.
@@ -410,7 +424,10 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
                     dir += "/" + part
                     if made.insert(dir).inserted { s.append(.mkdir(root + "/dev" + dir, mode: 0o755)) }
                 }
-                s.append(.mknod(root + "/dev" + device.path, mode: device.mode, major: device.major, minor: device.minor))
+                s.append(
+                    c.inUserNamespace
+                        ? .bindDevice(host: "/dev" + device.path, target: root + "/dev" + device.path)
+                        : .mknod(root + "/dev" + device.path, mode: device.mode, major: device.major, minor: device.minor))
             }
         }
         for (link, target) in [
@@ -484,7 +501,9 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
     /// The steps of a process started in a running container (`exec`): ids, capabilities,
     /// working directory and the program; the namespaces are joined, not made.
     public static func compileExec(_ c: ContainerConfig, containerRoot: String) throws(SeccompProfile.Failure) -> InitPlan {
-        InitPlan(steps: try processSteps(c, lookupRoots: [containerRoot], initProcess: false), namespaces: [])
+        var plan = InitPlan(steps: try processSteps(c, lookupRoots: [containerRoot], initProcess: false), namespaces: [])
+        plan.joinsCgroups = c.ownCgroup
+        return plan
     }
 
     /// What the first process and an `exec`'d one share: capabilities, ids, working directory,

@@ -104,7 +104,7 @@ public enum Launcher {
         into target: pid_t, _ plan: InitPlan, stdio: Stdio, detach: Bool = false
     ) throws(SpawnError) -> pid_t {
         let (arena, steps) = encode(plan)
-        let cgroupFiles = CgroupLayout.host.map { Cgroup.procsFiles(ofProcess: target, layout: $0) } ?? []
+        let cgroupFiles = plan.joinsCgroups ? CgroupLayout.host.map { Cgroup.procsFiles(ofProcess: target, layout: $0) } ?? [] : []
         var cgroupFDs: [Int32] = []
         defer { for fd in cgroupFDs { close(fd) } }
         for file in cgroupFiles {

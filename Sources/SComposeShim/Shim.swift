@@ -14,6 +14,7 @@ import Glibc
 public enum Shim {
     /// `scompose-shim <container-dir> <sync-fd>`; returns the process exit status.
     public static func main(_ args: [String]) -> Int32 {
+        if args.first == "holder" { return Holder.main(Array(args.dropFirst())) }
         guard args.count == 2, let givenSyncFD = Int32(args[1]) else {
             let usage = Array("usage: scompose-shim CONTAINER_DIR SYNC_FD\n".utf8)
             _ = usage.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

@@ -276,7 +276,7 @@ import Testing
 
     @Test func cgroupPlacement() throws {
         #expect(value(try build(), "spec.cgroup") == #""scompose/\#(Self.id)""#)
-        let scoped = try build(resolved: { $0.systemdScope = true })
+        let scoped = try build(resolved: { $0.cgroups = .systemdScope })
         #expect(value(scoped, "spec.systemdScope") == #""scompose-p-web-2-0123456789ab.scope""#)
         #expect(value(scoped, "spec.cgroup") == #""scompose.slice/scompose-p-web-2-0123456789ab.scope/container""#)
     }

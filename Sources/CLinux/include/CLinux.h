@@ -61,4 +61,16 @@ int sc_signal_pipe_watch(int sig);
 /// Gives `sig` its default disposition again.
 int sc_signal_pipe_unwatch(int sig);
 
+/// unshare(2), which glibc declares only with _GNU_SOURCE.
+int sc_unshare(int flags);
+/// setresgid(0, 0, 0) then setresuid(0, 0, 0): root of a user namespace just mapped.
+int sc_become_root(void);
+/// Namespace flags for sc_unshare (linux/sched.h).
+enum { SC_CLONE_NEWNS = 0x00020000, SC_CLONE_NEWUSER = 0x10000000, SC_CLONE_NEWNET = 0x40000000 };
+
+#include <spawn.h>
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34), declared only with _GNU_SOURCE:
+/// the child closes every descriptor from `from` up.
+int sc_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
 #endif

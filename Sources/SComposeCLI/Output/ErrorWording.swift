@@ -61,6 +61,9 @@ enum ErrorWording {
         case .environmentNotSet(let variable, let neededBy): return "environment variable \"\(variable)\" required by \(neededBy) is not set"
         case .noCommand(let service): return "no command specified for service \"\(service)\""
         case .unsupported(let text): return text
+        case .privilegedPort(let port, let lowest):
+            return "rootless: port \(port) is below \(lowest), the lowest port an ordinary user may bind; publish a higher one, "
+                + "or allow it on the host with `sudo sysctl net.ipv4.ip_unprivileged_port_start=\(port)`"
         case .dependencyUnhealthy(let container): return "dependency failed to start: container \(container) is unhealthy"
         case .dependencyFailed(let service, let code): return "service \"\(service)\" didn't complete successfully: exit \(code)"
         case .noHealthcheck(let container): return "container \(container) has no healthcheck configured"

@@ -128,7 +128,9 @@ enum ProjectContext {
         try body(cancellation)
     }
 
+    /// Run by an ordinary user, the command goes on inside the user's namespaces (rootless
+    /// mode): this re-executes it there and does not return.
     static func guardRoot() throws {
-        if getuid() != 0 { throw CLIError("scompose needs root to create containers (namespaces, mounts, cgroups)") }
+        try RootlessEntry.enter()
     }
 }

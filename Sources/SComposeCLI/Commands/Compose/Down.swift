@@ -51,5 +51,6 @@ struct Down: ParsableCommand {
             engine.removeAnonymousVolumes(of: containers)
             try engine.removeProjectVolumes(project)
         }
+        RootlessEntry.release(engine)
     }
 }

@@ -26,6 +26,7 @@ struct ImageImport: ParsableCommand {
     var reference: String?
 
     func run() throws {
+        try ProjectContext.guardRoot()
         let store = try StateRoot.images()
         let ref: ImageReference?
         do {

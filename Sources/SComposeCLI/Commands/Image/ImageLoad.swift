@@ -16,6 +16,7 @@ struct ImageLoad: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        try ProjectContext.guardRoot()
         let store = try StateRoot.images()
         var path = input ?? ""
         var temp: String?

@@ -24,6 +24,7 @@ struct ImagePrune: ParsableCommand {
     var force = false
 
     func run() throws {
+        try ProjectContext.guardRoot()
         let store = try StateRoot.images()
         let (lines, reclaimed) = try store.prune(all: all, inUse: ImageUse.checker())
         if !lines.isEmpty {

@@ -15,6 +15,7 @@ struct ImageRemove: ParsableCommand {
     @Argument var images: [String]
 
     func run() throws {
+        try ProjectContext.guardRoot()
         let store = try StateRoot.images()
         var failures: [String] = []
         for image in images {

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rootless mode from the CLI, for real: an ordinary user made for the test (with a range of
+/// subordinate IDs) runs scompose as themself, with their own state, namespaces and pasta.
+@Suite(.serialized) struct RootlessTests {
+    static var canRun: Bool {
+        var tun = stat()
+        return getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/newuidmap")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/pasta")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/useradd")
+            // pasta opens it as the user: Debian's default is 0666.
+            && stat("/dev/net/tun", &tun) == 0 && tun.st_mode & 0o006 == 0o006
+    }
+
+    /// A user of the test's own, its binaries and image; everything of theirs goes at the end.
+    final class User {
+        let name: String
+        let uid: UInt32
+        let home: String
+        /// A directory every user can read: the binaries and the image's tarball.
+        let shared: String
+
+        init() throws {
+            name = "scrl\(getpid() % 100_000)"
+            shared = "/tmp/scompose-rootless-\(getpid())"
+            home = "/home/" + name
+            // Left by an earlier run that was killed.
+            _ = try? Self.tool("/usr/sbin/userdel", ["-r", name])
+            let start = 300_000 + Int(getpid() % 1000) * 65_536
+            try Self.check(Self.tool("/usr/sbin/useradd", ["-m", "-U", "-s", "/bin/sh", name]))
+            try Self.check(
+                Self.tool("/usr/sbin/usermod", ["--add-subuids", "\(start)-\(start + 65_535)", "--add-subgids", "\(start)-\(start + 65_535)", name]))
+            guard let entry = getpwnam(name) else { throw TestFailure("no passwd entry for \(name)") }
+            uid = entry.pointee.pw_uid
+            try FileManager.default.createDirectory(atPath: shared + "/bin", withIntermediateDirectories: true)
+            for binary in ["scompose", "scompose-shim"] {
+                let from = URL(fileURLWithPath: ImageCommandTests.binary).deletingLastPathComponent().appendingPathComponent(binary).path
+                try FileManager.default.copyItem(atPath: from, toPath: shared + "/bin/" + binary)
+            }
+            try Self.check(Self.tool("/bin/chmod", ["-R", "a+rX", shared]))
+        }
+
+        deinit {
+            // Whatever of the user's still runs (a failed test's containers, the holder, pasta).
+            for _ in 0..<3 {
+                let left = processes()
+                if left.isEmpty { break }
+                for pid in left { kill(pid, SIGKILL) }
+                usleep(200_000)
+            }
+            _ = try? Self.tool("/usr/sbin/userdel", ["-r", name])
+            try? FileManager.default.removeItem(atPath: shared)
+        }
+
+        /// The user's processes (their uid outside, as every process of a rootless container has).
+        func processes() -> [pid_t] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap { pid_t($0) }.filter { pid in
+                guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                    !status.contains("State:\tZ")
+                else { return false }
+                return Self.field(status, "Uid:") == "\(uid)"
+            }
+        }
+
+        /// The user's processes and pasta's ports, for a failure's message.
+        func describe() -> String {
+            let lines = processes().map { pid in
+                "\(pid): " + ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "?").replacingOccurrences(of: "\0", with: " ")
+            }
+            let ports = (try? String(contentsOfFile: "/tmp/scompose-\(uid)/pasta.ports", encoding: .utf8)) ?? "none"
+            return "processes: \(lines); forwarded: \(ports)"
+        }
+
+        static func field(_ status: String, _ name: String) -> String? {
+            status.split(separator: "\n").first { $0.hasPrefix(name) }?.split(separator: "\t").dropFirst().first.map(String.init)
+        }
+
+        /// `scompose args` as the user, in `directory` of their home.
+        func run(_ args: [String], in directory: String = "", environment: [String: String] = [:]) throws -> ImageCommandTests.Run {
+            let env = ["HOME=" + home, "PATH=/usr/bin:/bin:/usr/sbin:/sbin"] + environment.map { "\($0.key)=\($0.value)" }
+            let command = ["-u", name, "--", "/usr/bin/env", "-i"] + env + [shared + "/bin/scompose"] + args
+            return try Self.tool("/usr/sbin/runuser", command, directory: home + "/" + directory)
+        }
+
+        /// Files of `home` not owned by the user.
+        func foreignFiles() -> [String] {
+            var out: [String] = []
+            let walker = FileManager.default.enumerator(atPath: home)
+            while let path = walker?.nextObject() as? String {
+                var st = stat()
+                if lstat(home + "/" + path, &st) == 0, st.st_uid != uid { out.append("\(path) (\(st.st_uid))") }
+            }
+            return out
+        }
+
+        static func tool(_ path: String, _ args: [String], directory: String? = nil) throws -> ImageCommandTests.Run {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: path)
+            p.arguments = args
+            if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+            let out = Pipe()
+            let err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return ImageCommandTests.Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        }
+
+        static func check(_ r: ImageCommandTests.Run) throws {
+            if r.status != 0 { throw TestFailure("exit \(r.status): \(r.err)") }
+        }
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// The quickstart brought up by an ordinary user: healthy, served on 127.0.0.1 from the
+    /// host; root inside the container, the user outside; bind-mounted files the user's; a named
+    /// volume kept across `down` and `up`; the limits it cannot apply said; a port below 1024
+    /// refused; and after `down -v` nothing of theirs left running or owned by anyone else.
+    @Test(.enabled(if: canRun)) func quickstartAsAnOrdinaryUser() throws {
+        let user = try User()
+        // The image, imported by the user into their own store.
+        let s = try ImageCommandTests.Sandbox()
+        try RuntimeBehaviourTests.Project.importBusybox(s)
+        try FileManager.default.copyItem(atPath: s.dir + "/rootfs.tar.gz", toPath: user.shared + "/busybox.tar.gz")
+        _ = try User.tool("/bin/chmod", ["a+r", user.shared + "/busybox.tar.gz"])
+        let imported = try user.run(["image", "import", user.shared + "/busybox.tar.gz", "busybox:latest"])
+        #expect(imported.status == 0, "\(imported.err)")
+        // The quickstart, and a project of files and limits, in the user's home.
+        try User.check(User.tool("/bin/cp", ["-r", ExampleStackTests.example("quickstart"), user.home + "/quickstart"]))
+        try FileManager.default.createDirectory(atPath: user.home + "/files/out", withIntermediateDirectories: true)
+        try """
+            services:
+              keeper:
+                image: busybox:latest
+                command: ["sh", "-c", "echo run >> /data/log; touch /out/made; exec sleep 1000"]
+                mem_limit: 64m
+                volumes: ["kept:/data", "./out:/out"]
+            volumes:
+              kept: {}
+            """.write(toFile: user.home + "/files/compose.yaml", atomically: true, encoding: .utf8)
+        try User.check(User.tool("/bin/chown", ["-R", "\(user.name):\(user.name)", user.home]))
+
+        let port = 18_185
+        let up = try user.run(["up", "-d", "--wait"], in: "quickstart", environment: ["WEB_PORT": "\(port)"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(try user.run(["ps"], in: "quickstart").out.contains("(healthy)"))
+        let page = try User.tool("/bin/busybox", ["wget", "-q", "-O", "-", "http://127.0.0.1:\(port)/"])
+        #expect(page.out.contains("Hello from scompose"), "\(page.err) \(up.err) \(user.describe())")
+        // Root inside, the user outside.
+        #expect(try user.run(["exec", "-T", "worker", "id", "-u"], in: "quickstart").out == "0\n")
+        let states = try FileManager.default.contentsOfDirectory(atPath: user.home + "/.local/share/scompose/containers")
+        #expect(states.count == 2)
+        for id in states {
+            let data = try Data(contentsOf: URL(fileURLWithPath: user.home + "/.local/share/scompose/containers/\(id)/state.json"))
+            let pid = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["pid"] as? Int)
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            #expect(User.field(status, "Uid:") == "\(user.uid)", "the container's process runs as the user outside")
+        }
+
+        // Files, a kept volume, and limits that cannot be applied without delegated cgroups.
+        let files = try user.run(["up", "-d"], in: "files")
+        #expect(files.status == 0, "\(files.err)")
+        #expect(files.err.contains("not applied: keeper: mem_limit"), "\(files.err)")
+        var made = stat()
+        for _ in 0..<50 where stat(user.home + "/files/out/made", &made) != 0 { usleep(100_000) }
+        #expect(made.st_uid == user.uid, "a file the container made in a bind mount is the user's")
+        #expect(try user.run(["down"], in: "files").status == 0)
+        #expect(try user.run(["up", "-d"], in: "files").status == 0)
+        var log = ""
+        for _ in 0..<50 where log.split(separator: "\n").count < 2 {
+            log = try user.run(["exec", "-T", "keeper", "cat", "/data/log"], in: "files").out
+            usleep(100_000)
+        }
+        #expect(log == "run\nrun\n", "the named volume kept its data across down and up")
+
+        // A port an ordinary user cannot bind on the host.
+        try "services:\n  low:\n    image: busybox:latest\n    command: [sleep, '100']\n    ports: ['80:80']\n"
+            .write(toFile: user.home + "/low.yaml", atomically: true, encoding: .utf8)
+        _ = try User.tool("/bin/chown", ["\(user.name):\(user.name)", user.home + "/low.yaml"])
+        let low = try user.run(["-f", "low.yaml", "-p", "low", "up", "-d"])
+        #expect(low.status != 0 && low.err.contains("net.ipv4.ip_unprivileged_port_start=80"), "\(low.err)")
+        _ = try user.run(["-f", "low.yaml", "-p", "low", "down"])
+
+        // Everything goes: containers, volumes, the namespaces' holder and pasta.
+        #expect(try user.run(["down", "-v"], in: "files").status == 0)
+        let down = try user.run(["down", "-v"], in: "quickstart")
+        #expect(down.status == 0, "\(down.err)")
+        var left: [pid_t] = []
+        for _ in 0..<30 {
+            left = user.processes()
+            if left.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(left.isEmpty, "processes of the user left: \(user.describe())")
+        #expect(user.foreignFiles().isEmpty, "files in the user's home owned by others: \(user.foreignFiles())")
+        #expect(try User.tool("/bin/busybox", ["wget", "-q", "-T", "1", "-O", "-", "http://127.0.0.1:\(port)/"]).status != 0)
+    }
+}
