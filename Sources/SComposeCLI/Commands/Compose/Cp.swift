@@ -31,19 +31,7 @@ struct Cp: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        if source == "-" || destination == "-" {
-            throw CLIError("copying a tar stream from or to standard input/output (\"-\") is not supported; give a path")
-        }
-        func container(_ arg: String) -> (String, String)? {
-            // SERVICE:PATH, but not a local path with a colon after a slash (`./a:b`).
-            guard let colon = arg.firstIndex(of: ":"), !arg[..<colon].contains("/"), colon != arg.startIndex else { return nil }
-            return (String(arg[..<colon]), String(arg[arg.index(after: colon)...]))
-        }
-        let from = container(source)
-        let to = container(destination)
-        guard (from == nil) != (to == nil) else {
-            throw CLIError(from == nil ? "one of source or destination must be a SERVICE:PATH" : "copying between containers is not supported")
-        }
+        let (from, to) = try CopyEndpoints.parse(source: source, destination: destination, neither: "one of source or destination must be a SERVICE:PATH")
         let service = (from ?? to)?.0 ?? ""
         let (engine, containers) = try ProjectContext.containers(global, services: [service])
         let candidates = containers.filter { index == nil || $0.record.number == index }

@@ -18,19 +18,7 @@ struct ContainerCopy: ParsableCommand {
 
     func run() throws {
         try ProjectContext.guardRoot()
-        if source == "-" || destination == "-" {
-            throw CLIError("copying a tar stream from or to standard input/output (\"-\") is not supported; give a path")
-        }
-        func container(_ arg: String) -> (String, String)? {
-            // CONTAINER:PATH, but not a local path with a colon after a slash (`./a:b`).
-            guard let colon = arg.firstIndex(of: ":"), !arg[..<colon].contains("/"), colon != arg.startIndex else { return nil }
-            return (String(arg[..<colon]), String(arg[arg.index(after: colon)...]))
-        }
-        let from = container(source)
-        let to = container(destination)
-        guard (from == nil) != (to == nil) else {
-            throw CLIError(from == nil ? "must specify at least one container source" : "copying between containers is not supported")
-        }
+        let (from, to) = try CopyEndpoints.parse(source: source, destination: destination, neither: "must specify at least one container source")
         let engine = ContainerContext.engine()
         if let (reference, path) = from {
             try engine.copyOut(try engine.container(reference: reference), path: path, to: destination, archive: archive, followLink: followLink)
