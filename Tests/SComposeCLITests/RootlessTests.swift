@@ -57,6 +57,8 @@ import Glibc
             }
             _ = try? Self.tool("/usr/sbin/userdel", ["-r", name])
             try? FileManager.default.removeItem(atPath: shared)
+            // The holder's run directory (no XDG_RUNTIME_DIR under runuser).
+            try? FileManager.default.removeItem(atPath: "/tmp/scompose-\(uid)")
         }
 
         /// The user's processes (their uid outside, as every process of a rootless container has).
