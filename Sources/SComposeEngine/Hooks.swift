@@ -45,7 +45,6 @@ extension Engine {
                 lseek(output, 0, SEEK_SET)
                 let printed = (try? FileSystem.readAll(fd: output)).map { String(decoding: $0.prefix(4096), as: UTF8.self) } ?? ""
                 let trimmed = printed.split(whereSeparator: { $0.isNewline }).joined(separator: " ")
-                let detail = trimmed.isEmpty ? "" : ": " + trimmed
                 throw EngineError(.hookFailed(kind: kind, container: c.record.name, status: code, output: trimmed))
             }
         }

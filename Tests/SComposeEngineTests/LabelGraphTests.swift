@@ -44,7 +44,7 @@ import Testing
         do {
             _ = try Engine.downLevels(containers)
         } catch {
-            #expect((error as? EngineError)?.reason == .passed("dependency cycle detected: a -> b -> a"))
+            #expect(error.reason == .passed("dependency cycle detected: a -> b -> a"))
         }
     }
 }
