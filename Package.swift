@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "SComposeOSTests", dependencies: ["SComposeOS"]),
         .testTarget(name: "SComposeBuildTests", dependencies: ["SComposeBuild"]),
         .testTarget(
-            name: "SComposeBridgeTests", dependencies: ["SComposeBridge", "SComposeLoader", "SComposeYAML"],
+            name: "SComposeBridgeTests", dependencies: ["SComposeBridge", "SComposeLoader", "SComposeOS", "SComposeYAML"],
             exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 import SComposeSpec
 
 /// A pod's volumes and the container's mounts of them.

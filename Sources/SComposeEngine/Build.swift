@@ -84,8 +84,15 @@ extension Engine {
         request.name = service.name
         request.secrets = try buildSecrets(config.secrets, service: service.name, loaded: loaded)
         request.ssh = try Self.sshAgents(config.ssh + options.ssh, service: service.name)
+        let image = try runBuilder(request, store: store, quiet: options.quiet)
+        if !options.quiet { progress(.resource(.service, service.name, "Built")) }
+        return image
+    }
+
+    /// Runs the builder on `request`: base images from the store, else pulled; its output as
+    /// progress unless `quiet`; its errors in their own words.
+    func runBuilder(_ request: BuildRequest, store: ImageStore, quiet: Bool) throws -> ImageRecord {
         let progress = buildOutput ?? { self.progress(.output($0)) }
-        let quiet = options.quiet
         let pull = pullImage
         let builder = Builder(
             store: store, stateRoot: root,
@@ -96,9 +103,7 @@ extension Engine {
             },
             output: { line in if !quiet { progress(line) } })
         do {
-            let image = try builder.build(request)
-            if !quiet { self.progress(.resource(.service, service.name, "Built")) }
-            return image
+            return try builder.build(request)
         } catch let error as BuildError {
             throw EngineError(passing: error)
         } catch let error as DockerfileError {

@@ -51,12 +51,12 @@ extension Engine {
         for seed in storage.seeds {
             try VolumeSeed.copy(layers: layers, path: seed.path, into: volumes.dataPath(seed.volume), scratch: root + "/tmp")
         }
+        let rootless = Rootless.ofProcess != nil
         let appArmor: String?
         do {
             // Rootless, as Docker's rootless mode: no profile (loading one takes the host's root).
             appArmor =
-                Rootless.ofProcess != nil
-                ? nil : try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
+                rootless ? nil : try AppArmor.profile(requested: Security.appArmorRequest(service), privileged: service.privileged)
         } catch {
             throw EngineError(passing: error)
         }
@@ -67,7 +67,7 @@ extension Engine {
         var resolution = ContainerResolution(
             id: id, files: files, imageName: imageName, imageID: image.id.description, layers: layers, defaults: defaults,
             storage: storage, network: network, appArmorProfile: appArmor,
-            cgroups: CgroupPlacement.host, rootlessGroups: Rootless.ofProcess != nil ? Rootless.mappedGroups() : nil, created: Clock.rfc3339Now(),
+            cgroups: CgroupPlacement.host, rootlessGroups: rootless ? Rootless.mappedGroups() : nil, created: Clock.rfc3339Now(),
             events: events(project: project.name, service: service.name, name: name, image: imageName))
         (resolution.uid, resolution.gid, resolution.additionalGids) = users
         if service.network == .host {

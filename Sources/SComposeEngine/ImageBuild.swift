@@ -48,23 +48,6 @@ extension Engine {
         request.tags = options.tags
         request.noCache = options.noCache
         request.pull = options.pull
-        let progress = buildOutput ?? { self.progress(.output($0)) }
-        let quiet = options.quiet
-        let pull = pullImage
-        let builder = Builder(
-            store: store, stateRoot: root,
-            resolveImage: { name, forcePull in
-                if !forcePull, let found = try store.find(name) { return found }
-                guard let pull else { throw EngineError(.noSuchImage(name)) }
-                return try pull(name, nil)
-            },
-            output: { line in if !quiet { progress(line) } })
-        do {
-            return try builder.build(request)
-        } catch let error as BuildError {
-            throw EngineError(passing: error)
-        } catch let error as DockerfileError {
-            throw EngineError(passing: error)
-        }
+        return try runBuilder(request, store: store, quiet: options.quiet)
     }
 }

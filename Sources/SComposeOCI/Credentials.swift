@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SComposeOS
 #if canImport(Glibc)
 import Glibc
 #endif

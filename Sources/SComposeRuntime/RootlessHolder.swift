@@ -25,6 +25,12 @@ public enum HolderMessage: Sendable, Equatable {
         }
     }
 
+    /// Writes the line (and its newline) to `fd`.
+    public func send(to fd: Int32) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
     public init?(line: String) {
         let words = line.split(separator: " ", maxSplits: 2).map(String.init)
         switch words.first {
@@ -180,7 +186,7 @@ public struct RootlessHolder: Sendable {
         do throws(RootlessError) {
             try map("newuidmap", pid: pid, id: identity.uid, ranges: uids)
             try map("newgidmap", pid: pid, id: identity.gid, ranges: gids)
-            Self.say(pair[0], .mapped)
+            HolderMessage.mapped.send(to: pair[0])
             guard try expect() == .ready else { throw RootlessError("the namespace holder said something else") }
             try connectPasta(pid, ports: [])
         } catch {
@@ -359,10 +365,5 @@ public struct RootlessHolder: Sendable {
         let bytes = Array(text.utf8)
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         return n == bytes.count ? nil : errno
-    }
-
-    static func say(_ fd: Int32, _ message: HolderMessage) {
-        let bytes = Array((message.line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

@@ -96,12 +96,15 @@ public struct ShimClient: Sendable {
         }
     }
 
-    /// Lines of the sync pipe, read until it closes.
-    struct LineReader {
+    /// Lines read from a descriptor until its end (the shim's sync pipe, the holder's socket).
+    public struct LineReader {
         let fd: Int32
         var pending: [UInt8] = []
 
-        mutating func next() -> [UInt8]? {
+        public init(fd: Int32) { self.fd = fd }
+
+        /// The next line without its newline; nil once the descriptor is at its end.
+        public mutating func next() -> [UInt8]? {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !pending.contains(UInt8(ascii: "\n")) {
                 let n = read(fd, &buffer, buffer.count)

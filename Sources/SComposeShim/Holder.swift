@@ -45,7 +45,8 @@ enum Holder {
         // The CLI writes the maps of this process from outside once it is in its namespace.
         guard sc_unshare(Int32(SC_CLONE_NEWUSER)) == 0 else { return fail(sync, "unshare user namespace") }
         say(sync, .userNamespace(pid: getpid()))
-        guard readLine(sync) == HolderMessage.mapped.line else { return 1 }
+        var reader = ShimClient.LineReader(fd: sync)
+        guard reader.next().map({ String(decoding: $0, as: UTF8.self) }) == HolderMessage.mapped.line else { return 1 }
         // Root of the namespace, with no groups of the user's left (they map to nobody).
         guard sc_become_root() == 0 else { return fail(sync, "become root in the user namespace") }
         _ = setgroups(0, nil)
@@ -81,21 +82,5 @@ enum Holder {
         return 1
     }
 
-    static func say(_ fd: Int32, _ message: HolderMessage) {
-        let bytes = Array((message.line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    }
-
-    /// One line from the CLI, without its newline (nil at the end of the socket).
-    static func readLine(_ fd: Int32) -> String? {
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while true {
-            let n = read(fd, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return line.isEmpty ? nil : String(decoding: line, as: UTF8.self) }
-            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
-            line.append(byte)
-        }
-    }
+    static func say(_ fd: Int32, _ message: HolderMessage) { message.send(to: fd) }
 }

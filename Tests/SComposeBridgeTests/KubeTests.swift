@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeYAML
+import SComposeOS
 import Testing
 
 @testable import SComposeBridge
