@@ -481,6 +481,17 @@ static void run_steps(const struct sc_plan *plan, int report) {
             r = mount_in_root(str(plan, s->s[0]), str(plan, s->s[1]), str(plan, s->s[2]), str(plan, s->s[3]),
                               (unsigned long)s->n[0], s->n[1], (unsigned long)s->n[2]);
             break;
+        case SC_MAKE_IN_ROOT: {
+            if (root_fd < 0) {
+                errno = EBADF;
+                r = -1;
+                break;
+            }
+            int fd = resolve_target(str(plan, s->s[0]), 0);
+            r = fd < 0 ? -1 : 0;
+            if (fd >= 0) close(fd);
+            break;
+        }
         case SC_CONSOLE: r = open_console(str(plan, s->s[0]), str(plan, s->s[1]), (int)s->n[0]); break;
         case SC_LOOPBACK_UP: {
             int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -93,6 +93,7 @@ public struct SCompose: ParsableCommand {
 
     /// Parses `arguments` and runs the command, mapping errors to Compose's messages and exit codes.
     public static func run(arguments: [String]) -> Int32 {
+        Console.ignoreBrokenPipes()
         let arguments = standAloneBooleans(movingGlobalFlags(arguments))
         do {
             var command = try parseVerb(arguments) ?? parseAsRoot(arguments)

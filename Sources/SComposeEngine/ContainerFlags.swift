@@ -100,6 +100,9 @@ public enum ContainerFlags {
                 throw EngineError(.invalidContainerName(name))
             }
         }
+        if let workdir = flags.workdir, !workdir.isEmpty, !workdir.hasPrefix("/") {
+            throw EngineError(.relativeWorkingDirectory(workdir))
+        }
         if !flags.command.isEmpty { service.command = flags.command }
         if let entrypoint = flags.entrypoint {
             // As Docker: an empty --entrypoint clears the image's; the image's CMD goes too.

@@ -64,6 +64,8 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case predefinedNetwork(String)
         /// `--network-alias` on the default network, which has no names.
         case aliasOnDefaultNetwork
+        /// `-w` with a relative path.
+        case relativeWorkingDirectory(String)
         /// Flags that cannot go together (`--restart and --rm`).
         case conflictingOptions(String)
         case volumeInUse(String)
@@ -142,7 +144,7 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .containerPaused, .containerRunning, .nameInUse, .nameTaken, .networkExists, .volumeInUse, .networkInUse, .predefinedNetwork:
             return .conflict
         case .undefined, .invalidProject, .invalidValue, .environmentNotSet, .noCommand, .invalidContainerName, .invalidVolumeName,
-            .ambiguousContainer, .aliasOnDefaultNetwork, .conflictingOptions:
+            .ambiguousContainer, .aliasOnDefaultNetwork, .relativeWorkingDirectory, .conflictingOptions:
             return .invalid
         case .unsupported, .privilegedPort:
             return .unsupported

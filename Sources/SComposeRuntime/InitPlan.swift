@@ -254,6 +254,8 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
     case initProcess
     /// Opens the assembled root that later `mountInRoot` targets are resolved in.
     case openRoot(String)
+    /// Makes a directory of the container (and its missing parents) resolved inside the root.
+    case makeInRoot(String)
     /// Mounts onto a path of the container resolved inside the root (never through a symlink
     /// out of it), creating the target if it is missing.
     case mountInRoot(source: String?, target: String, type: String?, flags: UInt, data: String?, isFile: Bool, readOnly: Bool, propagation: UInt)
@@ -293,6 +295,7 @@ public enum InitStep: Sendable, Equatable, CustomStringConvertible {
         case .console(let ptmx, let dir, _): return "console \(ptmx) \(dir)"
         case .appArmor(let profile): return "apparmor \(profile)"
         case .openRoot(let p): return "open-root \(p)"
+        case .makeInRoot(let p): return "make-in-root \(p)"
         case .mountInRoot(let src, let t, let ty, let f, let d, let file, let ro, let prop):
             return "mount-in-root \(src ?? "-") \(t) \(ty ?? "-") flags=0x\(String(f, radix: 16))\(d.map { " " + $0 } ?? "")"
                 + (file ? " file" : "") + (ro ? " ro" : "") + (prop != 0 ? " propagation=0x\(String(prop, radix: 16))" : "")
@@ -351,6 +354,9 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
                 source: "overlay", target: root, type: "overlay", flags: 0,
                 data: Overlay(layers: c.layers, upper: c.upperDir, work: c.workDir).options))
         s.append(.openRoot(root))
+        // A working directory the image lacks is made in its file system, as Docker does at
+        // create, before anything is mounted over it (never in a bind-mounted host folder).
+        if c.workingDir.hasPrefix("/") && c.workingDir != "/" { s.append(.makeInRoot(c.workingDir)) }
         s.append(.mkdir(root + "/proc", mode: 0o555))
         s.append(.mount(source: "proc", target: root + "/proc", type: "proc", flags: MS_NOSUID | MS_NOEXEC | MS_NODEV, data: nil))
         s.append(.mkdir(root + "/dev", mode: 0o755))

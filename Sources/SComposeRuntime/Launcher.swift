@@ -281,6 +281,9 @@ public enum Launcher {
             case .openRoot(let p):
                 c.kind = Int32(SC_OPEN_ROOT.rawValue)
                 c.s.0 = add(p)
+            case .makeInRoot(let p):
+                c.kind = Int32(SC_MAKE_IN_ROOT.rawValue)
+                c.s.0 = add(p)
             case .mountInRoot(let source, let target, let type, let flags, let data, let isFile, let readOnly, let propagation):
                 c.kind = Int32(SC_MOUNT_IN_ROOT.rawValue)
                 c.s = (add(source), add(target), add(type), add(data))

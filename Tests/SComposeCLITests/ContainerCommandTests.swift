@@ -180,6 +180,7 @@ import Glibc
             (["-v", "rel/dir:/x", "busybox"], 125, "includes invalid characters for a local volume name"),
             (["--rm", "busybox", "no-such-command"], 127, "no-such-command"),
             (["--rm", "busybox", "/etc/passwd"], 126, "/etc/passwd"),
+            (["-w", "rel", "busybox"], 125, "the working directory 'rel' is invalid, it needs to be an absolute path"),
         ]
         for (args, code, message) in cases {
             let r = try box.run(["container", "run"] + args)
@@ -241,6 +242,8 @@ import Glibc
         let id = try box.run(["container", "run", "-d", "-p", "\(port):80", "--name", "srv", "busybox", "sh", "-c", "echo started; exec sleep 1000"]).out
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try box.run(["container", "port", "srv"]).out == "80/tcp -> 0.0.0.0:\(port)\n")
+        // A working directory the image lacks is made, as Docker does.
+        #expect(try box.run(["container", "run", "--rm", "-w", "/made/here", "busybox", "pwd"]).out == "/made/here\n")
         #expect(try box.run(["container", "port", "srv", "80"]).out == "0.0.0.0:\(port)\n")
         let top = try box.run(["container", "top", "srv"]).out
         #expect(top.hasPrefix("UID") && top.contains("sleep 1000"), "\(top)")
@@ -251,6 +254,23 @@ import Glibc
         #expect(try box.run(["container", "unpause", "server"]).status == 0)
         let stats = try box.run(["container", "stats", "--no-stream", "--format", "json", "server"])
         #expect(stats.out.contains("\"Name\":\"server\""), "\(stats)")
+        // A reader that goes away (`logs -f | head -1`) ends the follower as SIGPIPE would,
+        // although the command ignores SIGPIPE for its sockets.
+        #expect(try box.run(["container", "run", "-d", "--name", "talk", "busybox", "sh", "-c", "while true; do echo line; done"]).status == 0)
+        let follower = box.process(["container", "logs", "-f", "talk"])
+        let piped = Pipe()
+        follower.standardOutput = piped
+        try follower.run()
+        _ = piped.fileHandleForReading.availableData
+        try piped.fileHandleForReading.close()
+        for _ in 0..<100 where follower.isRunning { usleep(50_000) }
+        #expect(!follower.isRunning)
+        if !follower.isRunning {
+            #expect(follower.terminationReason == .uncaughtSignal && follower.terminationStatus == SIGPIPE)
+        } else {
+            follower.terminate()
+        }
+        #expect(try box.run(["container", "rm", "-f", "talk"]).status == 0)
         // cp both ways, commit, export.
         let file = box.s.dir + "/note.txt"
         try "note\n".write(toFile: file, atomically: true, encoding: .utf8)

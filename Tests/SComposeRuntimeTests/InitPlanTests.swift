@@ -36,6 +36,23 @@ import Testing
         #expect(text.contains("caps a80425fb ambient=0"))
     }
 
+    /// A working directory is made in the image's file system before anything is mounted (as
+    /// Docker makes it at create), never for `/` or a relative path.
+    @Test func workingDirectoryIsMadeInTheRootBeforeMounts() throws {
+        var c = config()
+        c.workingDir = "/srv/app"
+        let lines = try InitPlan.compile(c).description.split(separator: "\n").map(String.init)
+        func index(_ prefix: String) -> Int { lines.firstIndex { $0.hasPrefix(prefix) } ?? -1 }
+        #expect(index("open-root /c/root") >= 0)
+        #expect(index("open-root /c/root") + 1 == index("make-in-root /srv/app"))
+        #expect(index("make-in-root /srv/app") < index("mount proc"))
+        #expect(index("chdir /srv/app") > index("pivot_root"))
+        for other in ["/", "relative"] {
+            c.workingDir = other
+            #expect(!(try InitPlan.compile(c).description.contains("make-in-root")))
+        }
+    }
+
     /// The AppArmor profile is asked for after pivot_root (the container's /proc) and before
     /// no_new_privs and seccomp, for the first process and for exec'd ones alike.
     @Test func appArmorBeforeNoNewPrivilegesAndSeccomp() throws {
@@ -206,6 +223,25 @@ import Testing
         #expect(out.contains("1000"))
         #expect(out.contains("CapEff:\t0000000000000000"))
         #expect(out.contains("CapBnd:\t00000000a80425fb"))
+    }
+
+    /// A missing working directory is made, and links on its way are followed inside the root:
+    /// one that points at a host folder never makes anything there.
+    @Test(.enabled(if: canRun)) func missingWorkingDirectoryIsMadeInsideTheRoot() throws {
+        let box = try Box()
+        try FileManager.default.createSymbolicLink(atPath: box.dir + "/c/upper/into", withDestinationPath: "/tmp")
+        var c = box.config("pwd -P")
+        c.workingDir = "/into/new/dir"
+        let (status, out) = try box.run(c)
+        #expect(status == 0, "\(out)")
+        #expect(out == "/tmp/new/dir\n")
+        #expect(FileManager.default.fileExists(atPath: box.dir + "/c/upper/tmp/new/dir"))
+
+        try FileManager.default.createDirectory(atPath: box.dir + "/outside", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: box.dir + "/c/upper/escape", withDestinationPath: box.dir + "/outside")
+        c.workingDir = "/escape/new"
+        #expect(throws: SpawnError.self) { try box.run(c) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: box.dir + "/outside").isEmpty)
     }
 
     @Test(.enabled(if: canRun)) func writesGoToTheUpperDirectory() throws {

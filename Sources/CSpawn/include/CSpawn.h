@@ -38,6 +38,8 @@ enum sc_step_kind {
                           // n[0] flags, n[1] bit 0: the target is a file, bit 1: remount read-only afterwards;
                           // n[2] propagation flags to set afterwards (0: none). The target is resolved with
                           // openat2(RESOLVE_IN_ROOT), created if missing, and mounted through /proc/self/fd.
+    SC_MAKE_IN_ROOT = 28, // s[0] a directory in the container: made with its missing parents, resolved as for
+                          // SC_MOUNT_IN_ROOT (never through a link out of the root)
     SC_CONSOLE = 23,      // s[0] the container's ptmx, s[1] its pts directory (before pivot); n[0] a unix socket:
                           // a pty from the container's devpts becomes stdin/out/err, its master is sent over the socket
 };

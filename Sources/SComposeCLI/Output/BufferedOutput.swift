@@ -17,7 +17,7 @@ final class BufferedOutput {
 
     func flush() {
         guard !buffer.isEmpty else { return }
-        try? Files.writeAll(1, buffer, what: "stdout")
+        Console.write(1, bytes: buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -20,15 +20,41 @@ enum Console {
     }
 
     static func write(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        write(fd, bytes: Array(text.utf8))
+    }
+
+    /// Writes all of `bytes` to standard output or error. The process ignores SIGPIPE (see
+    /// `ignoreBrokenPipes`), so a reader that went away (`logs -f | head`) shows here as EPIPE:
+    /// the command then ends as SIGPIPE would have ended it. Other errors drop the output.
+    static func write(_ fd: Int32, bytes: [UInt8]) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + done }, $0.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE { endOnBrokenPipe() }
                 return
             }
-            bytes = bytes.dropFirst(n)
+            done += n
         }
+    }
+
+    /// Called once at start: a write to a socket whose other end closed (a shim that exited,
+    /// systemd's bus) must be an error the caller handles, not the death of the command.
+    /// Programs started from here get the default back (`Subprocess`, `CSpawn`).
+    static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Ends the process by SIGPIPE, as a command whose standard output was closed.
+    static func endOnBrokenPipe() -> Never {
+        signal(SIGPIPE, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPIPE)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(SIGPIPE)
+        _exit(128 + SIGPIPE)
     }
 
     static func environment() -> [String: String] {

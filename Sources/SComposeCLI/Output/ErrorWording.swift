@@ -46,6 +46,8 @@ enum ErrorWording {
         case .networkExists(let name): return daemon + "network with name \(name) already exists"
         case .predefinedNetwork(let name): return daemon + "\(name) is a pre-defined network and cannot be removed"
         case .aliasOnDefaultNetwork: return daemon + "network-scoped alias is supported only for containers in user defined networks"
+        case .relativeWorkingDirectory(let path):
+            return daemon + "the working directory '\(path)' is invalid, it needs to be an absolute path"
         case .conflictingOptions(let what): return "Conflicting options: \(what)"
         case .volumeInUse(let name): return daemon + "remove \(name): volume is in use"
         case .networkInUse(let network, let by): return "network \(network) has changed but is in use by \(by)"

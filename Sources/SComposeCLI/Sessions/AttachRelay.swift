@@ -60,8 +60,8 @@ struct AttachRelay {
                 for frame in AttachFrame.take(from: &pending) {
                     switch frame {
                     case .exit(let status): code = status
-                    case .stderr(let payload): _ = try? Files.writeAll(2, Array(payload), what: "stderr")
-                    case .stdout(let payload): _ = try? Files.writeAll(1, Array(payload), what: "stdout")
+                    case .stderr(let payload): Console.write(2, bytes: Array(payload))
+                    case .stdout(let payload): Console.write(1, bytes: Array(payload))
                     }
                 }
                 if code != nil { break loop }

@@ -39,7 +39,7 @@ enum Terminal {
             if fds[0].revents != 0 {
                 let n = read(master, &buffer, buffer.count)
                 if n <= 0 { return }
-                _ = buffer.withUnsafeBytes { write(1, $0.baseAddress, n) }
+                Console.write(1, bytes: Array(buffer[0..<n]))
             }
             if inputOpen, fds.count > 2, fds[2].revents != 0 {
                 let n = read(0, &buffer, buffer.count)

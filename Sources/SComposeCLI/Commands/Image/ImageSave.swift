@@ -47,6 +47,7 @@ struct ImageSave: ParsableCommand {
                     let w = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress.map { $0 + done }, n - done) }
                     if w < 0 {
                         if errno == EINTR { continue }
+                        if errno == EPIPE { Console.endOnBrokenPipe() }
                         throw CLIError("write: \(String(cString: strerror(errno)))")
                     }
                     done += w
