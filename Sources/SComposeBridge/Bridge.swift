@@ -29,10 +29,10 @@ public struct BridgeInput: Sendable {
         self.readFile = readFile
     }
 
-    /// The input of a loaded project: its model rendered again with the `x-` keys, which
-    /// `LoadedProject.rendered` leaves out as `config --format json` does.
+    /// The input of a loaded project: its rendered model with the `x-` keys, rendered again
+    /// unless it was loaded with `ProjectOptions.renderExtensions`.
     public init(_ loaded: LoadedProject, readFile: @escaping @Sendable (String) -> [UInt8]?) throws(LoaderError) {
-        let model = try Render.project(loaded.model, extensions: true)
+        let model = loaded.renderedExtensions ? loaded.rendered : try Render.project(loaded.model, extensions: true)
         self.init(project: loaded.project, model: model, environment: loaded.environment, readFile: readFile)
     }
 }
@@ -151,7 +151,7 @@ struct KubeObject: Sendable {
 /// Where the objects are written in each format.
 enum Layout {
     static func kustomize(_ objects: [KubeObject]) -> [BridgeFile] {
-        var files = objects.map { BridgeFile(path: $0.fileName, text: YAMLEmitter().emit($0.node.yaml(.manifest))) }
+        var files = Parallel.map(objects) { BridgeFile(path: $0.fileName, text: YAMLEmitter().emit($0.node.yaml(.manifest))) }
         let resources = files.map(\.path).sorted()
         let kustomization: KubeNode = [
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -163,7 +163,7 @@ enum Layout {
     }
 
     static func helm(_ objects: [KubeObject], chart: String) -> [BridgeFile] {
-        var files = objects.map { BridgeFile(path: "templates/" + $0.fileName, text: YAMLEmitter().emit($0.node.yaml(.helm))) }
+        var files = Parallel.map(objects) { BridgeFile(path: "templates/" + $0.fileName, text: YAMLEmitter().emit($0.node.yaml(.helm))) }
         var values: [[String]: KubeNode] = [:]
         for object in objects { object.node.tunables(into: &values) }
         let chartFile: KubeNode = [

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 import SComposeLoader
+import SComposeOS
 import SComposeSpec
 
 /// The state of one conversion: what was decided about the project as a whole (names, which
 /// services are Jobs, who mounts what) before any object is written, and the notes.
-struct Converter {
+struct Converter: Sendable {
     let input: BridgeInput
     let options: BridgeOptions
     let project: ComposeProject
@@ -99,10 +100,25 @@ struct Converter {
     mutating func objects() throws(BridgeError) -> [KubeObject] {
         var objects = [KubeObject("v1", "Namespace", name: namespace, namespace: nil, labels: labels(nil), fields: [:])]
         reportUnsupportedKeys()
-        for service in project.serviceNames {
-            guard let config = project.services[service] else { continue }
-            objects += try workload(config)
-            objects += services(config)
+        // Each service's objects are its own: converted on every core, each with notes of its
+        // own, then gathered in the services' order (the first error in that order wins).
+        let base = self
+        let parts = Parallel.map(project.serviceNames) { service -> Result<ServiceObjects, BridgeError> in
+            var converter = base
+            converter.notes = Notes()
+            guard let config = base.project.services[service] else { return .success(ServiceObjects(objects: [], of: converter)) }
+            do throws(BridgeError) {
+                let objects = try converter.workload(config) + converter.services(config)
+                return .success(ServiceObjects(objects: objects, of: converter))
+            } catch {
+                return .failure(error)
+            }
+        }
+        for result in parts {
+            let part = try result.get()
+            objects += part.objects
+            notes.merge(part.notes)
+            waitsForJobs = waitsForJobs || part.waitsForJobs
         }
         objects += try claims()
         objects += try fileObjects()
@@ -116,6 +132,19 @@ struct Converter {
             }
         }
         return objects
+    }
+
+    /// What converting one service gave: its objects, and what it noted.
+    struct ServiceObjects: Sendable {
+        var objects: [KubeObject]
+        var notes: Notes
+        var waitsForJobs: Bool
+
+        init(objects: [KubeObject], of converter: Converter) {
+            self.objects = objects
+            notes = converter.notes
+            waitsForJobs = converter.waitsForJobs
+        }
     }
 
     /// Every key of every service and top-level object with no Kubernetes meaning, as notes.

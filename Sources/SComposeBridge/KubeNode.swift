@@ -67,9 +67,9 @@ extension KubeNode {
         case .bool(let value): return .scalar(value ? "true" : "false")
         case .list(let items): return YAMLNode(.sequence(items.map { $0.yaml(style) }))
         case .map(let pairs):
-            let sorted = pairs.keys.sorted().map { key in
+            let sorted = pairs.sorted { $0.key < $1.key }.map { key, value in
                 // Keys are strings: tagging them quotes `"on"`, `"80"` and the like.
-                YAMLPair(key: .scalar(key, tag: YAMLTag.str), value: pairs[key].map { $0.yaml(style) } ?? .scalar("null"))
+                YAMLPair(key: .scalar(key, tag: YAMLTag.str), value: value.yaml(style))
             }
             return YAMLNode(.mapping(sorted))
         case .tunable(let path, let value):

@@ -22,6 +22,14 @@ struct Notes: Sendable {
         remarks.insert(text)
     }
 
+    /// Adds another conversion's notes (of one service converted apart).
+    mutating func merge(_ other: Notes) {
+        for (key, entry) in other.keys {
+            for owner in entry.owners { unsupported(key, owner: owner, entry.reason) }
+        }
+        remarks.formUnion(other.remarks)
+    }
+
     /// One line per key and per remark, sorted.
     var lines: [String] {
         keys.keys.sorted().compactMap { key in

@@ -17,6 +17,9 @@ public struct LoadedProject: Sendable {
     public var model: Node
     /// The model as `config` prints it, every value decoded to its canonical form.
     public var rendered: JSONValue = .null
+    /// Whether `rendered` keeps the `x-` keys of services and resources
+    /// (`ProjectOptions.renderExtensions`).
+    public var renderedExtensions = false
     /// The typed model.
     public var project: ComposeProject
     /// Every profile some service declares (enabled or not), sorted.
@@ -78,7 +81,8 @@ public struct Loader {
         if options.consistency { try Consistency.check(project.model, disabledServices: disabled) }
         try Environment.resolveServices(&project.model, environment: env, workingDir: details.workingDirectory)
         Normalize.dropUnusedResources(&project.model)
-        project.rendered = try Render.project(project.model)
+        project.rendered = try Render.project(project.model, extensions: options.renderExtensions)
+        project.renderedExtensions = options.renderExtensions
         project.project = Binding.project(
             project.rendered, workingDirectory: details.workingDirectory, files: project.files)
         for variable in unsetVariables.uniqued() {

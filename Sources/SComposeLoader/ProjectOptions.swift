@@ -26,6 +26,9 @@ public struct ProjectOptions: Sendable {
     public var resolvePaths = true
     /// False for `--no-consistency`.
     public var consistency = true
+    /// Keeps the `x-` keys of services and resources in `LoadedProject.rendered` (as the YAML
+    /// of `config` shows them), for a caller that reads them: one rendering instead of two.
+    public var renderExtensions = false
     /// Reads standard input for `-f -`.
     public var readStandardInput: @Sendable () -> [UInt8] = { [] }
     /// Compose text merged after the files (the flags of `run`); its name shows in errors.

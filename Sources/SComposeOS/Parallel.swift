@@ -2,6 +2,10 @@
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A flag that stops a walk from starting more jobs (set from a signal handler's thread, for
 /// example, so that Ctrl-C ends `up` between services rather than in the middle of one).
 public final class Cancellation: Sendable {
@@ -95,6 +99,30 @@ public enum Parallel {
         try DependencyGraph(independent: Array(items.indices)).walk(limit: limit, cancellation: cancellation) { i in
             try body(items[i])
         }
+    }
+
+    /// `items.map(transform)` on one thread per core, the order kept: for pure, CPU-bound
+    /// work on independent items (each file of a conversion). Small inputs stay on this thread.
+    public static func map<Item: Sendable, Result: Sendable>(_ items: [Item], _ transform: @Sendable (Item) -> Result) -> [Result] {
+        let workers = min(items.count / 8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        guard workers > 1 else { return items.map(transform) }
+        let slots = UnsafeMutableBufferPointer<Result?>.allocate(capacity: items.count)
+        slots.initialize(repeating: nil)
+        defer {
+            _ = slots.deinitialize()
+            slots.deallocate()
+        }
+        // Each worker writes only its own indices (every `workers`-th from its number), and
+        // concurrentPerform returns after all have: the buffer is never shared under a write.
+        nonisolated(unsafe) let out = slots
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var i = worker
+            while i < items.count {
+                out[i] = transform(items[i])
+                i += workers
+            }
+        }
+        return slots.compactMap { $0 }
     }
 
     /// `--parallel` or `COMPOSE_PARALLEL_LIMIT`; unlimited (-1, 0 or unset) is a generous bound.

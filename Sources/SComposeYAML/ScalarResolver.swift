@@ -36,16 +36,25 @@ public enum ScalarResolver {
 
     /// Resolves a plain (unquoted) scalar.
     public static func resolvePlain(_ text: String) -> ResolvedScalar {
-        switch text {
-        case "", "~", "null", "Null", "NULL": return .null
-        case "true", "True", "TRUE": return .bool(true)
-        case "false", "False", "FALSE": return .bool(false)
-        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .float(.infinity)
-        case "-.inf", "-.Inf", "-.INF": return .float(-.infinity)
-        case ".nan", ".NaN", ".NAN": return .float(.nan)
-        default: break
+        guard let first = text.utf8.first else { return .null }
+        // Every word below is at most six bytes and starts with one of these: most scalars
+        // (names, paths, images) skip the string comparisons, which dominated large files.
+        let mayBeWord = text.utf8.count <= 6
+            && (first == UInt8(ascii: "~") || first == UInt8(ascii: "n") || first == UInt8(ascii: "N")
+                || first == UInt8(ascii: "t") || first == UInt8(ascii: "T") || first == UInt8(ascii: "f")
+                || first == UInt8(ascii: "F") || first == UInt8(ascii: ".") || first == UInt8(ascii: "+")
+                || first == UInt8(ascii: "-"))
+        if mayBeWord {
+            switch text {
+            case "~", "null", "Null", "NULL": return .null
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .float(.infinity)
+            case "-.inf", "-.Inf", "-.INF": return .float(-.infinity)
+            case ".nan", ".NaN", ".NAN": return .float(.nan)
+            default: break
+            }
         }
-        guard let first = text.utf8.first else { return .string(text) }
         let startsNumeric = (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
             || first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".")
         guard startsNumeric else { return .string(text) }

@@ -13,62 +13,68 @@ public struct YAMLEmitter: Sendable {
     /// Renders one document, ending with a newline.
     public func emit(_ node: YAMLNode) -> String {
         var out = ""
+        out.reserveCapacity(1024)
         switch node.content {
         case .mapping(let pairs) where !pairs.isEmpty:
-            writeMapping(pairs, indent: 0, into: &out)
+            writeMapping(pairs[...], indent: 0, into: &out)
         case .sequence(let items) where !items.isEmpty:
             writeSequence(items, indent: 0, into: &out)
         default:
-            out += inline(node, indent: 0) + "\n"
+            out += inline(node, indent: 0)
+            out += "\n"
         }
         return out
     }
 
-    private func pad(_ n: Int) -> String { String(repeating: " ", count: n) }
-
-    private func isBlock(_ node: YAMLNode) -> Bool {
-        switch node.content {
-        case .mapping(let p): return !p.isEmpty
-        case .sequence(let s): return !s.isEmpty
-        case .scalar: return false
-        }
+    /// Indentation, appended in place: large outputs are made of many short lines, and a
+    /// temporary string per line cost more than the text itself.
+    private func pad(_ n: Int, into out: inout String) {
+        out += n < Self.pads.count ? Self.pads[n] : String(repeating: " ", count: n)
     }
 
-    private func writeMapping(_ pairs: [YAMLPair], indent: Int, into out: inout String) {
+    private static let pads = (0..<48).map { String(repeating: " ", count: $0) }
+
+    private func writeMapping(_ pairs: ArraySlice<YAMLPair>, indent: Int, into out: inout String) {
         for pair in pairs {
-            out += pad(indent)
+            pad(indent, into: &out)
             writeEntry(pair, indent: indent, into: &out)
         }
     }
 
     /// Writes `key: value` whose first line is already indented.
     private func writeEntry(_ pair: YAMLPair, indent: Int, into out: inout String) {
-        out += key(pair.key) + ":"
+        out += key(pair.key)
+        out += ":"
         switch pair.value.content {
         case .mapping(let p) where !p.isEmpty:
             out += "\n"
-            writeMapping(p, indent: indent + 2, into: &out)
+            writeMapping(p[...], indent: indent + 2, into: &out)
         case .sequence(let s) where !s.isEmpty:
             out += "\n"
             writeSequence(s, indent: indent + 2, into: &out)
         default:
-            out += " " + inline(pair.value, indent: indent + 2) + "\n"
+            out += " "
+            out += inline(pair.value, indent: indent + 2)
+            out += "\n"
         }
     }
 
     private func writeSequence(_ items: [YAMLNode], indent: Int, into out: inout String) {
         for item in items {
-            out += pad(indent) + "-"
+            pad(indent, into: &out)
+            out += "-"
             switch item.content {
             case .mapping(let p) where !p.isEmpty:
                 out += " "
                 writeEntry(p[0], indent: indent + 2, into: &out)
-                if p.count > 1 { writeMapping(Array(p.dropFirst()), indent: indent + 2, into: &out) }
+                writeMapping(p.dropFirst(), indent: indent + 2, into: &out)
             case .sequence(let s) where !s.isEmpty:
                 out += "\n"
                 writeSequence(s, indent: indent + 2, into: &out)
             default:
-                out += " " + inline(item, indent: indent + 2) + "\n"
+                out += " "
+                out += inline(item, indent: indent + 2)
+                out += "\n"
             }
         }
     }
@@ -82,14 +88,17 @@ public struct YAMLEmitter: Sendable {
     /// another type, a literal block for multi-line text, single quotes when plain style is not
     /// allowed, double quotes for control characters.
     static func scalar(_ text: String, indent: Int, literal: ((String, Int) -> String)?) -> String {
-        if text.isEmpty || ScalarResolver.resolvePlain(text).isTyped || yaml11Words.contains(text) {
+        if text.isEmpty || ScalarResolver.resolvePlain(text).isTyped || (text.utf8.count <= 3 && yaml11Words.contains(text)) {
             return doubleQuoted(text)
         }
-        if let literal, text.contains("\n"), literalFriendly(text) { return literal(text, indent) }
-        if text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f || $0 == "\n" }) {
-            return doubleQuoted(text)
+        var newline = false
+        var control = false
+        for byte in text.utf8 where byte < 0x20 || byte == 0x7f {
+            if byte == UInt8(ascii: "\n") { newline = true } else if byte != UInt8(ascii: "\t") { control = true }
         }
-        if needsQuotes(text) { return "'" + text.replacing("'", with: "''") + "'" }
+        if newline, let literal, literalFriendly(text) { return literal(text, indent) }
+        if newline || control { return doubleQuoted(text) }
+        if needsQuotesAsString(text) { return "'" + text.replacing("'", with: "''") + "'" }
         return text
     }
 
@@ -121,7 +130,11 @@ public struct YAMLEmitter: Sendable {
         let indicator = body.first == " " ? "2" : ""
         var out = "|" + indicator + chomp
         for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
-            out += "\n" + (line.isEmpty ? "" : pad(indent) + line)
+            out += "\n"
+            if !line.isEmpty {
+                pad(indent, into: &out)
+                out += line
+            }
         }
         return out
     }
@@ -140,9 +153,14 @@ public struct YAMLEmitter: Sendable {
     public static func needsQuotes(_ text: String) -> Bool {
         if text.isEmpty { return true }
         if ScalarResolver.resolvePlain(text).isTyped { return true }
+        return needsQuotesAsString(text)
+    }
+
+    /// `needsQuotes` for a text already known to read back as a string.
+    private static func needsQuotesAsString(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last else { return true }
         if first == " " || last == " " || first == "\t" || last == "\t" { return true }
-        if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) {
+        if Self.isIndicator(first) {
             // `-foo`, `:foo` and `?foo` are fine plain unless followed by a space.
             if first == "-" || first == "?" || first == ":" {
                 let second = text.unicodeScalars.dropFirst().first
@@ -167,6 +185,14 @@ public struct YAMLEmitter: Sendable {
         }
         if previous == UInt8(ascii: ":") { return true }
         return nonASCII && text.unicodeScalars.contains("\u{FEFF}")
+    }
+
+    /// YAML's indicator characters, which a plain scalar may not start with (with exceptions).
+    private static func isIndicator(_ c: Unicode.Scalar) -> Bool {
+        switch c {
+        case "-", "?", ":", ",", "[", "]", "{", "}", "#", "&", "*", "!", "|", ">", "'", "\"", "%", "@", "`": return true
+        default: return false
+        }
     }
 
     /// A double-quoted YAML scalar with the escapes YAML defines.

@@ -45,9 +45,16 @@ import Testing
             #expect(files.contains(expected))
         }
         let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: out + "/" + $0)) }
+        // A re-run leaves a file that holds the same bytes alone (its old time stays), and
+        // writes one that differs.
+        let kept = out + "/statefulset-db.yaml"
+        let old = Date(timeIntervalSince1970: 1_000_000_000)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: kept)
+        try Data("changed by hand\n".utf8).write(to: URL(fileURLWithPath: out + "/deployment-web.yaml"))
         #expect(try scompose(["bridge", "convert", "--output", out]).status == 0)
         let after = try files.map { try Data(contentsOf: URL(fileURLWithPath: out + "/" + $0)) }
         #expect(before == after)
+        #expect(try FileManager.default.attributesOfItem(atPath: kept)[.modificationDate] as? Date == old)
         // The same bytes as the golden case of the example.
         let golden = ImageCommandTests.repo.appendingPathComponent("Tests/SComposeBridgeTests/Fixtures/bridge/example-app-postgres/expected/statefulset-db.yaml")
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/statefulset-db.yaml")) == Data(contentsOf: golden))

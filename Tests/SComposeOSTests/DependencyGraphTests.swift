@@ -211,3 +211,24 @@ import Glibc
         try Parallel.forEach([Int](), limit: 2, cancellation: cancellation) { _ in }
     }
 }
+
+/// `Parallel.map`: the same result as `map`, in order, whether the input is split over threads
+/// or (small) kept on the caller's.
+@Suite struct ParallelMapTests {
+    @Test func keepsTheOrderOfLargeAndSmallInputs() {
+        for count in [0, 1, 7, 8, 15, 16, 17, 1000] {
+            let items = Array(0..<count)
+            #expect(Parallel.map(items) { $0 * 3 + 1 } == items.map { $0 * 3 + 1 })
+        }
+    }
+
+    @Test func runsEachItemOnce() {
+        let calls = Mutex(0)
+        let result = Parallel.map(Array(0..<500)) { item -> String in
+            calls.withLock { $0 += 1 }
+            return String(item)
+        }
+        #expect(calls.withLock { $0 } == 500)
+        #expect(result.last == "499")
+    }
+}

@@ -48,9 +48,10 @@ enum ProjectContext {
         return executablePath.map { Path.dirname($0) + "/scompose-shim" } ?? "/usr/local/bin/scompose-shim"
     }
 
-    static func load(_ global: GlobalOptions, services: [String] = []) throws -> LoadedProject {
+    static func load(_ global: GlobalOptions, services: [String] = [], renderExtensions: Bool = false) throws -> LoadedProject {
         var options = global.projectOptions()
         options.services = services
+        options.renderExtensions = renderExtensions
         let project = try Loader.load(options)
         for warning in project.warnings { Console.warn(warning) }
         return project

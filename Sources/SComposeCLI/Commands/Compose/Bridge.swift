@@ -53,7 +53,7 @@ struct BridgeConvert: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try ProjectContext.load(global, services: services)
+        let loaded = try ProjectContext.load(global, services: services, renderExtensions: true)
         var options = BridgeOptions()
         options.format = BridgeOptions.Format(rawValue: format) ?? .kustomize
         options.namespace = namespace
@@ -70,7 +70,7 @@ struct BridgeConvert: ParsableCommand {
         for warning in result.warnings { Console.warn(warning) }
         if global.dryRun {
             // Compose's global --dry-run: everything but the writes.
-            for file in result.files { Console.error("DRY-RUN MODE - write \(output)/\(file.path)") }
+            Console.write(2, result.files.map { "DRY-RUN MODE - write \(output)/\($0.path)\n" }.joined())
             return
         }
         let directory = Self.absolute(output)
@@ -86,27 +86,45 @@ struct BridgeConvert: ParsableCommand {
         return cwd == "/" ? "/" + path : cwd + "/" + path
     }
 
-    /// Writes the files under `directory`, made if missing. Each path is checked to stay inside it.
+    /// Writes the files under `directory`, made if missing. Each path is checked to stay inside
+    /// it. A file that already holds the same bytes is left alone: a re-run rewrites only what
+    /// changed (and ext4 does not flush every replaced file at close).
     static func write(_ files: [BridgeFile], into directory: String) throws {
         var info = stat()
         if stat(directory, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFDIR else { throw CLIError("output \(directory) exists and is not a directory") }
         }
+        var made: Set<String> = []
         for file in files {
             let parts = file.path.split(separator: "/", omittingEmptySubsequences: false)
             guard !file.path.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
                 throw CLIError("refusing to write \(file.path) outside \(directory)")
             }
             let path = directory + "/" + file.path
-            do {
-                try Files.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
-                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-                guard fd >= 0 else { throw FileError("open \(path)", errno: errno) }
-                defer { close(fd) }
-                try Files.writeAll(fd, Array(file.text.utf8), what: path)
-            } catch {
-                throw CLIError(String(describing: error))
+            let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+            if made.insert(parent).inserted {
+                do { try Files.makeDirectories(parent) } catch { throw CLIError(String(describing: error)) }
             }
         }
+        // The files are independent: written on every core, the first failure (in path order) said.
+        let failures = Parallel.map(files) { file -> FileError? in
+            let path = directory + "/" + file.path
+            let bytes = Array(file.text.utf8)
+            if Self.holds(path, bytes) { return nil }
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { return FileError("open \(path)", errno: errno) }
+            defer { close(fd) }
+            do throws(FileError) { try Files.writeAll(fd, bytes, what: path) } catch { return error }
+            return nil
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw CLIError(String(describing: failure)) }
+    }
+
+    /// Whether the regular file at `path` (a link is not followed) holds exactly `bytes`; the
+    /// size is compared first, so a changed file is rarely read.
+    static func holds(_ path: String, _ bytes: [UInt8]) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) == bytes.count else { return false }
+        return (try? Files.read(path)) == bytes
     }
 }
