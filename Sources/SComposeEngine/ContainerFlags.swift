@@ -60,6 +60,19 @@ public struct ContainerRunFlags: Sendable, Equatable {
     public var platform: String?
     public var stopSignal: String?
     public var stopTimeout: Int?
+    /// `--add-host name:ip` (or `name=ip`; `host-gateway` for the network's gateway).
+    public var addHosts: [String] = []
+    public var dns: [String] = []
+    public var dnsSearch: [String] = []
+    public var dnsOptions: [String] = []
+    /// `--ulimit name=soft[:hard]`.
+    public var ulimits: [String] = []
+    /// `--device host[:container][:permissions]`.
+    public var devices: [String] = []
+    /// `--sysctl key=value`.
+    public var sysctls: [String] = []
+    public var shmSize: String?
+    public var groupAdd: [String] = []
 
     public init(image: String) { self.image = image }
 }
@@ -202,6 +215,7 @@ public enum ContainerFlags {
             service.cpus = n
         }
         service.pidsLimit = flags.pidsLimit
+        try applyHostFlags(flags, to: &service)
         if flags.noHealthcheck {
             if flags.healthCmd != nil { throw EngineError(.conflictingOptions("--no-healthcheck and --health-*")) }
             var check = Healthcheck()
@@ -228,6 +242,64 @@ public enum ContainerFlags {
             service.healthcheck = check
         }
     }
+
+    /// What Docker's flags ask of the container's host side: names, resolvers, limits,
+    /// devices, kernel parameters, shared memory and groups. Each bad value is Docker's error.
+    static func applyHostFlags(_ flags: ContainerRunFlags, to service: inout ServiceConfig) throws {
+        func bad(_ flag: String, _ value: String, _ why: String) -> EngineError {
+            EngineError(.invalidValue(what: "argument \"\(value)\" for \"--\(flag)\" flag", value: why))
+        }
+        for entry in flags.addHosts {
+            let parts = entry.split(maxSplits: 1, whereSeparator: { $0 == ":" || $0 == "=" })
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw bad("add-host", entry, "bad format for add-host: \"\(entry)\"") }
+        }
+        service.extraHosts = flags.addHosts
+        service.dns = flags.dns
+        service.dnsSearch = flags.dnsSearch
+        service.dnsOpt = flags.dnsOptions
+        for entry in flags.ulimits {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            let values = parts.count == 2 ? parts[1].split(separator: ":", omittingEmptySubsequences: false).map { Int64($0) } : []
+            guard parts.count == 2, (1...2).contains(values.count), let soft = values.first ?? nil, let hard = values.last ?? nil else {
+                throw bad("ulimit", entry, "invalid ulimit argument: \(entry)")
+            }
+            guard ulimitNames.contains(parts[0]) else { throw bad("ulimit", entry, "invalid ulimit type: \(parts[0])") }
+            guard soft <= hard else { throw bad("ulimit", entry, "ulimit soft limit must be less than or equal to hard limit: \(soft) > \(hard)") }
+            service.ulimits[parts[0]] = Ulimit(soft: soft, hard: hard)
+        }
+        for entry in flags.devices {
+            var parts = entry.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            // `--device /dev/sda:rw`: the second part is the permissions when it reads as them.
+            var permissions = "rwm"
+            if parts.count >= 2, let last = parts.last, !last.isEmpty, last.allSatisfy({ "rwm".contains($0) }) {
+                permissions = last
+                parts.removeLast()
+            }
+            guard (1...2).contains(parts.count), parts.allSatisfy({ $0.hasPrefix("/") }) else {
+                throw bad("device", entry, "invalid device specification: \(entry)")
+            }
+            service.devices.append(DeviceMapping(source: parts[0], target: parts.count == 2 ? parts[1] : parts[0], permissions: permissions))
+        }
+        for entry in flags.sysctls {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw bad("sysctl", entry, "invalid argument \(entry)") }
+            service.sysctls[parts[0]] = parts[1]
+        }
+        if let size = flags.shmSize {
+            do {
+                service.shmSize = try Units.bytes(size)
+            } catch {
+                throw bad("shm-size", size, error.message)
+            }
+        }
+        service.groupAdd = flags.groupAdd
+    }
+
+    /// The limits `--ulimit` may name (Docker's list, from setrlimit(2)).
+    static let ulimitNames: Set<String> = [
+        "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime",
+        "sigpending", "stack",
+    ]
 
     // MARK: - Ports
 

@@ -32,6 +32,8 @@ struct ContainerResolution: Sendable {
     var rootlessGroups: UInt32?
     /// The host's `/etc/hosts`, for `network_mode: host`.
     var hostEtcHosts: String?
+    /// The service's `devices`, as the host's nodes were found.
+    var devices: [ContainerConfig.Device] = []
     /// When the container is created (RFC 3339).
     var created: String
     var events: EventSource
@@ -97,6 +99,7 @@ struct ContainerSpecBuilder: Sendable {
         config.readOnlyRootfs = service.readOnly
         config.mounts = r.storage.mounts
         config.shmSize = service.shmSize
+        config.devices = r.devices
         try Security.apply(service, appArmorProfile: r.appArmorProfile, to: &config)
         config.tty = service.tty
         config.initProcess = service.initProcess ?? false

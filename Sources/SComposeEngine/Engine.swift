@@ -210,17 +210,6 @@ public struct Engine: Sendable {
         events(project: record.project, service: record.service, name: record.name, image: record.image)
     }
 
-    static func resolvConf() -> String {
-        let host = (try? String(decoding: FileSystem.readBytes("/etc/resolv.conf"), as: UTF8.self)) ?? ""
-        // Loopback resolvers of the host are unreachable from the container's namespace.
-        let lines = host.split(separator: "\n").filter {
-            !($0.hasPrefix("nameserver 127.") || $0.hasPrefix("nameserver ::1"))
-        }
-        var text = lines.joined(separator: "\n")
-        if !lines.contains(where: { $0.hasPrefix("nameserver") }) { text += "\nnameserver 8.8.8.8\nnameserver 8.8.4.4" }
-        return text + "\n"
-    }
-
     func mkdirs(_ path: String) throws {
         do {
             try Files.makeDirectories(path)

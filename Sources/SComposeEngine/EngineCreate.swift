@@ -60,6 +60,7 @@ extension Engine {
         } catch {
             throw EngineError(passing: error)
         }
+        let devices = try Self.hostDevices(service.devices)
         let network = try networkPlan(
             project: project, service: service, containerID: id, containerName: name,
             hostname: ContainerSpecBuilder.hostname(service, id: id), number: number, serviceAliases: oneoff?.useAliases ?? true)
@@ -70,6 +71,7 @@ extension Engine {
             cgroups: CgroupPlacement.host, rootlessGroups: rootless ? Rootless.mappedGroups() : nil, created: Clock.rfc3339Now(),
             events: events(project: project.name, service: service.name, name: name, image: imageName))
         (resolution.uid, resolution.gid, resolution.additionalGids) = users
+        resolution.devices = devices
         if service.network == .host {
             resolution.hostEtcHosts = try? String(decoding: Files.read("/etc/hosts"), as: UTF8.self)
         }
@@ -94,5 +96,30 @@ extension Engine {
         created = true
         blueprint.spec.events?.record("create", id: id)
         return files
+    }
+}
+
+extension Engine {
+    /// `devices:` as the host's nodes are now: each source must be a character or block device,
+    /// each path in the container below `/dev` (where the container's own tmpfs is; nothing of
+    /// the image is followed to reach it).
+    static func hostDevices(_ mappings: [DeviceMapping]) throws -> [ContainerConfig.Device] {
+        try mappings.map { m in
+            let target = m.target.isEmpty ? m.source : m.target
+            let parts = target.split(separator: "/")
+            guard target.hasPrefix("/dev/"), parts.count >= 2, !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+                throw EngineError(.unusableDevice(path: target, why: "the path in the container must be below /dev"))
+            }
+            guard let node = HostDevices.node(m.source) else {
+                throw EngineError(.unusableDevice(path: m.source, why: errno == 0 ? "not a device node" : String(cString: strerror(errno)).lowercased()))
+            }
+            let permissions = m.permissions.isEmpty ? "rwm" : m.permissions
+            guard permissions.allSatisfy({ "rwm".contains($0) }) else {
+                throw EngineError(.unusableDevice(path: m.source, why: "invalid permissions \(permissions)"))
+            }
+            return ContainerConfig.Device(
+                source: m.source, path: target, type: node.mode & UInt32(S_IFMT) == UInt32(S_IFBLK) ? "b" : "c", major: node.major,
+                minor: node.minor, mode: node.mode & 0o7777, permissions: permissions)
+        }
     }
 }

@@ -49,6 +49,9 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case fileNotInContainer(path: String, container: String)
         case copyDestinationMissing(String)
         case hostPathMissing(String)
+        /// A `devices:` entry whose host side is not a device node (`why`: errno's text or
+        /// "not a device node"), or whose path in the container is not below `/dev`.
+        case unusableDevice(path: String, why: String)
         case nameInUse(String)
         /// A container's name taken by another container (`id`).
         case nameTaken(name: String, id: String)
@@ -138,7 +141,7 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         if let explicitKind { return explicitKind }
         switch reason {
         case .noSuchService, .noSuchImage, .noSuchContainer, .serviceNotRunning, .containerNotRunning,
-            .networkModeServiceMissing, .dependencyMissing, .fileNotInContainer, .copyDestinationMissing, .hostPathMissing, .externalNotFound,
+            .networkModeServiceMissing, .dependencyMissing, .fileNotInContainer, .copyDestinationMissing, .hostPathMissing, .unusableDevice, .externalNotFound,
             .noSuchNetwork:
             return .notFound
         case .containerPaused, .containerRunning, .nameInUse, .nameTaken, .networkExists, .volumeInUse, .networkInUse, .predefinedNetwork:

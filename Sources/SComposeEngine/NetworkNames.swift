@@ -44,6 +44,30 @@ enum NetworkNames {
         }
     }
 
+    /// The container's `resolv.conf` without the embedded DNS (Docker's default network alone),
+    /// as Docker writes it: the host's, without its loopback resolvers (unreachable from the
+    /// container's namespace; Google's when none is left); `dns`, `dns_search` and `dns_opt`
+    /// each replace the host's lines of their kind (a search of `.` means none).
+    static func resolvConf(host: String, service: ServiceConfig) -> String {
+        var lines = host.split(separator: "\n").map(String.init).filter { line in
+            if line.hasPrefix("nameserver") {
+                return service.dns.isEmpty && !(line.hasPrefix("nameserver 127.") || line.hasPrefix("nameserver ::1"))
+            }
+            if line.hasPrefix("search") || line.hasPrefix("domain") { return service.dnsSearch.isEmpty }
+            if line.hasPrefix("options") { return service.dnsOpt.isEmpty }
+            return true
+        }
+        if !service.dns.isEmpty {
+            lines += service.dns.map { "nameserver " + $0 }
+        } else if !lines.contains(where: { $0.hasPrefix("nameserver") }) {
+            lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+        }
+        let search = service.dnsSearch.filter { $0 != "." }
+        if !search.isEmpty { lines.append("search " + search.joined(separator: " ")) }
+        if !service.dnsOpt.isEmpty { lines.append("options " + service.dnsOpt.joined(separator: " ")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// The container's `resolv.conf` on project networks: the embedded DNS, `dns_search`,
     /// and `ndots:0` before `dns_opt`, as Docker writes it.
     static func resolvConf(_ service: ServiceConfig) -> String {

@@ -166,7 +166,7 @@ extension Engine {
         number: Int, serviceAliases: Bool = true
     ) throws -> NetworkPlan {
         let hostResolvConf = (try? String(decoding: Files.read("/etc/resolv.conf"), as: UTF8.self)) ?? ""
-        var plan = NetworkPlan(resolvConf: Self.resolvConf())
+        var plan = NetworkPlan(resolvConf: NetworkNames.resolvConf(host: hostResolvConf, service: service))
         switch service.network {
         case .host:
             plan.resolvConf = hostResolvConf
@@ -246,7 +246,7 @@ extension Engine {
         let gateway = wantsGateway ? shim.dnsNetworks.first.flatMap { store.get($0) }.map(\.gateway.description) : nil
         plan.hosts += try NetworkNames.extraHosts(service.extraHosts, gateway: gateway)
         // Without the embedded DNS (the default network alone), the host's resolvers, as Docker.
-        plan.resolvConf = shim.dnsNetworks.isEmpty ? Self.resolvConf() : NetworkNames.resolvConf(service)
+        if !shim.dnsNetworks.isEmpty { plan.resolvConf = NetworkNames.resolvConf(service) }
         plan.ports = try publishedPorts(service, number: number)
         shim.reservations = plan.ports.map { .init(proto: $0.proto, hostIP: $0.hostIP ?? "0.0.0.0", hostPort: $0.hostPort) }
         if plan.primaryAddress6 != nil {

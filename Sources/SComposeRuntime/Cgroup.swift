@@ -284,10 +284,12 @@ public struct Cgroup: Sendable {
         }
     }
 
-    /// Restricts device access to Docker's default list (everything for privileged containers):
-    /// the v1 `devices` controller, or on v2 a BPF device program attached to the cgroup.
-    public func applyDevices(privileged: Bool) throws(Failure) {
-        let rules = privileged ? [DeviceRule(type: "a", major: -1, minor: -1, access: "rwm")] : DeviceRule.defaults
+    /// Restricts device access to Docker's default list and the container's own devices
+    /// (everything for privileged containers): the v1 `devices` controller, or on v2 a BPF
+    /// device program attached to the cgroup.
+    public func applyDevices(privileged: Bool, devices: [ContainerConfig.Device] = []) throws(Failure) {
+        let given = devices.map { DeviceRule(type: $0.type == "b" ? "b" : "c", major: $0.major, minor: $0.minor, access: $0.permissions) }
+        let rules = privileged ? [DeviceRule(type: "a", major: -1, minor: -1, access: "rwm")] : DeviceRule.defaults + given
         switch layout {
         case .v1:
             guard let d = dir("devices") else { return }

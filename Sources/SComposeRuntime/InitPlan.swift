@@ -65,6 +65,9 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     public var cgroupView: CgroupView?
     /// Written below /proc/sys before it is made read-only (`net.ipv4.ip_forward` → …/ip_forward).
     public var sysctls: [String: String] = [:]
+    /// Host devices the container is given (`devices:`, `--device`): a node at each path (the
+    /// host's, bound in, in a user namespace), allowed by the device cgroup.
+    public var devices: [Device] = []
 
     public init(layers: [String], upperDir: String, workDir: String, rootDir: String, args: [String], env: [String]) {
         self.layers = layers
@@ -73,6 +76,32 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
         self.rootDir = rootDir
         self.args = args
         self.env = env
+    }
+
+    /// A host device given to the container, as the host's node was found at create.
+    public struct Device: Sendable, Equatable, Codable {
+        /// The host's node.
+        public var source: String
+        /// Where it appears in the container (below `/dev`).
+        public var path: String
+        /// `c` or `b`.
+        public var type: String
+        public var major: Int64
+        public var minor: Int64
+        /// The host node's permission bits.
+        public var mode: UInt32
+        /// What the device cgroup lets the container do with it (`rwm`, `r`, …).
+        public var permissions: String
+
+        public init(source: String, path: String, type: String, major: Int64, minor: Int64, mode: UInt32, permissions: String) {
+            self.source = source
+            self.path = path
+            self.type = type
+            self.major = major
+            self.minor = minor
+            self.mode = mode
+            self.permissions = permissions
+        }
     }
 
     /// A host file bind-mounted into the container.
@@ -188,13 +217,34 @@ public enum CgroupView: Sendable, Equatable, Codable {
 }
 
 /// The host's device nodes under /dev (not pts, shm, mqueue: the container has its own).
-enum HostDevices {
-    struct Device {
-        /// Relative to /dev, with a leading slash.
-        var path: String
-        var mode: UInt32
-        var major: Int64
-        var minor: Int64
+public enum HostDevices {
+    public struct Device: Sendable {
+        /// Relative to /dev, with a leading slash (`list`), or as given (`node`).
+        public var path: String
+        /// The whole `st_mode`: the node's kind and permission bits.
+        public var mode: UInt32
+        public var major: Int64
+        public var minor: Int64
+    }
+
+    /// The device node at `path` (a link is followed); nil with errno set when it cannot be
+    /// read, nil with errno 0 when it is not a character or block device.
+    public static func node(_ path: String) -> Device? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        guard st.st_mode & S_IFMT == S_IFCHR || st.st_mode & S_IFMT == S_IFBLK else {
+            errno = 0
+            return nil
+        }
+        return device(path, st)
+    }
+
+    static func device(_ path: String, _ st: stat) -> Device {
+        // glibc's gnu_dev_major and gnu_dev_minor (macros Swift does not import).
+        let dev = UInt64(st.st_rdev)
+        let major = Int64(((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff)))
+        let minor = Int64((dev & 0xff) | ((dev >> 12) & ~UInt64(0xff)))
+        return Device(path: path, mode: UInt32(st.st_mode), major: major, minor: minor)
     }
 
     static func list(_ dir: String = "/dev", prefix: String = "") -> [Device] {
@@ -207,10 +257,7 @@ enum HostDevices {
             if type == S_IFDIR {
                 out += list(dir + "/" + name, prefix: prefix + "/" + name)
             } else if type == S_IFCHR || type == S_IFBLK {
-                let dev = UInt64(st.st_rdev)
-                let major = Int64(((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff)))
-                let minor = Int64((dev & 0xff) | ((dev >> 12) & ~UInt64(0xff)))
-                out.append(Device(path: prefix + "/" + name, mode: UInt32(st.st_mode), major: major, minor: minor))
+                out.append(device(prefix + "/" + name, st))
             }
         }
         return out.sorted { $0.path < $1.path }
@@ -420,6 +467,19 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
                 c.inUserNamespace
                     ? .bindDevice(host: "/dev/" + name, target: root + "/dev/" + name)
                     : .mknod(root + "/dev/" + name, mode: 0o020666, major: major, minor: minor))
+        }
+        var madeDirs = Set<String>()
+        for device in c.devices {
+            var dir = ""
+            for part in device.path.split(separator: "/").dropFirst().dropLast() {
+                dir += "/" + part
+                if madeDirs.insert(dir).inserted { s.append(.mkdir(root + "/dev" + dir, mode: 0o755)) }
+            }
+            let kind: UInt32 = device.type == "b" ? 0o060000 : 0o020000
+            s.append(
+                c.inUserNamespace
+                    ? .bindDevice(host: device.source, target: root + device.path)
+                    : .mknod(root + device.path, mode: kind | (device.mode & 0o7777), major: device.major, minor: device.minor))
         }
         if c.privileged {
             // As Docker: a privileged container gets every device node of the host.

@@ -133,7 +133,7 @@ struct Supervisor {
                 if let unit = spec.systemdScope { try SystemdScope.enter(unit: unit, layout: layout) }
                 try c.create()
                 try c.apply(spec.resources)
-                try c.applyDevices(privileged: spec.container.privileged)
+                try c.applyDevices(privileged: spec.container.privileged, devices: spec.container.devices)
                 cgroup = c
             } catch {
                 try? c.remove()

@@ -181,6 +181,9 @@ import Glibc
             (["--rm", "busybox", "no-such-command"], 127, "no-such-command"),
             (["--rm", "busybox", "/etc/passwd"], 126, "/etc/passwd"),
             (["-w", "rel", "busybox"], 125, "the working directory 'rel' is invalid, it needs to be an absolute path"),
+            (["--device", "/dev/no-such-device", "busybox"], 125,
+             "error gathering device information while adding custom device \"/dev/no-such-device\": no such file or directory"),
+            (["--ulimit", "bogus=1", "busybox"], 125, "invalid argument \"bogus=1\" for \"--ulimit\" flag: invalid ulimit type: bogus"),
         ]
         for (args, code, message) in cases {
             let r = try box.run(["container", "run"] + args)
@@ -242,6 +245,19 @@ import Glibc
         let id = try box.run(["container", "run", "-d", "-p", "\(port):80", "--name", "srv", "busybox", "sh", "-c", "echo started; exec sleep 1000"]).out
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try box.run(["container", "port", "srv"]).out == "80/tcp -> 0.0.0.0:\(port)\n")
+        // Docker's host-side flags: names, resolvers, limits, a device (allowed by the device
+        // cgroup, which refuses the same node made with mknod), kernel parameters, /dev/shm.
+        let fuse = FileManager.default.fileExists(atPath: "/dev/fuse")
+        let hostSide = try box.run([
+            "container", "run", "--rm", "--add-host", "db:10.1.2.3", "--dns", "9.9.9.9", "--dns-search", "corp", "--ulimit", "nofile=1000:2000",
+            "--device", fuse ? "/dev/fuse:/dev/sub/fuse" : "/dev/null:/dev/sub/fuse", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--shm-size", "32m", "busybox", "sh", "-c",
+            "grep db /etc/hosts; grep -v '^#' /etc/resolv.conf; ulimit -n; ulimit -Hn; (exec 3<>/dev/sub/fuse) && echo fuse-opened; "
+                + "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2",
+        ])
+        #expect(hostSide.out == "10.1.2.3\tdb\nnameserver 9.9.9.9\nsearch corp\n1000\n2000\nfuse-opened\n80\n32768\n", "\(hostSide)")
+        if !fuse { print("ContainerCommandTests: no /dev/fuse on this host; /dev/null stood in for it") }
+        let refused = try box.run(["container", "run", "--rm", "busybox", "sh", "-c", "mknod /dev/f c 10 229 && (exec 3<>/dev/f) 2>/dev/null || echo refused"])
+        #expect(refused.out == "refused\n", "\(refused)")
         // A working directory the image lacks is made, as Docker does.
         #expect(try box.run(["container", "run", "--rm", "-w", "/made/here", "busybox", "pwd"]).out == "/made/here\n")
         #expect(try box.run(["container", "port", "srv", "80"]).out == "0.0.0.0:\(port)\n")

@@ -151,6 +151,68 @@ import Testing
         #expect(reason { $0.memory = "lots" } != nil)
     }
 
+    @Test func hostsResolversLimitsDevicesAndKernelParameters() throws {
+        let d = try define {
+            $0.addHosts = ["db:10.0.0.5", "gw=host-gateway"]
+            $0.dns = ["1.1.1.1"]
+            $0.dnsSearch = ["corp"]
+            $0.dnsOptions = ["ndots:2"]
+            $0.ulimits = ["nofile=1024:2048", "nproc=64"]
+            $0.devices = ["/dev/fuse", "/dev/sda:/dev/xvda", "/dev/null:r", "/dev/zero:/dev/z:rw"]
+            $0.sysctls = ["net.ipv4.ip_forward=1"]
+            $0.shmSize = "128m"
+            $0.groupAdd = ["audio", "1234"]
+        }
+        #expect(d.service.extraHosts == ["db:10.0.0.5", "gw=host-gateway"])
+        #expect(d.service.dns == ["1.1.1.1"] && d.service.dnsSearch == ["corp"] && d.service.dnsOpt == ["ndots:2"])
+        #expect(d.service.ulimits == ["nofile": Ulimit(soft: 1024, hard: 2048), "nproc": Ulimit(soft: 64, hard: 64)])
+        #expect(d.service.devices.map { "\($0.source)>\($0.target):\($0.permissions)" }
+            == ["/dev/fuse>/dev/fuse:rwm", "/dev/sda>/dev/xvda:rwm", "/dev/null>/dev/null:r", "/dev/zero>/dev/z:rw"])
+        #expect(d.service.sysctls == ["net.ipv4.ip_forward": "1"])
+        #expect(d.service.shmSize.map { $0 == 128 << 20 } == true)
+        #expect(d.service.groupAdd == ["audio", "1234"])
+        // Docker's refusals.
+        let refusals: [(ContainerRunFlags) -> ContainerRunFlags] = [
+            { var f = $0; f.addHosts = ["nocolon"]; return f },
+            { var f = $0; f.ulimits = ["nofile"]; return f },
+            { var f = $0; f.ulimits = ["nofile=a:b"]; return f },
+            { var f = $0; f.ulimits = ["bogus=1"]; return f },
+            { var f = $0; f.ulimits = ["nofile=10:5"]; return f },
+            { var f = $0; f.devices = ["sda"]; return f },
+            { var f = $0; f.sysctls = ["novalue"]; return f },
+            { var f = $0; f.shmSize = "lots"; return f },
+        ]
+        for refuse in refusals {
+            let r = reason { $0 = refuse($0) }
+            guard case .invalidValue(let what, _)? = r else {
+                Issue.record("accepted or wrong error: \(String(describing: r))")
+                continue
+            }
+            #expect(what.hasPrefix("argument \""))
+        }
+        if case .invalidValue(let what, let value)? = reason({ $0.ulimits = ["bogus=1"] }) {
+            #expect(what == "argument \"bogus=1\" for \"--ulimit\" flag" && value == "invalid ulimit type: bogus")
+        }
+    }
+
+    /// Without the embedded DNS (the default network), `--dns`, `--dns-search` and
+    /// `--dns-option` replace the host's lines of their kind, as Docker writes the file.
+    @Test func resolvConfOnTheDefaultNetwork() throws {
+        let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\noptions edns0\n"
+        let plain = try define().service
+        #expect(NetworkNames.resolvConf(host: host, service: plain) == "# generated\nnameserver 10.0.0.2\nsearch lan\noptions edns0\n")
+        #expect(NetworkNames.resolvConf(host: "nameserver 127.0.0.1\n", service: plain) == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
+        let tuned = try define {
+            $0.dns = ["1.1.1.1", "9.9.9.9"]
+            $0.dnsSearch = ["corp"]
+            $0.dnsOptions = ["ndots:2"]
+        }.service
+        #expect(NetworkNames.resolvConf(host: host, service: tuned)
+            == "# generated\nnameserver 1.1.1.1\nnameserver 9.9.9.9\nsearch corp\noptions ndots:2\n")
+        let noSearch = try define { $0.dnsSearch = ["."] }.service
+        #expect(NetworkNames.resolvConf(host: host, service: noSearch) == "# generated\nnameserver 10.0.0.2\noptions edns0\n")
+    }
+
     @Test func namesAndReferences() throws {
         var i = 0
         let name = ContainerNames.random(taken: []) { n in

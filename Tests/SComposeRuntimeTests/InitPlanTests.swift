@@ -53,6 +53,23 @@ import Testing
         }
     }
 
+    /// A given device is made at its path (parents first) with the host node's kind and mode,
+    /// or bound from the host in a user namespace where mknod is refused.
+    @Test func givenDevicesAreMadeOrBound() throws {
+        var c = config()
+        c.devices = [
+            .init(source: "/dev/fuse", path: "/dev/fuse", type: "c", major: 10, minor: 229, mode: 0o600, permissions: "rwm"),
+            .init(source: "/dev/sda", path: "/dev/disks/xvda", type: "b", major: 8, minor: 0, mode: 0o660, permissions: "r"),
+        ]
+        let text = try InitPlan.compile(c).description
+        #expect(text.contains("mknod /c/root/dev/fuse 020600 10:229"))
+        #expect(text.contains("mkdir /c/root/dev/disks 0755\nmknod /c/root/dev/disks/xvda 060660 8:0"))
+        c.inUserNamespace = true
+        let bound = try InitPlan.compile(c).description
+        #expect(bound.contains("bind-device /dev/sda /c/root/dev/disks/xvda"))
+        #expect(!bound.contains("mknod /c/root/dev/fuse"))
+    }
+
     /// The AppArmor profile is asked for after pivot_root (the container's /proc) and before
     /// no_new_privs and seccomp, for the first process and for exec'd ones alike.
     @Test func appArmorBeforeNoNewPrivilegesAndSeccomp() throws {

@@ -33,6 +33,8 @@ enum ErrorWording {
         case .fileNotInContainer(let path, let container): return daemon + "Could not find the file \(path) in container \(container)"
         case .copyDestinationMissing(let path): return daemon + "destination directory \(path) does not exist"
         case .hostPathMissing(let path): return "could not find \(path): no such file or directory"
+        case .unusableDevice(let path, let why):
+            return daemon + "error gathering device information while adding custom device \"\(path)\": \(why)"
         case .nameInUse(let name): return daemon + "Conflict. The container name \"/\(name)\" is already in use"
         case .nameTaken(let name, let id):
             return daemon + "Conflict. The container name \"/\(name)\" is already in use by container \"\(id)\". "

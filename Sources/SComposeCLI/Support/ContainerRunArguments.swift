@@ -127,6 +127,33 @@ struct ContainerRunArguments: ParsableArguments {
     @Option(name: .customLong("stop-timeout"), help: "Timeout (in seconds) to stop a container")
     var stopTimeout: Int?
 
+    @Option(name: .customLong("add-host"), help: "Add a custom host-to-IP mapping (host:ip)")
+    var addHost: [String] = []
+
+    @Option(name: .long, help: "Set custom DNS servers")
+    var dns: [String] = []
+
+    @Option(name: .customLong("dns-search"), help: "Set custom DNS search domains")
+    var dnsSearch: [String] = []
+
+    @Option(name: .customLong("dns-option"), help: "Set DNS options")
+    var dnsOption: [String] = []
+
+    @Option(name: .long, help: "Ulimit options")
+    var ulimit: [String] = []
+
+    @Option(name: .long, help: "Add a host device to the container")
+    var device: [String] = []
+
+    @Option(name: .long, help: "Sysctl options")
+    var sysctl: [String] = []
+
+    @Option(name: .customLong("shm-size"), help: "Size of /dev/shm")
+    var shmSize: String?
+
+    @Option(name: .customLong("group-add"), help: "Add additional groups to join")
+    var groupAdd: [String] = []
+
     @Argument(help: "The image")
     var image: String
 
@@ -191,6 +218,15 @@ struct ContainerRunArguments: ParsableArguments {
         f.platform = platform
         f.stopSignal = stopSignal
         f.stopTimeout = stopTimeout
+        f.addHosts = addHost
+        f.dns = dns
+        f.dnsSearch = dnsSearch
+        f.dnsOptions = dnsOption
+        f.ulimits = ulimit
+        f.devices = device
+        f.sysctls = sysctl
+        f.shmSize = shmSize
+        f.groupAdd = groupAdd
         return f
     }
 }
