@@ -57,6 +57,29 @@ import Testing
         try p.downAndCheckClean()
     }
 
+    /// A service's `devices:` is allowed by the device cgroup (v1 rules, v2's eBPF program), for
+    /// the service's process and an exec'd one; the same node made with mknod by another
+    /// service stays refused.
+    @Test(.enabled(if: canRun && FileManager.default.fileExists(atPath: "/dev/fuse"))) func givenDevicesOpenOthersDoNot() throws {
+        let p = try Project(
+            """
+            services:
+              given:
+                image: busybox
+                devices: ["/dev/fuse:/dev/fuse:rw"]
+                command: sh -c '(exec 3<>/dev/fuse) && echo opened; exec sleep 1000'
+              other:
+                image: busybox
+                command: sleep 1000
+            """)
+        #expect(try p.run(["up", "-d", "--wait"]).status == 0)
+        #expect(try p.run(["logs", "--no-log-prefix", "given"]).out == "opened\n")
+        #expect(try p.run(["exec", "-T", "given", "sh", "-c", "(exec 3<>/dev/fuse) && echo opened"]).out == "opened\n")
+        let refused = try p.run(["exec", "-T", "other", "sh", "-c", "mknod /dev/f c 10 229 && (exec 3<>/dev/f) 2>/dev/null || echo refused"])
+        #expect(refused.out == "refused\n", "\(refused)")
+        try p.downAndCheckClean()
+    }
+
     /// Containers that share a network namespace (another service's, or the host's) bind the
     /// host's /sys: they start, and see their own cgroup, on v1 and v2 alike.
     @Test(.enabled(if: canRun)) func sharedNetworkNamespacesStart() throws {
