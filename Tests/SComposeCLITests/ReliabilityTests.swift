@@ -206,6 +206,23 @@ import Testing
               web: {image: busybox, command: [httpd, -f, -p, "80"], ports: ["\(port):80"], stop_signal: SIGKILL}
               worker: {image: busybox, command: sleep 1000, stop_signal: SIGKILL, depends_on: [web]}
             """)
+        // Only what this project makes is counted (other tests may run beside this one): the
+        // networks and containers its state root has held, gathered while it is up.
+        var networkIDs: Set<String> = []
+        var containerIDs: Set<String> = []
+        func remember() {
+            for dir in (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/networks")) ?? [] {
+                let file = p.s.root + "/networks/" + dir + "/network.json"
+                if let data = FileManager.default.contents(atPath: file),
+                    let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let id = json["id"] as? String
+                {
+                    networkIDs.insert(id)
+                }
+            }
+            for id in (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers")) ?? [] where id.count == 64 {
+                containerIDs.insert(id)
+            }
+        }
         func snapshot() throws -> [String: Int] {
             let links = try FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")
             let tables = try p.s.run(["list", "tables"], tool: "/usr/sbin/nft").out
@@ -215,17 +232,20 @@ import Testing
             let shims = processes.filter {
                 ((try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "").contains(p.s.root)
             }
+            let ours = networkIDs.map { "scbr-" + $0.prefix(10) } + containerIDs.map { "scv" + $0.prefix(10) }
+            let tableNames = networkIDs.map { "scompose-n-" + $0.prefix(12) } + containerIDs.map { "scompose-p-" + $0.prefix(12) }
             return [
-                "links": links.filter { $0.hasPrefix("scbr-") || $0.hasPrefix("scv") }.count,
-                "tables": tables.components(separatedBy: "scompose-").count - 1,
+                "links": links.filter { link in ours.contains { link.hasPrefix($0) } }.count,
+                "tables": tableNames.filter { tables.contains($0) }.count,
                 "mounts": mounts.components(separatedBy: p.s.root).count - 1,
-                "cgroups": cgroups.filter { $0.count == 64 }.count, "shims": shims.count,
+                "cgroups": cgroups.filter { containerIDs.contains($0) }.count, "shims": shims.count,
             ]
         }
         let before = try snapshot()
         for cycle in 0..<20 {
             let up = try p.run(["up", "-d"])
             #expect(up.status == 0, "cycle \(cycle): \(up.err)")
+            remember()
             if cycle == 0 { #expect(try snapshot() != before, "the project shows while it runs") }
             let down = try p.run(["down"])
             #expect(down.status == 0, "cycle \(cycle): \(down.err)")
