@@ -47,6 +47,9 @@ enum FileNames {
 /// get a hash index.
 public struct OrderedMap<Value>: Sequence {
     private var entries: [(key: String, value: Value)] = []
+    /// The keys again, in order: the linear search compares strings without copying each
+    /// entry (a key and a whole node) out of `entries`.
+    private var keyList: [String] = []
     private var index: [String: Int]?
     private static var indexThreshold: Int { 16 }
 
@@ -58,13 +61,13 @@ public struct OrderedMap<Value>: Sequence {
     /// True when there are no entries.
     public var isEmpty: Bool { entries.isEmpty }
     /// The keys in order.
-    public var keys: [String] { entries.map(\.key) }
+    public var keys: [String] { keyList }
     /// The values in key order.
     public var values: [Value] { entries.map(\.value) }
 
     private func position(of key: String) -> Int? {
         if let index { return index[key] }
-        for i in entries.indices where entries[i].key == key { return i }
+        for i in keyList.indices where keyList[i] == key { return i }
         return nil
     }
 
@@ -75,7 +78,7 @@ public struct OrderedMap<Value>: Sequence {
         }
         var built: [String: Int] = [:]
         built.reserveCapacity(entries.count)
-        for (i, e) in entries.enumerated() { built[e.key] = i }
+        for (i, key) in keyList.enumerated() { built[key] = i }
         index = built
     }
 
@@ -88,10 +91,12 @@ public struct OrderedMap<Value>: Sequence {
                     entries[i].value = newValue
                 } else {
                     entries.remove(at: i)
+                    keyList.remove(at: i)
                     rebuildIndex()
                 }
             } else if let newValue {
                 entries.append((key, newValue))
+                keyList.append(key)
                 if index != nil {
                     index?[key] = entries.count - 1
                 } else if entries.count > Self.indexThreshold {
@@ -115,13 +120,17 @@ public struct OrderedMap<Value>: Sequence {
     /// Sorts keys in place.
     public mutating func sortKeys() {
         entries.sort { $0.key < $1.key }
+        keyList = entries.map(\.key)
         rebuildIndex()
     }
 
     /// Applies a transform to every value, keeping order.
     public func mapValues<T>(_ transform: (Value) throws -> T) rethrows -> OrderedMap<T> {
+        // The keys are already unique: no lookups.
         var out = OrderedMap<T>()
-        for e in entries { out[e.key] = try transform(e.value) }
+        out.entries = try entries.map { ($0.key, try transform($0.value)) }
+        out.keyList = keyList
+        out.index = index
         return out
     }
 }

@@ -76,9 +76,18 @@ public struct YAMLParser: Sendable {
 
 /// Turns the event stream into trees. Iterative, so deep input cannot overflow the stack.
 private struct Builder {
-    enum Frame {
-        case sequence(items: [YAMLNode], tag: String?, anchor: String?, mark: YAMLMark)
-        case mapping(pairs: [YAMLPair], pendingKey: YAMLNode?, tag: String?, anchor: String?, mark: YAMLMark)
+    /// An open collection. A struct mutated where it lies in `stack`: its array grows in
+    /// place (popped into a pattern-bound copy, every append copied the whole collection,
+    /// which made a mapping of n keys cost n²).
+    struct Frame {
+        enum Kind { case sequence, mapping }
+        var kind: Kind
+        var items: [YAMLNode] = []
+        var pairs: [YAMLPair] = []
+        var pendingKey: YAMLNode?
+        var tag: String?
+        var anchor: String?
+        var mark: YAMLMark
     }
 
     let maxExpandedNodes: Int
@@ -142,23 +151,21 @@ private struct Builder {
             try add(node, anchor: nil)
         case YAML_SEQUENCE_START_EVENT:
             let s = event.data.sequence_start
-            try push(.sequence(items: [], tag: Self.string(s.tag), anchor: Self.string(s.anchor), mark: mark), mark: mark)
+            try push(Frame(kind: .sequence, tag: Self.string(s.tag), anchor: Self.string(s.anchor), mark: mark), mark: mark)
         case YAML_MAPPING_START_EVENT:
             let m = event.data.mapping_start
-            try push(
-                .mapping(pairs: [], pendingKey: nil, tag: Self.string(m.tag), anchor: Self.string(m.anchor), mark: mark),
-                mark: mark)
+            try push(Frame(kind: .mapping, tag: Self.string(m.tag), anchor: Self.string(m.anchor), mark: mark), mark: mark)
         case YAML_SEQUENCE_END_EVENT:
-            guard case .sequence(let items, let tag, let anchor, let start)? = stack.popLast() else {
+            guard let frame = stack.popLast(), frame.kind == .sequence else {
                 throw YAMLError("unbalanced sequence", mark: mark)
             }
-            try add(YAMLNode(.sequence(items), tag: tag, mark: start), anchor: anchor, counted: true)
+            try add(YAMLNode(.sequence(frame.items), tag: frame.tag, mark: frame.mark), anchor: frame.anchor, counted: true)
         case YAML_MAPPING_END_EVENT:
-            guard case .mapping(let pairs, _, let tag, let anchor, let start)? = stack.popLast() else {
+            guard let frame = stack.popLast(), frame.kind == .mapping else {
                 throw YAMLError("unbalanced mapping", mark: mark)
             }
-            let merged = try Self.applyMergeKeys(pairs)
-            try add(YAMLNode(.mapping(merged), tag: tag, mark: start), anchor: anchor, counted: true)
+            let merged = try Self.applyMergeKeys(frame.pairs)
+            try add(YAMLNode(.mapping(merged), tag: frame.tag, mark: frame.mark), anchor: frame.anchor, counted: true)
         default:
             break
         }
@@ -180,20 +187,20 @@ private struct Builder {
                 "document expands to more than \(maxExpandedNodes) nodes (excessive aliasing)", mark: node.mark)
         }
         if let anchor { anchors[anchor] = node }
-        guard let top = stack.popLast() else {
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let tag, let a, let m):
-            items.append(node)
-            stack.append(.sequence(items: items, tag: tag, anchor: a, mark: m))
-        case .mapping(var pairs, let pending, let tag, let a, let m):
-            if let key = pending {
-                pairs.append(YAMLPair(key: key, value: node))
-                stack.append(.mapping(pairs: pairs, pendingKey: nil, tag: tag, anchor: a, mark: m))
+        let top = stack.count - 1
+        switch stack[top].kind {
+        case .sequence:
+            stack[top].items.append(node)
+        case .mapping:
+            if let key = stack[top].pendingKey {
+                stack[top].pendingKey = nil
+                stack[top].pairs.append(YAMLPair(key: key, value: node))
             } else {
-                stack.append(.mapping(pairs: pairs, pendingKey: node, tag: tag, anchor: a, mark: m))
+                stack[top].pendingKey = node
             }
         }
     }
