@@ -151,19 +151,19 @@ struct KubeObject: Sendable {
 /// Where the objects are written in each format.
 enum Layout {
     static func kustomize(_ objects: [KubeObject]) -> [BridgeFile] {
-        var files = Parallel.map(objects) { BridgeFile(path: $0.fileName, text: YAMLEmitter().emit($0.node.yaml(.manifest))) }
+        var files = Parallel.map(objects) { BridgeFile(path: $0.fileName, text: $0.node.yamlText(.manifest)) }
         let resources = files.map(\.path).sorted()
         let kustomization: KubeNode = [
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": .list(resources.map { .string($0) }),
         ]
-        files.append(BridgeFile(path: "kustomization.yaml", text: YAMLEmitter().emit(kustomization.yaml(.manifest))))
+        files.append(BridgeFile(path: "kustomization.yaml", text: kustomization.yamlText(.manifest)))
         return files
     }
 
     static func helm(_ objects: [KubeObject], chart: String) -> [BridgeFile] {
-        var files = Parallel.map(objects) { BridgeFile(path: "templates/" + $0.fileName, text: YAMLEmitter().emit($0.node.yaml(.helm))) }
+        var files = Parallel.map(objects) { BridgeFile(path: "templates/" + $0.fileName, text: $0.node.yamlText(.helm)) }
         var values: [[String]: KubeNode] = [:]
         for object in objects { object.node.tunables(into: &values) }
         let chartFile: KubeNode = [
@@ -173,8 +173,8 @@ enum Layout {
             "type": "application",
             "version": "0.1.0",
         ]
-        files.append(BridgeFile(path: "Chart.yaml", text: YAMLEmitter().emit(chartFile.yaml(.manifest))))
-        files.append(BridgeFile(path: "values.yaml", text: YAMLEmitter().emit(tree(values).yaml(.manifest))))
+        files.append(BridgeFile(path: "Chart.yaml", text: chartFile.yamlText(.manifest)))
+        files.append(BridgeFile(path: "values.yaml", text: tree(values).yamlText(.manifest)))
         return files
     }
 

@@ -58,24 +58,32 @@ extension KubeNode {
         case helm
     }
 
-    /// The YAML node tree, maps sorted by key. In Helm style each tunable value becomes an
-    /// expression, written as it is (the emitter leaves untagged scalars alone).
-    func yaml(_ style: Style) -> YAMLNode {
-        switch self {
-        case .string(let text): return .scalar(text, tag: YAMLTag.str)
-        case .int(let value): return .scalar(String(value))
-        case .bool(let value): return .scalar(value ? "true" : "false")
-        case .list(let items): return YAMLNode(.sequence(items.map { $0.yaml(style) }))
-        case .map(let pairs):
-            let sorted = pairs.sorted { $0.key < $1.key }.map { key, value in
-                // Keys are strings: tagging them quotes `"on"`, `"80"` and the like.
-                YAMLPair(key: .scalar(key, tag: YAMLTag.str), value: value.yaml(style))
-            }
-            return YAMLNode(.mapping(sorted))
-        case .tunable(let path, let value):
-            switch style {
-            case .manifest: return value.yaml(style)
-            case .helm: return .scalar("{{ " + HelmPath.expression(path) + " | toJson }}")
+    /// The node as a YAML document, maps sorted by key. In Helm style each tunable value
+    /// becomes an expression, written as it is.
+    func yamlText(_ style: Style) -> String {
+        YAMLEmitter().emit(Styled(node: self, style: style))
+    }
+
+    /// A node with the style it is written in: what the emitter walks (no `YAMLNode` tree is
+    /// made for a thousand manifests).
+    struct Styled: YAMLEmittable {
+        var node: KubeNode
+        var style: Style
+
+        var yamlShape: YAMLShape<Styled> {
+            switch node {
+            case .string(let text): return .string(text)
+            case .int(let value): return .verbatim(String(value))
+            case .bool(let value): return .verbatim(value ? "true" : "false")
+            case .list(let items): return .sequence(items.map { Styled(node: $0, style: style) })
+            case .map(let pairs):
+                // Keys are strings: written as such, `"on"`, `"80"` and the like are quoted.
+                return .mapping(pairs.sorted { $0.key < $1.key }.map { (key: Styled(node: .string($0.key), style: style), value: Styled(node: $0.value, style: style)) })
+            case .tunable(let path, let value):
+                switch style {
+                case .manifest: return Styled(node: value, style: style).yamlShape
+                case .helm: return .verbatim("{{ " + HelmPath.expression(path) + " | toJson }}")
+                }
             }
         }
     }

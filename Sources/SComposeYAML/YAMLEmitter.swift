@@ -11,16 +11,17 @@ public struct YAMLEmitter: Sendable {
     public init() {}
 
     /// Renders one document, ending with a newline.
-    public func emit(_ node: YAMLNode) -> String {
+    @inlinable
+    public func emit<Node: YAMLEmittable>(_ node: Node) -> String {
         var out = ""
         out.reserveCapacity(1024)
-        switch node.content {
+        switch node.yamlShape {
         case .mapping(let pairs) where !pairs.isEmpty:
             writeMapping(pairs[...], indent: 0, into: &out)
         case .sequence(let items) where !items.isEmpty:
             writeSequence(items, indent: 0, into: &out)
-        default:
-            out += inline(node, indent: 0)
+        case let shape:
+            out += inline(shape, indent: 0)
             out += "\n"
         }
         return out
@@ -28,13 +29,16 @@ public struct YAMLEmitter: Sendable {
 
     /// Indentation, appended in place: large outputs are made of many short lines, and a
     /// temporary string per line cost more than the text itself.
-    private func pad(_ n: Int, into out: inout String) {
+    @usableFromInline
+    func pad(_ n: Int, into out: inout String) {
         out += n < Self.pads.count ? Self.pads[n] : String(repeating: " ", count: n)
     }
 
-    private static let pads = (0..<48).map { String(repeating: " ", count: $0) }
+    @usableFromInline
+    static let pads = (0..<48).map { String(repeating: " ", count: $0) }
 
-    private func writeMapping(_ pairs: ArraySlice<YAMLPair>, indent: Int, into out: inout String) {
+    @inlinable
+    func writeMapping<Node: YAMLEmittable>(_ pairs: ArraySlice<(key: Node, value: Node)>, indent: Int, into out: inout String) {
         for pair in pairs {
             pad(indent, into: &out)
             writeEntry(pair, indent: indent, into: &out)
@@ -42,28 +46,30 @@ public struct YAMLEmitter: Sendable {
     }
 
     /// Writes `key: value` whose first line is already indented.
-    private func writeEntry(_ pair: YAMLPair, indent: Int, into out: inout String) {
-        out += key(pair.key)
+    @inlinable
+    func writeEntry<Node: YAMLEmittable>(_ pair: (key: Node, value: Node), indent: Int, into out: inout String) {
+        out += key(pair.key.yamlShape)
         out += ":"
-        switch pair.value.content {
+        switch pair.value.yamlShape {
         case .mapping(let p) where !p.isEmpty:
             out += "\n"
             writeMapping(p[...], indent: indent + 2, into: &out)
         case .sequence(let s) where !s.isEmpty:
             out += "\n"
             writeSequence(s, indent: indent + 2, into: &out)
-        default:
+        case let shape:
             out += " "
-            out += inline(pair.value, indent: indent + 2)
+            out += inline(shape, indent: indent + 2)
             out += "\n"
         }
     }
 
-    private func writeSequence(_ items: [YAMLNode], indent: Int, into out: inout String) {
+    @inlinable
+    func writeSequence<Node: YAMLEmittable>(_ items: [Node], indent: Int, into out: inout String) {
         for item in items {
             pad(indent, into: &out)
             out += "-"
-            switch item.content {
+            switch item.yamlShape {
             case .mapping(let p) where !p.isEmpty:
                 out += " "
                 writeEntry(p[0], indent: indent + 2, into: &out)
@@ -71,22 +77,38 @@ public struct YAMLEmitter: Sendable {
             case .sequence(let s) where !s.isEmpty:
                 out += "\n"
                 writeSequence(s, indent: indent + 2, into: &out)
-            default:
+            case let shape:
                 out += " "
-                out += inline(item, indent: indent + 2)
+                out += inline(shape, indent: indent + 2)
                 out += "\n"
             }
         }
     }
 
-    private func key(_ node: YAMLNode) -> String {
-        guard case .scalar(let text, _) = node.content else { return inline(node, indent: 0) }
-        return Self.scalar(text, indent: 0, literal: nil)
+    /// A key: its text as a string (whatever its tag), `{}` or `[]` for a collection.
+    @inlinable
+    func key<Node>(_ shape: YAMLShape<Node>) -> String {
+        switch shape {
+        case .string(let text), .verbatim(let text): return Self.scalar(text, indent: 0, literal: nil)
+        case .mapping: return "{}"
+        case .sequence: return "[]"
+        }
+    }
+
+    @inlinable
+    func inline<Node>(_ shape: YAMLShape<Node>, indent: Int) -> String {
+        switch shape {
+        case .mapping: return "{}"
+        case .sequence: return "[]"
+        case .verbatim(let text): return text
+        case .string(let text): return Self.scalar(text, indent: indent, literal: literal)
+        }
     }
 
     /// A string scalar the way go-yaml writes it: double quotes when it would read back as
     /// another type, a literal block for multi-line text, single quotes when plain style is not
     /// allowed, double quotes for control characters.
+    @usableFromInline
     static func scalar(_ text: String, indent: Int, literal: ((String, Int) -> String)?) -> String {
         if text.isEmpty || ScalarResolver.resolvePlain(text).isTyped || (text.utf8.count <= 3 && yaml11Words.contains(text)) {
             return doubleQuoted(text)
@@ -107,17 +129,8 @@ public struct YAMLEmitter: Sendable {
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
     ]
 
-    private func inline(_ node: YAMLNode, indent: Int) -> String {
-        switch node.content {
-        case .mapping: return "{}"
-        case .sequence: return "[]"
-        case .scalar(let text, _):
-            guard node.tag == YAMLTag.str else { return text }
-            return Self.scalar(text, indent: indent, literal: literal)
-        }
-    }
-
-    private func literal(_ text: String, indent: Int) -> String {
+    @usableFromInline
+    func literal(_ text: String, indent: Int) -> String {
         var chomp = "-"
         var body = text
         if text.hasSuffix("\n") {
@@ -215,5 +228,33 @@ public struct YAMLEmitter: Sendable {
             }
         }
         return out + "\""
+    }
+}
+
+/// A tree `YAMLEmitter` writes as it walks it, without first copying it into `YAMLNode`s.
+public protocol YAMLEmittable {
+    /// The node, one level deep.
+    var yamlShape: YAMLShape<Self> { get }
+}
+
+/// One level of a tree, as `YAMLEmitter` writes it.
+public enum YAMLShape<Node> {
+    /// A string: quoted when a plain scalar would read back as something else.
+    case string(String)
+    /// Written as it is: numbers, booleans, null, template expressions.
+    case verbatim(String)
+    case sequence([Node])
+    /// Entries in the order they are written.
+    case mapping([(key: Node, value: Node)])
+}
+
+extension YAMLNode: YAMLEmittable {
+    /// Scalars tagged `YAMLTag.str` are strings; other scalars are written as they are.
+    public var yamlShape: YAMLShape<YAMLNode> {
+        switch content {
+        case .scalar(let text, _): return tag == YAMLTag.str ? .string(text) : .verbatim(text)
+        case .sequence(let items): return .sequence(items)
+        case .mapping(let pairs): return .mapping(pairs.map { (key: $0.key, value: $0.value) })
+        }
     }
 }

@@ -54,14 +54,14 @@ import Testing
 
     @Test func mapsAreWrittenWithSortedKeysAndStringsQuotedWhenTheyWouldReadAsOtherTypes() {
         let node: KubeNode = ["b": "true", "a": ["8080", 8080, true], "c": [:]]
-        #expect(YAMLEmitter().emit(node.yaml(.manifest)) == "a:\n  - \"8080\"\n  - 8080\n  - true\nb: \"true\"\nc: {}\n")
+        #expect(node.yamlText(.manifest) == "a:\n  - \"8080\"\n  - 8080\n  - true\nb: \"true\"\nc: {}\n")
     }
 
     @Test func tunableValuesBecomeHelmExpressions() {
         let node: KubeNode = ["replicas": .tunable(["services", "my-web", "replicas"], 2), "image": .tunable(["services", "db", "image"], "pg")]
-        #expect(YAMLEmitter().emit(node.yaml(.manifest)) == "image: pg\nreplicas: 2\n")
+        #expect(node.yamlText(.manifest) == "image: pg\nreplicas: 2\n")
         #expect(
-            YAMLEmitter().emit(node.yaml(.helm))
+            node.yamlText(.helm)
                 == "image: {{ .Values.services.db.image | toJson }}\nreplicas: {{ index .Values \"services\" \"my-web\" \"replicas\" | toJson }}\n")
         var values: [[String]: KubeNode] = [:]
         node.tunables(into: &values)
