@@ -207,18 +207,12 @@ import Testing
               worker: {image: busybox, command: sleep 1000, stop_signal: SIGKILL, depends_on: [web]}
             """)
         // Only what this project makes is counted (other tests may run beside this one): the
-        // networks and containers its state root has held, gathered while it is up.
-        var networkIDs: Set<String> = []
+        // kernel objects of the networks and containers its state root has held, gathered
+        // while it is up.
+        var names: Set<String> = []
         var containerIDs: Set<String> = []
         func remember() {
-            for dir in (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/networks")) ?? [] {
-                let file = p.s.root + "/networks/" + dir + "/network.json"
-                if let data = FileManager.default.contents(atPath: file),
-                    let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let id = json["id"] as? String
-                {
-                    networkIDs.insert(id)
-                }
-            }
+            names.formUnion(NetworkTests.kernelNames(of: p.s))
             for id in (try? FileManager.default.contentsOfDirectory(atPath: p.s.root + "/containers")) ?? [] where id.count == 64 {
                 containerIDs.insert(id)
             }
@@ -232,11 +226,9 @@ import Testing
             let shims = processes.filter {
                 ((try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "").contains(p.s.root)
             }
-            let ours = networkIDs.map { "scbr-" + $0.prefix(10) } + containerIDs.map { "scv" + $0.prefix(10) }
-            let tableNames = networkIDs.map { "scompose-n-" + $0.prefix(12) } + containerIDs.map { "scompose-p-" + $0.prefix(12) }
             return [
-                "links": links.filter { link in ours.contains { link.hasPrefix($0) } }.count,
-                "tables": tableNames.filter { tables.contains($0) }.count,
+                "links": links.filter { link in names.contains { link.hasPrefix($0) } }.count,
+                "tables": names.filter { $0.hasPrefix("scompose-") && tables.contains($0) }.count,
                 "mounts": mounts.components(separatedBy: p.s.root).count - 1,
                 "cgroups": cgroups.filter { containerIDs.contains($0) }.count, "shims": shims.count,
             ]
