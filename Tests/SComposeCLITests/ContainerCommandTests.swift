@@ -251,7 +251,7 @@ import Glibc
         let hostSide = try box.run([
             "container", "run", "--rm", "--add-host", "db:10.1.2.3", "--dns", "9.9.9.9", "--dns-search", "corp", "--ulimit", "nofile=1000:2000",
             "--device", fuse ? "/dev/fuse:/dev/sub/fuse" : "/dev/null:/dev/sub/fuse", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--shm-size", "32m", "busybox", "sh", "-c",
-            "grep db /etc/hosts; grep -v '^#' /etc/resolv.conf; ulimit -n; ulimit -Hn; (exec 3<>/dev/sub/fuse) && echo fuse-opened; "
+            "grep -w db /etc/hosts; grep -v '^#' /etc/resolv.conf; ulimit -n; ulimit -Hn; (exec 3<>/dev/sub/fuse) && echo fuse-opened; "
                 + "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2",
         ])
         #expect(hostSide.out == "10.1.2.3\tdb\nnameserver 9.9.9.9\nsearch corp\n1000\n2000\nfuse-opened\n80\n32768\n", "\(hostSide)")
