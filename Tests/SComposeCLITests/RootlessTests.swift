@@ -20,20 +20,22 @@ import Glibc
     }
 
     /// A user of the test's own, its binaries and image; everything of theirs goes at the end.
-    final class User {
+    /// `index` tells apart the users of one test (names, subordinate ranges, shared folders).
+    final class User: @unchecked Sendable {
         let name: String
         let uid: UInt32
         let home: String
         /// A directory every user can read: the binaries and the image's tarball.
         let shared: String
 
-        init() throws {
-            name = "scrl\(getpid() % 100_000)"
-            shared = "/tmp/scompose-rootless-\(getpid())"
+        init(index: Int = 0) throws {
+            name = "scrl\(getpid() % 100_000)" + (index == 0 ? "" : "x\(index)")
+            shared = "/tmp/scompose-rootless-\(getpid())" + (index == 0 ? "" : "-\(index)")
             home = "/home/" + name
             // Left by an earlier run that was killed.
             _ = try? Self.tool("/usr/sbin/userdel", ["-r", name])
-            let start = 300_000 + Int(getpid() % 1000) * 65_536
+            // Ranges of their own: 300000 and up, out of the way of Debian's defaults (100000).
+            let start = 300_000 + (Int(getpid() % 1000) * 4 + index) * 65_536
             try Self.check(Self.tool("/usr/sbin/useradd", ["-m", "-U", "-s", "/bin/sh", name]))
             try Self.check(
                 Self.tool("/usr/sbin/usermod", ["--add-subuids", "\(start)-\(start + 65_535)", "--add-subgids", "\(start)-\(start + 65_535)", name]))
@@ -87,9 +89,31 @@ import Glibc
 
         /// `scompose args` as the user, in `directory` of their home.
         func run(_ args: [String], in directory: String = "", environment: [String: String] = [:]) throws -> ImageCommandTests.Run {
+            try Self.tool("/usr/sbin/runuser", command(args, environment: environment), directory: home + "/" + directory)
+        }
+
+        /// runuser's arguments for `scompose args` as the user, with a clean environment.
+        func command(_ args: [String], environment: [String: String] = [:]) -> [String] {
             let env = ["HOME=" + home, "PATH=/usr/bin:/bin:/usr/sbin:/sbin"] + environment.map { "\($0.key)=\($0.value)" }
-            let command = ["-u", name, "--", "/usr/bin/env", "-i"] + env + [shared + "/bin/scompose"] + args
-            return try Self.tool("/usr/sbin/runuser", command, directory: home + "/" + directory)
+            return ["-u", name, "--", "/usr/bin/env", "-i"] + env + [shared + "/bin/scompose"] + args
+        }
+
+        /// The busybox image of the test, imported by the user into their own store.
+        func importBusybox(from s: ImageCommandTests.Sandbox) throws {
+            if !FileManager.default.fileExists(atPath: s.dir + "/rootfs.tar.gz") { try RuntimeBehaviourTests.Project.importBusybox(s) }
+            try FileManager.default.copyItem(atPath: s.dir + "/rootfs.tar.gz", toPath: shared + "/busybox.tar.gz")
+            _ = try Self.tool("/bin/chmod", ["a+r", shared + "/busybox.tar.gz"])
+            let imported = try run(["image", "import", shared + "/busybox.tar.gz", "busybox:latest"])
+            if imported.status != 0 { throw TestFailure("image import as \(name): \(imported.err)") }
+        }
+
+        /// Writes `text` to `path` of the user's home, theirs.
+        func write(_ text: String, to path: String) throws {
+            let full = home + "/" + path
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: full).deletingLastPathComponent().path, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: true, encoding: .utf8)
+            try Self.check(Self.tool("/bin/chown", ["-R", "\(name):\(name)", home]))
         }
 
         /// Files of `home` not owned by the user.
@@ -137,11 +161,7 @@ import Glibc
         let user = try User()
         // The image, imported by the user into their own store.
         let s = try ImageCommandTests.Sandbox()
-        try RuntimeBehaviourTests.Project.importBusybox(s)
-        try FileManager.default.copyItem(atPath: s.dir + "/rootfs.tar.gz", toPath: user.shared + "/busybox.tar.gz")
-        _ = try User.tool("/bin/chmod", ["a+r", user.shared + "/busybox.tar.gz"])
-        let imported = try user.run(["image", "import", user.shared + "/busybox.tar.gz", "busybox:latest"])
-        #expect(imported.status == 0, "\(imported.err)")
+        try user.importBusybox(from: s)
         // The quickstart, and a project of files and limits, in the user's home.
         try User.check(User.tool("/bin/cp", ["-r", ExampleStackTests.example("quickstart"), user.home + "/quickstart"]))
         try FileManager.default.createDirectory(atPath: user.home + "/files/out", withIntermediateDirectories: true)
@@ -211,5 +231,95 @@ import Glibc
         #expect(left.isEmpty, "processes of the user left: \(user.describe())")
         #expect(user.foreignFiles().isEmpty, "files in the user's home owned by others: \(user.foreignFiles())")
         #expect(try User.tool("/bin/busybox", ["wget", "-q", "-T", "1", "-O", "-", "http://127.0.0.1:\(port)/"]).status != 0)
+    }
+
+    /// Two users at once, with the same project name and the same container port (published
+    /// on different host ports): each sees only their own project, both answer on 127.0.0.1,
+    /// and one's `down` leaves the other's project running and answering.
+    @Test(.enabled(if: canRun)) func twoUsersWithTheSameProjectAtOnce() throws {
+        let users = try [User(index: 1), User(index: 2)]
+        let s = try ImageCommandTests.Sandbox()
+        let ports = [18_186, 18_187]
+        for (user, port) in zip(users, ports) {
+            try user.importBusybox(from: s)
+            try user.write(
+                """
+                name: same
+                services:
+                  web:
+                    image: busybox:latest
+                    command: ["sh", "-c", "mkdir -p /www && echo page of \(user.name) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+                    ports: ["\(port):8080"]
+                    healthcheck:
+                      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+                      interval: 1s
+                      start_interval: 100ms
+                """, to: "same/compose.yaml")
+        }
+        func page(_ port: Int) throws -> String {
+            var text = ""
+            for _ in 0..<50 {
+                // No -T: Debian 12 busybox wget crashes with it on a successful answer.
+                text = try User.tool("/bin/busybox", ["wget", "-q", "-O", "-", "http://127.0.0.1:\(port)/"]).out
+                if !text.isEmpty { break }
+                usleep(100_000)
+            }
+            return text
+        }
+
+        // Both `up` at once: each starts their own holder and pasta meanwhile.
+        let group = DispatchGroup()
+        let results = Results()
+        for (i, user) in users.enumerated() {
+            DispatchQueue.global().async(group: group) {
+                let r = (try? user.run(["up", "-d", "--wait"], in: "same")) ?? ImageCommandTests.Run(status: -1, out: "", err: "runuser failed")
+                results.set(i, r)
+            }
+        }
+        group.wait()
+        for (i, user) in users.enumerated() {
+            let up = results.get(i)
+            #expect(up?.status == 0, "\(user.name): \(up?.err ?? "") \(user.describe())")
+        }
+        for (user, port) in zip(users, ports) {
+            let text = try page(port)
+            #expect(text == "page of \(user.name)\n", "\(text) \(user.describe())")
+            let ps = try user.run(["ps"], in: "same").out
+            let others = ports.filter { $0 != port }.map { "0.0.0.0:\($0)->" }
+            #expect(
+                ps.contains("same-web-1") && ps.contains("0.0.0.0:\(port)->8080/tcp") && !others.contains { ps.contains($0) },
+                "\(user.name) sees only their own container: \(ps)")
+            let ls = try user.run(["ls", "-q"]).out
+            #expect(ls == "same\n", "\(user.name) lists only their own project: \(ls)")
+            let all = try user.run(["ps", "-a", "-q"], in: "same").out.split(separator: "\n")
+            #expect(all.count == 1)
+        }
+
+        // The first user's `down` leaves the second's project alone.
+        let down = try users[0].run(["down"], in: "same")
+        #expect(down.status == 0, "\(down.err)")
+        #expect(try User.tool("/bin/busybox", ["wget", "-q", "-T", "1", "-O", "-", "http://127.0.0.1:\(ports[0])/"]).status != 0)
+        let still = try page(ports[1])
+        #expect(still == "page of \(users[1].name)\n", "\(still) \(users[1].describe())")
+        #expect(try users[1].run(["ps"], in: "same").out.contains("(healthy)"))
+        var left: [pid_t] = []
+        for _ in 0..<30 {
+            left = users[0].processes()
+            if left.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(left.isEmpty, "processes of the first user left: \(users[0].describe())")
+        #expect(!users[1].processes().isEmpty)
+
+        #expect(try users[1].run(["down"], in: "same").status == 0)
+        #expect(try User.tool("/bin/busybox", ["wget", "-q", "-T", "1", "-O", "-", "http://127.0.0.1:\(ports[1])/"]).status != 0)
+    }
+
+    /// What concurrent blocks hand back.
+    final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var runs: [Int: ImageCommandTests.Run] = [:]
+        func set(_ i: Int, _ r: ImageCommandTests.Run) { lock.withLock { runs[i] = r } }
+        func get(_ i: Int) -> ImageCommandTests.Run? { lock.withLock { runs[i] } }
     }
 }
