@@ -272,6 +272,9 @@ public struct RootlessHolder: Sendable {
                 try connectPasta(pid, ports: ports)
                 return
             } catch {
+                // Stopped meanwhile (`down` of the user's last project, from the command this
+                // process runs): there is nothing to forward any more.
+                if running() != pid { return }
                 attempt += 1
                 if attempt == 20 { throw error }
                 usleep(50_000)

@@ -107,13 +107,14 @@ import Glibc
             if imported.status != 0 { throw TestFailure("image import as \(name): \(imported.err)") }
         }
 
-        /// Writes `text` to `path` of the user's home, theirs.
+        /// Writes `text` to `path` (`dir/file`) of the user's home, theirs.
         func write(_ text: String, to path: String) throws {
             let full = home + "/" + path
-            try FileManager.default.createDirectory(
-                atPath: URL(fileURLWithPath: full).deletingLastPathComponent().path, withIntermediateDirectories: true)
+            let dir = URL(fileURLWithPath: full).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try text.write(toFile: full, atomically: true, encoding: .utf8)
-            try Self.check(Self.tool("/bin/chown", ["-R", "\(name):\(name)", home]))
+            // Not the whole home: the image store holds files of the user's subordinate IDs.
+            try Self.check(Self.tool("/bin/chown", ["-R", "\(name):\(name)", dir]))
         }
 
         /// Files of `home` not owned by the user.
@@ -175,7 +176,7 @@ import Glibc
             volumes:
               kept: {}
             """.write(toFile: user.home + "/files/compose.yaml", atomically: true, encoding: .utf8)
-        try User.check(User.tool("/bin/chown", ["-R", "\(user.name):\(user.name)", user.home]))
+        try User.check(User.tool("/bin/chown", ["-R", "\(user.name):\(user.name)", user.home + "/quickstart", user.home + "/files"]))
 
         let port = 18_185
         let up = try user.run(["up", "-d", "--wait"], in: "quickstart", environment: ["WEB_PORT": "\(port)"])
@@ -313,6 +314,64 @@ import Glibc
 
         #expect(try users[1].run(["down"], in: "same").status == 0)
         #expect(try User.tool("/bin/busybox", ["wget", "-q", "-T", "1", "-O", "-", "http://127.0.0.1:\(ports[1])/"]).status != 0)
+    }
+
+    /// app-postgres (images built from Debian packages, with files of several owners) brought
+    /// up by an ordinary user from images built by root and loaded by the user, as
+    /// scripts/vm/examples.sh does: healthy, served on 127.0.0.1, root inside the database's
+    /// container; after `down -v` and the images' removal nothing of theirs runs and nothing
+    /// in their home belongs to anyone else.
+    @Test(.enabled(if: canRun && ExampleStackTests.canBuildExamples, ExampleStackTests.noNetwork))
+    func appPostgresAsAnOrdinaryUser() throws {
+        let user = try User()
+        let s = try ImageCommandTests.Sandbox()
+        #expect(try s.run(["image", "import", BuildTests.debianCache, "debian:bookworm"]).status == 0)
+        let build = try s.run(["-f", ExampleStackTests.example("app-postgres") + "/compose.yaml", "build", "-q"])
+        try #require(build.status == 0, "\(build.err)")
+        let images = user.shared + "/app-postgres.tar"
+        let save = try s.run(["image", "save", "-o", images, "app-postgres-db", "app-postgres-web"])
+        try #require(save.status == 0, "\(save.err)")
+        _ = try User.tool("/bin/chmod", ["a+r", images])
+        // Layers with files of other owners (postgres, _apt) and opaque directories unpack in
+        // the user's namespace.
+        let load = try user.run(["image", "load", "-i", images])
+        try #require(load.status == 0, "\(load.err)")
+        try User.check(User.tool("/bin/cp", ["-r", ExampleStackTests.example("app-postgres"), user.home + "/app-postgres"]))
+        // The project only: the image store holds files of the user's subordinate IDs.
+        try User.check(User.tool("/bin/chown", ["-R", "\(user.name):\(user.name)", user.home + "/app-postgres"]))
+
+        let port = 18_188
+        let env = ["WEB_PORT": "\(port)"]
+        let up = try user.run(["up", "-d", "--wait", "--no-build"], in: "app-postgres", environment: env)
+        if up.status != 0 {
+            let logs = try user.run(["logs", "db"], in: "app-postgres", environment: env)
+            Issue.record("up failed: \(up.err) \(user.describe()); the database's log: \(logs.out) \(logs.err)")
+        }
+        let ps = try user.run(["ps"], in: "app-postgres", environment: env).out
+        #expect(ps.components(separatedBy: "(healthy)").count == 3, "\(ps)")
+        var page = ""
+        for _ in 0..<50 where !page.contains("visit") {
+            page = try User.tool("/bin/busybox", ["wget", "-q", "-O", "-", "http://127.0.0.1:\(port)/"]).out
+            if !page.contains("visit") { usleep(100_000) }
+        }
+        #expect(page.hasPrefix("Hello from app-postgres: visit 1, stored in PostgreSQL 15"), "\(page) \(user.describe())")
+        #expect(try user.run(["exec", "-T", "db", "id", "-u"], in: "app-postgres", environment: env).out == "0\n")
+
+        let down = try user.run(["down", "-v"], in: "app-postgres", environment: env)
+        #expect(down.status == 0, "\(down.err)")
+        #expect(!down.err.contains("not forwarded"), "no complaint about pasta once the holder is gone: \(down.err)")
+        var left: [pid_t] = []
+        for _ in 0..<30 {
+            left = user.processes()
+            if left.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(left.isEmpty, "processes of the user left: \(user.describe())")
+        // The images hold files of subordinate IDs until they are removed (inside the namespace).
+        let rmi = try user.run(["image", "rm", "app-postgres-db", "app-postgres-web"])
+        #expect(rmi.status == 0, "\(rmi.err)")
+        let foreign = user.foreignFiles()
+        #expect(foreign.isEmpty, "files in the user's home owned by others: \(foreign.prefix(10))")
     }
 
     /// What concurrent blocks hand back.
