@@ -374,6 +374,84 @@ import Glibc
         #expect(foreign.isEmpty, "files in the user's home owned by others: \(foreign.prefix(10))")
     }
 
+    /// A UDP echo server, built static by the test (busybox has no UDP server applet here).
+    static let udpEcho = """
+        #include <netinet/in.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/socket.h>
+        int main(int argc, char **argv) {
+            int s = socket(AF_INET, SOCK_DGRAM, 0);
+            struct sockaddr_in a;
+            memset(&a, 0, sizeof a);
+            a.sin_family = AF_INET;
+            a.sin_port = htons(argc > 1 ? atoi(argv[1]) : 9999);
+            if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+            char buf[512];
+            for (;;) {
+                struct sockaddr_in from;
+                socklen_t len = sizeof from;
+                ssize_t n = recvfrom(s, buf + 5, sizeof buf - 5, 0, (struct sockaddr *)&from, &len);
+                if (n < 0) continue;
+                memcpy(buf, "echo ", 5);
+                sendto(s, buf, n + 5, 0, (struct sockaddr *)&from, len);
+            }
+        }
+        """
+
+    /// One datagram to 127.0.0.1:`port` and the answer (nil after `timeout` seconds).
+    static func udpExchange(_ text: String, port: UInt16, timeout: Int = 2) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let bytes = Array(text.utf8)
+        let sent = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard sent == bytes.count else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
+    /// A published UDP port, rootless: pasta forwards it (`-u`) as it does TCP ones, and the
+    /// container's answer comes back to the host's 127.0.0.1; `down` takes the forward away.
+    @Test(.enabled(if: canRun && FileManager.default.isExecutableFile(atPath: "/usr/bin/cc"), "needs a C compiler for the test's UDP server"))
+    func publishedUDPPortAnswers() throws {
+        let user = try User()
+        let s = try ImageCommandTests.Sandbox()
+        try RuntimeBehaviourTests.Project.importBusybox(s) { rootfs in
+            try Self.udpEcho.write(toFile: s.dir + "/udpecho.c", atomically: true, encoding: .utf8)
+            try User.check(User.tool("/usr/bin/cc", ["-static", "-O2", "-o", rootfs + "/bin/udpecho", s.dir + "/udpecho.c"]))
+        }
+        try user.importBusybox(from: s)
+        let port: UInt16 = 18_189
+        try user.write(
+            """
+            services:
+              echo:
+                image: busybox:latest
+                command: ["udpecho", "9999"]
+                ports: ["\(port):9999/udp"]
+            """, to: "udp/compose.yaml")
+        let up = try user.run(["up", "-d"], in: "udp")
+        #expect(up.status == 0, "\(up.err)")
+        #expect(try user.run(["ps"], in: "udp").out.contains("0.0.0.0:\(port)->9999/udp"))
+        var answer: String?
+        for _ in 0..<20 where answer == nil { answer = Self.udpExchange("hello", port: port, timeout: 1) }
+        #expect(answer == "echo hello", "\(user.describe())")
+        #expect(try user.run(["down"], in: "udp").status == 0)
+        #expect(Self.udpExchange("again", port: port, timeout: 1) == nil)
+    }
+
     /// What concurrent blocks hand back.
     final class Results: @unchecked Sendable {
         private let lock = NSLock()
