@@ -63,6 +63,13 @@ import Glibc
             try? FileManager.default.removeItem(atPath: "/tmp/scompose-\(uid)")
         }
 
+        /// Ends what lingering started: the user's systemd manager and their runtime directory.
+        func endSession() {
+            _ = try? Self.tool("/usr/bin/loginctl", ["disable-linger", name])
+            _ = try? Self.tool("/usr/bin/loginctl", ["terminate-user", name])
+            _ = try? Self.tool("/usr/bin/systemctl", ["stop", "user@\(uid).service"])
+        }
+
         /// The user's processes (their uid outside, as every process of a rootless container has).
         func processes() -> [pid_t] {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -77,10 +84,15 @@ import Glibc
         /// The user's processes and pasta's ports, for a failure's message.
         func describe() -> String {
             let lines = processes().map { pid in
-                "\(pid): " + ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "?").replacingOccurrences(of: "\0", with: " ")
+                let cgroup = ((try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? "").split(separator: "\n").last ?? ""
+                return "\(pid) (\(cgroup)): "
+                    + ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "?").replacingOccurrences(of: "\0", with: " ")
             }
-            let ports = (try? String(contentsOfFile: "/tmp/scompose-\(uid)/pasta.ports", encoding: .utf8)) ?? "none"
-            return "processes: \(lines); forwarded: \(ports)"
+            // The run directory: $XDG_RUNTIME_DIR/scompose where the test sets it, else /tmp's.
+            let run = ["/run/user/\(uid)/scompose", "/tmp/scompose-\(uid)"].first { FileManager.default.fileExists(atPath: $0 + "/holder.lock") } ?? ""
+            let ports = (try? String(contentsOfFile: run + "/pasta.ports", encoding: .utf8)) ?? "none"
+            let holder = (try? String(contentsOfFile: run + "/holder.pid", encoding: .utf8)) ?? "none"
+            return "processes: \(lines); forwarded: \(ports); holder.pid: \(holder)"
         }
 
         static func field(_ status: String, _ name: String) -> String? {
@@ -450,6 +462,138 @@ import Glibc
         #expect(answer == "echo hello", "\(user.describe())")
         #expect(try user.run(["down"], in: "udp").status == 0)
         #expect(Self.udpExchange("again", port: port, timeout: 1) == nil)
+    }
+
+    /// systemd is PID 1 with the unified hierarchy alone (the VM of scripts/vm-test.sh), so a
+    /// lingering user gets their own manager (`user@UID.service`) with cgroups delegated.
+    static var userManagers: Bool {
+        canRun && HostKindTests.cgroupV2 && FileManager.default.fileExists(atPath: "/run/systemd/system")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/loginctl")
+    }
+
+    /// On cgroup v2 with systemd, a rootless user's containers are in scopes of the user's own
+    /// systemd manager, which delegates memory, pids and cpu: `mem_limit` is applied (the
+    /// cgroup's `memory.max`), and a container over it is OOM-killed and reported as in root
+    /// mode (exit 137, OOMKilled, an `oom` event). `up` ignores no limit.
+    @Test(.enabled(if: userManagers, "no systemd with cgroup v2 here (the VM of scripts/vm-test.sh has them)"))
+    func memLimitAppliedInTheUsersOwnScope() throws {
+        let user = try User()
+        // Lingering: systemd starts the user's manager as a login would, and keeps it.
+        try User.check(User.tool("/usr/bin/loginctl", ["enable-linger", user.name]))
+        defer { user.endSession() }
+        let runtime = "/run/user/\(user.uid)"
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: runtime + "/systemd/private") { usleep(100_000) }
+        try #require(FileManager.default.fileExists(atPath: runtime + "/systemd/private"), "user@\(user.uid).service did not start")
+        let env = ["XDG_RUNTIME_DIR": runtime]
+        // The holder's pid as each step leaves it: one holder all along.
+        var holders: [String] = []
+        func noteHolder(_ step: String) {
+            holders.append(step + ": " + ((try? String(contentsOfFile: runtime + "/scompose/holder.pid", encoding: .utf8)) ?? "none"))
+        }
+        let s = try ImageCommandTests.Sandbox()
+        // Without XDG_RUNTIME_DIR (as su or cron would run it): the same holder as with it.
+        try user.importBusybox(from: s)
+        noteHolder("import")
+        try user.write(
+            """
+            services:
+              hungry:
+                image: busybox:latest
+                mem_limit: 32m
+                memswap_limit: 32m
+                command: sh -c 'sleep 2; x=$$(head -c 200000000 /dev/zero | tr "\\\\0" a); echo survived'
+              calm:
+                image: busybox:latest
+                mem_limit: 48m
+                pids_limit: 50
+                restart: always
+                command: sleep 1000
+            """, to: "limits/compose.yaml")
+        let up = try user.run(["up", "-d"], in: "limits", environment: env)
+        #expect(up.status == 0, "\(up.err) \(user.describe())")
+        #expect(!up.err.contains("not applied"), "\(up.err)")
+        noteHolder("up")
+
+        // calm's process is in a scope of the user's manager, with its limits.
+        let root = user.home + "/.local/share/scompose/containers"
+        var cgroups: [String] = []
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            guard let data = FileManager.default.contents(atPath: root + "/\(id)/state.json"),
+                let pid = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["pid"] as? Int,
+                let line = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8), line.hasPrefix("0::")
+            else { continue }
+            cgroups.append(String(line.dropFirst(3)).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let base = "/user.slice/user-\(user.uid).slice/user@\(user.uid).service/scompose.slice/scompose-limits-calm-1-"
+        let calm = cgroups.first { $0.hasPrefix(base) }
+        #expect(calm != nil, "calm's cgroup is in the user's scope: \(cgroups)")
+        if let calm {
+            let max = try String(contentsOfFile: "/sys/fs/cgroup" + calm + "/memory.max", encoding: .utf8)
+            #expect(max == "50331648\n")
+            #expect(try String(contentsOfFile: "/sys/fs/cgroup" + calm + "/pids.max", encoding: .utf8) == "50\n")
+        }
+        #expect(try user.run(["exec", "-T", "calm", "id", "-u"], in: "limits", environment: env).out == "0\n")
+        noteHolder("exec")
+
+        // hungry goes over its limit.
+        var ps = ""
+        for _ in 0..<120 where !ps.contains("Exited (137)") {
+            ps = try user.run(["ps", "-a"], in: "limits", environment: env).out
+            if !ps.contains("Exited (137)") { usleep(250_000) }
+        }
+        #expect(ps.contains("Exited (137)"), "\(ps)")
+        #expect(!(try user.run(["logs", "hungry"], in: "limits", environment: env).out.contains("survived")))
+        noteHolder("logs")
+        let events = try user.run(["events", "--json", "--since", "5m", "--until", "0s"], in: "limits", environment: env).out
+        #expect(events.contains("\"action\":\"oom\""), "\(events)")
+        noteHolder("events")
+        let exits = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap {
+            try? String(contentsOfFile: root + "/\($0)/exit.json", encoding: .utf8)
+        }
+        #expect(exits.contains { $0.contains("\"oomKilled\":true") }, "OOMKilled, as Docker's inspect says: \(exits)")
+
+        // `boot --install --user`: the user's manager runs `scompose boot`, which starts calm
+        // (restart: always) again after a stop, and stays active with what it started.
+        let install = try user.run(["boot", "--install", "--user"], in: "limits", environment: env)
+        #expect(install.status == 0, "\(install.err)")
+        func systemctl(_ args: [String]) throws -> ImageCommandTests.Run {
+            try User.tool("/usr/sbin/runuser", ["-u", user.name, "--", "/usr/bin/env", "XDG_RUNTIME_DIR=" + runtime, "/usr/bin/systemctl", "--user"] + args)
+        }
+        #expect(try systemctl(["daemon-reload"]).status == 0)
+        #expect(try user.run(["stop", "calm"], in: "limits", environment: env).status == 0)
+        noteHolder("stop")
+        let started = try systemctl(["start", "scompose-boot.service"])
+        #expect(started.status == 0, "\(started.err)")
+        noteHolder("boot")
+        #expect(try systemctl(["is-active", "scompose-boot.service"]).out == "active\n")
+        let again = try user.run(["ps", "--format", "{{.Service}} {{.State}}"], in: "limits", environment: env).out
+        #expect(again == "calm running\n", "\(again)")
+        noteHolder("ps")
+        #expect(try user.run(["boot", "--uninstall", "--user"], in: "limits", environment: env).status == 0)
+        #expect(Set(holders.map { $0.drop { $0 != ":" } }).count == 1, "one holder all along: \(holders)")
+
+        let down = try user.run(["down", "-v"], in: "limits", environment: env)
+        #expect(down.status == 0, "\(down.err)")
+        var left: [pid_t] = []
+        for _ in 0..<50 {
+            // The user's manager is the user's too: only what scompose started counts.
+            left = user.processes().filter { pid in
+                let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+                return cmd.contains("scompose") || cmd.contains("pasta") || cmd.contains("sleep")
+            }
+            if left.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(left.isEmpty, "processes of the user left: \(user.describe()); holder after each step: \(holders)")
+        // systemd forgets a scope a moment after its last process.
+        let slice = "/sys/fs/cgroup/user.slice/user-\(user.uid).slice/user@\(user.uid).service/scompose.slice"
+        var scopes: [String] = []
+        for _ in 0..<50 {
+            scopes = ((try? FileManager.default.contentsOfDirectory(atPath: slice)) ?? []).filter { $0.hasPrefix("scompose-") }
+            if scopes.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(scopes.isEmpty, "scopes left: \(scopes)")
     }
 
     /// What concurrent blocks hand back.
