@@ -32,6 +32,7 @@ public enum SystemdScope {
         /// Where its units' cgroups are, below the hierarchy's root ("" for PID 1's).
         public var cgroupBase: String
 
+        /// A manager reached on `socket`, authenticated as `uid`, whose units are below `cgroupBase`.
         public init(socket: String, uid: UInt32, cgroupBase: String) {
             self.socket = socket
             self.uid = uid

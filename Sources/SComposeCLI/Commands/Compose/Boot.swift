@@ -73,6 +73,7 @@ struct Boot: ParsableCommand {
 /// `multi-user.target`, or a user unit (rootless) for the user manager's `default.target`.
 public struct BootUnit {
     public static let name = "scompose-boot.service"
+    /// Where a system unit goes by default.
     public static let systemDirectory = "/etc/systemd/system"
     public let directory: String
     /// A unit of the user's own systemd manager.
