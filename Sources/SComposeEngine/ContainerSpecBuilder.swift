@@ -94,7 +94,9 @@ struct ContainerSpecBuilder: Sendable {
         config.hostname = hostname
         config.privileged = service.privileged
         config.inUserNamespace = r.rootlessGroups != nil
-        config.ownCgroup = r.cgroups != .none
+        // A process exec'd into a user scope's container comes from the user's session, which
+        // the user may not move into their manager's subtree: it stays where it is.
+        config.ownCgroup = r.cgroups == .tree || r.cgroups == .systemdScope
         config.ttyGroupMapped = (r.rootlessGroups ?? .max) > 5
         config.readOnlyRootfs = service.readOnly
         config.mounts = r.storage.mounts
@@ -124,11 +126,14 @@ struct ContainerSpecBuilder: Sendable {
             memory: memory, memorySwap: service.memswapLimit ?? memory.map { $0 * 2 },
             cpus: service.cpus ?? service.deploy?.cpuLimit, cpuShares: service.cpuShares,
             pids: service.pidsLimit ?? service.deploy?.pidsLimit, blkioWeight: service.blkioWeight)
-        // Under systemd (cgroup v2), a delegated scope per container that systemd leaves alone.
-        let scope = r.cgroups == .systemdScope ? SystemdScope.unitName(container: name, id: r.id) : nil
-        let cgroup = r.cgroups == .none ? nil : scope.map(SystemdScope.containerCgroup) ?? "scompose/\(r.id)"
+        // Under systemd (cgroup v2), a delegated scope per container that systemd leaves alone
+        // (the user's own manager's, rootless).
+        let manager = r.cgroups.manager
+        let scope = manager.map { _ in SystemdScope.unitName(container: name, id: r.id) }
+        let cgroup = r.cgroups == .none ? nil : scope.map { SystemdScope.containerCgroup(unit: $0, manager: manager ?? .system) } ?? "scompose/\(r.id)"
         var spec = ShimSpec(id: r.id, container: config, cgroup: cgroup, resources: resources)
         spec.systemdScope = scope
+        spec.systemdManager = manager == .system ? nil : manager
         spec.restart = try Self.restartPolicy(service)
         spec.stdinOpen = service.stdinOpen
         spec.network = network.shim

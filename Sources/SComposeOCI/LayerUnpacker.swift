@@ -2,6 +2,7 @@
 import CArchive
 import CLinux
 import Crypto
+import SComposeOS
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,7 @@ import Glibc
 /// descriptors opened without following symlinks, so nothing can be written outside it
 /// (`..`, absolute paths, symlinks and hard links planted by earlier entries, whiteouts aimed
 /// outside). Whiteouts become overlayfs whiteouts (0/0 character devices) and opaque
-/// directories get `trusted.overlay.opaque=y`.
+/// directories get `trusted.overlay.opaque=y` (`user.overlay.opaque=y` in a user namespace).
 public struct LayerUnpacker: Sendable {
     /// The most bytes one layer may unpack to.
     public var maxBytes: Int64
@@ -137,7 +138,9 @@ public struct LayerUnpacker: Sendable {
             if name.hasPrefix(".wh.") {
                 if name == ".wh..wh..opq" {
                     let value: [UInt8] = [UInt8(ascii: "y")]
-                    let r = value.withUnsafeBytes { sc_fsetxattr(parent, "trusted.overlay.opaque", $0.baseAddress, 1, 0) }
+                    // In a user namespace, overlayfs (mounted with `userxattr`) reads user.overlay.*.
+                    let key = UserNamespace.overlayXattrPrefix() + "opaque"
+                    let r = value.withUnsafeBytes { sc_fsetxattr(parent, key, $0.baseAddress, 1, 0) }
                     if r != 0 { throw .io("set opaque on \(rawPath)", errno) }
                 } else {
                     let target = String(name.dropFirst(4))
@@ -200,6 +203,10 @@ public struct LayerUnpacker: Sendable {
                 removeExisting(parent, name)
                 let dev = sc_makedev(UInt32(archive_entry_rdevmajor(entry)), UInt32(archive_entry_rdevminor(entry)))
                 guard mknodat(parent, name, (mode & S_IFMT) | 0o600, dev) == 0 else {
+                    // In a user namespace (rootless) the kernel makes FIFOs and whiteouts but no
+                    // device node: a layer's are left out, as Docker and podman do there (a
+                    // container's /dev is its own, with the host's nodes bound in).
+                    if errno == EPERM, mode & S_IFMT != S_IFIFO, UserNamespace.isNested { continue }
                     throw .io("mknod \(rawPath)", errno)
                 }
                 try applyMetadata(entry, parent, name, perm, isLink: false, path: rawPath)
@@ -314,8 +321,9 @@ public struct LayerUnpacker: Sendable {
         while archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK {
             guard let name else { continue }
             let key = String(cString: name)
-            // Overlay's own attributes inside a layer would confuse the mount.
-            if key.hasPrefix("trusted.overlay.") { continue }
+            // Overlay's own attributes inside a layer would confuse the mount (user.overlay.*
+            // is overlay's own in a user namespace).
+            if key.hasPrefix("trusted.overlay.") || key.hasPrefix("user.overlay.") { continue }
             sc_fsetxattr(fd, name, value, size, 0)
         }
     }

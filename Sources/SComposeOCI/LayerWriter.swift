@@ -72,7 +72,7 @@ public struct LayerWriter: Sendable {
                 continue
             }
             let xattrs = try Self.xattrs(path)
-            if xattrs.keys.contains(where: { $0 == "trusted.overlay.redirect" || $0 == "trusted.overlay.metacopy" }) {
+            if xattrs.keys.contains(where: { ["redirect", "metacopy"].contains($0.dropFirst(Self.overlayPrefix($0).count)) && Self.isOverlayPrivate($0) }) {
                 throw .invalid("\(path) uses overlayfs redirects or metacopy, which a layer cannot hold")
             }
             guard let entry = archive_entry_new() else { throw .invalid("cannot create an archive entry") }
@@ -110,7 +110,8 @@ public struct LayerWriter: Sendable {
             guard archive_write_header(state.archive, entry) == ARCHIVE_OK else { throw Self.failure(state.archive, path) }
             if copyData { try copy(path, state: state) }
             if kind == S_IFDIR {
-                if xattrs["trusted.overlay.opaque"] == [UInt8(ascii: "y")] {
+                // user.overlay.opaque: an upper directory written in a user namespace (rootless).
+                if xattrs["trusted.overlay.opaque"] == [UInt8(ascii: "y")] || xattrs["user.overlay.opaque"] == [UInt8(ascii: "y")] {
                     try whiteout(entryName + "/.wh..wh..opq", state: state)
                 }
                 try add(directory: path, relative: entryName + "/", state: &state)
@@ -147,6 +148,11 @@ public struct LayerWriter: Sendable {
     /// overlayfs's own attributes describe the upper directory, not the files.
     static func isOverlayPrivate(_ key: String) -> Bool {
         key.hasPrefix("trusted.overlay.") || key.hasPrefix("user.overlay.")
+    }
+
+    /// The overlay prefix `key` starts with ("" for none).
+    static func overlayPrefix(_ key: String) -> String {
+        ["trusted.overlay.", "user.overlay."].first { key.hasPrefix($0) } ?? ""
     }
 
     static func readLink(_ path: String) throws(OCIError) -> String {

@@ -26,10 +26,11 @@ public enum Subprocess {
     /// looked up in `PATH`; the environment is empty unless `inheritEnvironment`; standard
     /// error is read with the output (`mergeErrors`) or left as ours. The input is written
     /// before the output is read: the helpers this is for read all of theirs first. At most
-    /// `limit` bytes of output are kept.
+    /// `limit` bytes of output are kept. `passing` are descriptors the program gets as 3, 4, …
+    /// (they may be close-on-exec here).
     public static func run(
         _ argv: [String], input: [UInt8] = [], searchPath: Bool = false, inheritEnvironment: Bool = false,
-        mergeErrors: Bool = true, limit: Int = 1 << 20
+        mergeErrors: Bool = true, limit: Int = 1 << 20, passing: [Int32] = []
     ) throws(Failure) -> Result {
         let program = argv.first ?? ""
         // Close-on-exec, so that what other threads start later does not hold them (the child
@@ -55,9 +56,19 @@ public enum Subprocess {
         posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdout[1], 1)
         if mergeErrors { posix_spawn_file_actions_adddup2(&actions, stdout[1], 2) }
+        // Moved above the numbers they go to first, so that no dup2 overwrites one not yet
+        // copied (closed when this returns).
+        var high: [Int32] = []
+        defer { for fd in high { close(fd) } }
+        for fd in passing {
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3 + Int32(passing.count))
+            guard copy >= 0 else { throw Failure(program: program, errno: errno) }
+            high.append(copy)
+        }
+        for (i, fd) in high.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, 3 + Int32(i)) }
         // Nothing else of ours: a helper that stays (pasta) must not hold what our caller
         // waits to see closed.
-        sc_spawn_addclosefrom(&actions, 3)
+        sc_spawn_addclosefrom(&actions, 3 + Int32(passing.count))
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]

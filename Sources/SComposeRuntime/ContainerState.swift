@@ -16,6 +16,8 @@ public struct ShimSpec: Sendable, Codable, Equatable {
     /// The transient systemd scope the shim asks for and moves itself into before it makes
     /// the container's cgroup in it (hosts with systemd and cgroup v2); nil elsewhere.
     public var systemdScope: String?
+    /// The manager asked for `systemdScope`: nil for PID 1, a rootless user's own otherwise.
+    public var systemdManager: SystemdScope.Manager?
     public var resources: Resources
     public var restart: RestartPolicy = .no
     /// json-file rotation (`logging.options` max-size in bytes, max-file).

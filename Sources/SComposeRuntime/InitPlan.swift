@@ -38,8 +38,9 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     /// Whether group 5 (`tty`, devpts' group) exists for the kernel: not in a user namespace
     /// that maps the user alone.
     public var ttyGroupMapped = true
-    /// False where the container has no cgroup of its own (rootless with no cgroups delegated
-    /// to the user): processes exec'd into it stay in the caller's cgroups.
+    /// False where processes exec'd into the container stay in the caller's cgroups: it has
+    /// none of its own (rootless with no cgroups delegated to the user), or its cgroup is in
+    /// the user's systemd manager's subtree, where the caller may not move itself.
     public var ownCgroup = true
     /// Capabilities by number; nil means Docker's default set.
     public var capabilities: Set<Int>?

@@ -25,12 +25,17 @@ public struct Overlay: Sendable, Equatable {
         self.work = work
     }
 
+    /// Mounted in a user namespace (rootless): overlayfs keeps its attributes (opaque
+    /// directories) in `user.overlay.*`, as the layers were unpacked there.
+    public var userXattr = UserNamespace.isNested
+
     /// The mount data: `lowerdir` with the top layer first (overlayfs's order), then
-    /// `upperdir` and `workdir` when writable.
+    /// `upperdir` and `workdir` when writable, and `userxattr` in a user namespace.
     public var options: String {
         var out = "lowerdir=" + layers.reversed().map(Self.escape).joined(separator: ":")
         if let upper { out += ",upperdir=" + Self.escape(upper) }
         if let work { out += ",workdir=" + Self.escape(work) }
+        if userXattr { out += ",userxattr" }
         return out
     }
 

@@ -132,6 +132,9 @@ public struct SubordinateRange: Sendable, Equatable {
 public enum CgroupPlacement: Sendable, Equatable {
     /// A transient systemd scope (cgroup v2 under systemd).
     case systemdScope
+    /// A transient scope of the rootless user's own systemd manager, which delegates the
+    /// controllers limits need to the user (cgroup v2 under systemd with a user session).
+    case userScope(SystemdScope.Manager)
     /// scompose's own tree (`scompose/<id>`).
     case tree
     /// None: rootless with no cgroups delegated to the user; limits are not applied.
@@ -139,7 +142,20 @@ public enum CgroupPlacement: Sendable, Equatable {
 
     /// This host's placement for this process's containers.
     public static var host: CgroupPlacement {
-        if Rootless.ofProcess != nil { return .none }
+        if let rootless = Rootless.ofProcess {
+            let runtime = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil }
+            return SystemdScope.Manager.delegated(uid: rootless.uid, runtimeDirectory: runtime, layout: CgroupLayout.host)
+                .map(CgroupPlacement.userScope) ?? .none
+        }
         return SystemdScope.applies(layout: CgroupLayout.host) ? .systemdScope : .tree
+    }
+
+    /// The systemd manager asked for the container's scope, if any.
+    public var manager: SystemdScope.Manager? {
+        switch self {
+        case .systemdScope: .system
+        case .userScope(let manager): manager
+        case .tree, .none: nil
+        }
     }
 }

@@ -100,11 +100,18 @@ public struct ForwardedPort: Sendable, Hashable, CustomStringConvertible {
 public struct RootlessHolder: Sendable {
     /// The user's run directory (`Rootless.runDirectory`).
     public let directory: String
+    /// Where pasta writes its pid: a directory of the user's under /tmp, since Debian's
+    /// AppArmor profile for pasta lets it write nowhere else but the home.
+    let pastaDirectory: String
 
-    public init(directory: String) { self.directory = directory }
+    /// The holder of the user `uid` (outside), whose run directory is `directory`.
+    public init(directory: String, uid: UInt32) {
+        self.directory = directory
+        pastaDirectory = Rootless.runDirectory(environment: [:], uid: uid)
+    }
 
     var pidFile: String { directory + "/holder.pid" }
-    var pastaPidFile: String { directory + "/pasta.pid" }
+    var pastaPidFile: String { pastaDirectory + "/pasta.pid" }
     var portsFile: String { directory + "/pasta.ports" }
 
     /// The holder's pid, when the one recorded still runs.
@@ -183,6 +190,9 @@ public struct RootlessHolder: Sendable {
             return message
         }
         guard case .userNamespace(let pid) = try expect() else { throw RootlessError("the namespace holder said something else") }
+        // A pasta whose holder ended without `stop` (killed): given its namespace as a
+        // descriptor, it does not notice, and would keep the published ports.
+        if let stale = stalePasta() { kill(stale, SIGTERM) }
         do throws(RootlessError) {
             try map("newuidmap", pid: pid, id: identity.uid, ranges: uids)
             try map("newgidmap", pid: pid, id: identity.gid, ranges: gids)
@@ -229,16 +239,35 @@ public struct RootlessHolder: Sendable {
     func connectPasta(_ pid: pid_t, ports: [ForwardedPort]) throws(RootlessError) {
         let tcp = ports.filter { $0.proto == "tcp" }.map(\.spec)
         let udp = ports.filter { $0.proto == "udp" }.map(\.spec)
-        let argv = [
-            "pasta", "--config-net", "--quiet", "-t", tcp.isEmpty ? "none" : tcp.joined(separator: ","),
-            "-u", udp.isEmpty ? "none" : udp.joined(separator: ","), "-T", "none", "-U", "none",
-            "--pid", pastaPidFile, "\(pid)",
-        ]
+        let routes = Self.hasDefaultRoute(
+            ipv4: (try? Files.read("/proc/net/route")).map { String(decoding: $0, as: UTF8.self) } ?? "",
+            ipv6: (try? Files.read("/proc/net/ipv6_route")).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        // The holder's namespaces as descriptors of pasta's own (3 and 4), not its
+        // /proc/PID/ns files: opening another process's takes ptrace access, which Debian's
+        // AppArmor profile for pasta does not grant.
+        let user = open("/proc/\(pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        let net = open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
+        defer {
+            if user >= 0 { close(user) }
+            if net >= 0 { close(net) }
+        }
+        guard user >= 0, net >= 0 else { throw RootlessError("cannot open the namespaces of the holder \(pid)", errno: errno) }
+        let argv =
+            ["pasta", "--config-net", "--quiet"] + (routes ? [] : Self.offlineArguments) + [
+                "-t", tcp.isEmpty ? "none" : tcp.joined(separator: ","),
+                "-u", udp.isEmpty ? "none" : udp.joined(separator: ","), "-T", "none", "-U", "none",
+                "--pid", pastaPidFile, "--userns", "/proc/self/fd/3", "--netns", "/proc/self/fd/4",
+            ]
+        do {
+            try Self.makePrivateDirectory(pastaDirectory)
+        } catch {
+            throw RootlessError("cannot use \(pastaDirectory)", errno: error.errno)
+        }
         // pasta keeps a pid file that is there already (one of an earlier holder's).
         unlink(pastaPidFile)
         let result: Subprocess.Result
         do {
-            result = try Subprocess.run(argv, searchPath: true)
+            result = try Subprocess.run(argv, searchPath: true, passing: [user, net])
         } catch {
             if error.errno == ENOENT { throw .missing("pasta", package: "passt", why: "for containers' network access and published ports") }
             throw RootlessError("cannot run pasta", errno: error.errno)
@@ -247,6 +276,31 @@ public struct RootlessHolder: Sendable {
             throw RootlessError("pasta failed (\(result.status)): \(Self.text(result.output))")
         }
         try? Files.writeAtomically(portsFile, Array((ports.map(\.description).sorted().joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// pasta copies the addresses and routes of the host's interface with the default route
+    /// and refuses to start without one ("External interface not usable"). On a host with no
+    /// default route (offline, or a VM without a network), it takes loopback as that
+    /// interface, with an address, gateway and MAC of its own (slirp4netns's usual ones), so
+    /// that published ports still reach the namespace; there is no egress to lose. Its
+    /// device in the namespace is `tap0` (named after the host interface otherwise: `lo`).
+    static let offlineArguments = [
+        "-i", "lo", "-I", "tap0", "-M", "9a:55:9a:55:9a:55", "-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2",
+    ]
+
+    /// Whether `/proc/net/route` (`ipv4`) or `/proc/net/ipv6_route` (`ipv6`) has a default
+    /// route through an interface other than loopback (where the kernel keeps IPv6's
+    /// unreachable default).
+    static func hasDefaultRoute(ipv4: String, ipv6: String) -> Bool {
+        let v4 = ipv4.split(separator: "\n").dropFirst().contains { line in
+            let fields = line.split(whereSeparator: \.isWhitespace)
+            return fields.count > 7 && fields[1] == "00000000" && fields[7] == "00000000" && fields[0] != "lo"
+        }
+        let v6 = ipv6.split(separator: "\n").contains { line in
+            let fields = line.split(whereSeparator: \.isWhitespace)
+            return fields.count == 10 && fields[0] == String(repeating: "0", count: 32) && fields[1] == "00" && fields[9] != "lo"
+        }
+        return v4 || v6
     }
 
     /// Forwards exactly `ports` from the host to the holder's namespace: pasta started again
@@ -272,6 +326,9 @@ public struct RootlessHolder: Sendable {
                 try connectPasta(pid, ports: ports)
                 return
             } catch {
+                // Stopped meanwhile (`down` of the user's last project, from the command this
+                // process runs): there is nothing to forward any more.
+                if running() != pid { return }
                 attempt += 1
                 if attempt == 20 { throw error }
                 usleep(50_000)
@@ -279,14 +336,37 @@ public struct RootlessHolder: Sendable {
         }
     }
 
-    /// The pasta connected to the holder `holder`, if it runs.
+    /// The pasta connected to the holder `holder`, if it runs: the one of the pid file, when
+    /// that pid is still a pasta started after the holder (not a pid used again).
     func pastaPid(holder: pid_t) -> pid_t? {
         guard let text = try? Files.read(pastaPidFile),
             let pasta = pid_t(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? ""),
             let cmdline = try? Files.read("/proc/\(pasta)/cmdline"),
-            String(decoding: cmdline, as: UTF8.self).split(separator: "\0").last == "\(holder)"
+            String(decoding: cmdline, as: UTF8.self).split(separator: "\0").contains("--netns"),
+            let mine = ProcessCheck.startTicks(pasta), let theirs = ProcessCheck.startTicks(holder), mine >= theirs
         else { return nil }
         return pasta
+    }
+
+    /// The pasta of the pid file, whatever holder it served, if it still runs.
+    func stalePasta() -> pid_t? {
+        guard let text = try? Files.read(pastaPidFile),
+            let pasta = pid_t(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? ""),
+            let cmdline = try? Files.read("/proc/\(pasta)/cmdline")
+        else { return nil }
+        let args = String(decoding: cmdline, as: UTF8.self).split(separator: "\0")
+        return args.contains("--netns") && args.contains(Substring(pastaPidFile)) ? pasta : nil
+    }
+
+    /// `path` as a directory of this user's alone (0700), made if missing: it is under /tmp,
+    /// where anyone could have made it first.
+    static func makePrivateDirectory(_ path: String) throws(FileError) {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw FileError("mkdir \(path)", errno: errno) }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw FileError("stat \(path)", errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            throw FileError("\(path) is not a directory of this user's alone", errno: EPERM)
+        }
     }
 
     /// Ends the holder and its pasta; the namespaces go with the last process in them.

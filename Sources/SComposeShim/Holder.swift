@@ -67,6 +67,9 @@ enum Holder {
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGHUP)
+        // An ignored signal is dropped, never pending, so sigwait would not see it: whoever
+        // started us (runuser, a test runner) may have left SIGTERM ignored.
+        for sig in [SIGTERM, SIGINT, SIGHUP] { signal(sig, SIG_DFL) }
         sigprocmask(SIG_BLOCK, &signals, nil)
         say(sync, .ready)
         close(sync)

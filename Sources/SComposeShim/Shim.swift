@@ -130,10 +130,14 @@ struct Supervisor {
         if let path = spec.cgroup, let layout = CgroupLayout.host {
             let c = Cgroup(layout: layout, path: path)
             do {
-                if let unit = spec.systemdScope { try SystemdScope.enter(unit: unit, layout: layout) }
+                if let unit = spec.systemdScope { try SystemdScope.enter(unit: unit, layout: layout, manager: spec.systemdManager ?? .system) }
                 try c.create()
                 try c.apply(spec.resources)
-                try c.applyDevices(privileged: spec.container.privileged, devices: spec.container.devices)
+                // A device program takes the host's root to attach; in a user namespace the
+                // container has the host's nodes bound in and cannot make others.
+                if !spec.container.inUserNamespace {
+                    try c.applyDevices(privileged: spec.container.privileged, devices: spec.container.devices)
+                }
                 cgroup = c
             } catch {
                 try? c.remove()

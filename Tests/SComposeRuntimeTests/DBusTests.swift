@@ -39,4 +39,33 @@ import Testing
         #expect(SystemdScope.unitName(container: "a b", id: "ffffffffffffff") == "scompose-a_b-ffffffffffff.scope")
         #expect(SystemdScope.containerCgroup(unit: "u.scope") == "scompose.slice/u.scope/container")
     }
+
+    /// A rootless user's own manager: its socket, where its scopes' cgroups are, and whether it
+    /// delegates what limits need (read from a made-up cgroup tree).
+    @Test func aUsersManager() throws {
+        let m = SystemdScope.Manager.user(uid: 1000, runtimeDirectory: "/run/user/1000")
+        #expect(m.socket == "/run/user/1000/systemd/private" && m.uid == 1000)
+        #expect(
+            SystemdScope.containerCgroup(unit: "u.scope", manager: m)
+                == "user.slice/user-1000.slice/user@1000.service/scompose.slice/u.scope/container")
+        #expect(SystemdScope.supervisorCgroup(unit: "u.scope", manager: .system) == "scompose.slice/u.scope/supervisor")
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("scompose-manager-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let service = dir + "/cgroup/user.slice/user-1000.slice/user@1000.service"
+        try FileManager.default.createDirectory(atPath: service, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/run/systemd", withIntermediateDirectories: true)
+        let layout = CgroupLayout.v2(dir + "/cgroup")
+        try "cpu io memory pids\n".write(toFile: service + "/cgroup.controllers", atomically: true, encoding: .utf8)
+        // No manager listening: not delegated.
+        #expect(SystemdScope.Manager.delegated(uid: 1000, runtimeDirectory: dir + "/run", layout: layout) == nil)
+        FileManager.default.createFile(atPath: dir + "/run/systemd/private", contents: nil)
+        let found = SystemdScope.Manager.delegated(uid: 1000, runtimeDirectory: dir + "/run", layout: layout)
+        #expect(found == .user(uid: 1000, runtimeDirectory: dir + "/run"))
+        #expect(SystemdScope.Manager.delegated(uid: 1000, runtimeDirectory: dir + "/run", layout: .v1(controllers: [:], unified: nil)) == nil)
+        // memory and pids alone (no cpu) do not do.
+        try "memory pids\n".write(toFile: service + "/cgroup.controllers", atomically: true, encoding: .utf8)
+        #expect(SystemdScope.Manager.delegated(uid: 1000, runtimeDirectory: dir + "/run", layout: layout) == nil)
+        #expect(CgroupPlacement.userScope(m).manager == m && CgroupPlacement.systemdScope.manager == .system && CgroupPlacement.none.manager == nil)
+    }
 }

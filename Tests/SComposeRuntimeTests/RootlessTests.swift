@@ -32,6 +32,20 @@ struct RootlessModeTests {
         #expect(ForwardedPort(proto: "udp", hostIP: "127.0.0.1", port: 53).description == "udp 127.0.0.1/53")
     }
 
+    @Test func pastaOnAHostWithoutADefaultRoute() {
+        let header = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        let v4 = header + "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+        let lan = header + "eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        let zero = String(repeating: "0", count: 32)
+        let unreachable = "\(zero) 00 \(zero) 00 \(zero) ffffffff 00000001 00000000 00200200       lo\n"
+        let v6 = "\(zero) 00 \(zero) 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n"
+        #expect(RootlessHolder.hasDefaultRoute(ipv4: v4, ipv6: ""))
+        #expect(RootlessHolder.hasDefaultRoute(ipv4: lan, ipv6: v6))
+        #expect(!RootlessHolder.hasDefaultRoute(ipv4: lan, ipv6: unreachable))
+        #expect(!RootlessHolder.hasDefaultRoute(ipv4: header, ipv6: ""))
+        #expect(RootlessHolder.offlineArguments.starts(with: ["-i", "lo"]))
+    }
+
     @Test func statePerUser() {
         #expect(Rootless.stateRoot(environment: ["HOME": "/home/a"]) == "/home/a/.local/share/scompose")
         #expect(Rootless.stateRoot(environment: ["HOME": "/home/a", "XDG_DATA_HOME": "/data"]) == "/data/scompose")

@@ -7,7 +7,7 @@
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bundle="${SCOMPOSE_TEST_BUNDLE:-$repo/.build/debug/scomposePackageTests.xctest}"
-filter="${1:-^SComposeCLITests\.(ComposeRunTests|HostKindTests|RuntimeBehaviourTests|StorageTests|NetworkTests|OrchestrationTests|ReliabilityTests|ExampleStackTests|BuildTests|ImageCommandTests|RegistryTests|ContainerCommandTests)|^SComposeRuntimeTests\.(CgroupRunTests|ContainerRunTests)|^SComposeNetworkTests\.NetlinkKernelTests}"
+filter="${1:-^SComposeCLITests\.(ComposeRunTests|HostKindTests|RuntimeBehaviourTests|StorageTests|NetworkTests|OrchestrationTests|ReliabilityTests|ExampleStackTests|BuildTests|ImageCommandTests|RegistryTests|ContainerCommandTests|RootlessTests)|^SComposeRuntimeTests\.(CgroupRunTests|ContainerRunTests)|^SComposeNetworkTests\.NetlinkKernelTests}"
 log="${RESULTS:-/tmp}/suites.log"
 
 [ -x "$bundle" ] || { echo "vm: no test bundle at $bundle (build with swift build --build-tests)" >&2; exit 2; }

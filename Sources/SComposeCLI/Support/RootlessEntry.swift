@@ -14,8 +14,14 @@ enum RootlessEntry {
     /// Runs this command in the user's namespaces, starting them on first use, and ends with
     /// its status (a `CLIError` with no message); returns at once when already there or root.
     static func enter() throws {
-        let environment = Console.environment()
+        var environment = Console.environment()
         guard let identity = Rootless.current(environment: environment), !identity.joined else { return }
+        // Commands run without XDG_RUNTIME_DIR (su, runuser, cron) use the user's runtime
+        // directory where a session or lingering made one, as those with it do: all of them
+        // must find the same holder. The command inside gets the variable too.
+        if environment["XDG_RUNTIME_DIR"] == nil, let runtime = userRuntimeDirectory(identity.uid) {
+            environment["XDG_RUNTIME_DIR"] = runtime
+        }
         let name = userName(identity.uid)
         let uids = SubordinateRange.parse(text("/etc/subuid"), name: name, id: identity.uid)
         let gids = SubordinateRange.parse(text("/etc/subgid"), name: name, id: identity.gid)
@@ -26,7 +32,7 @@ enum RootlessEntry {
                     + "with files of other users will not unpack; add a range with "
                     + "`sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(name)`")
         }
-        let holder = RootlessHolder(directory: Rootless.runDirectory(environment: environment, uid: identity.uid))
+        let holder = RootlessHolder(directory: Rootless.runDirectory(environment: environment, uid: identity.uid), uid: identity.uid)
         let pid: pid_t
         do {
             pid = try holder.ensure(
@@ -70,7 +76,15 @@ enum RootlessEntry {
         guard let identity = Rootless.current(environment: environment),
             !engine.containers(project: nil).contains(where: \.running)
         else { return }
-        RootlessHolder(directory: Rootless.runDirectory(environment: environment, uid: identity.uid)).stop()
+        RootlessHolder(directory: Rootless.runDirectory(environment: environment, uid: identity.uid), uid: identity.uid).stop()
+    }
+
+    /// `/run/user/UID` when it is there and the user's (logind made it).
+    static func userRuntimeDirectory(_ uid: UInt32) -> String? {
+        let path = "/run/user/\(uid)"
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == uid else { return nil }
+        return path
     }
 
     static func text(_ path: String) -> String {
