@@ -22,6 +22,23 @@ public enum Subprocess {
         public var description: String { "cannot run \(program): \(String(cString: strerror(errno)))" }
     }
 
+    /// Initializes spawn attributes (the caller destroys them) so that the program starts with
+    /// the signals this process ignores or handles back at their defaults and none blocked:
+    /// what we ignore (SIGPIPE, SIGINT while a child runs) is the program's to decide (pasta
+    /// refuses to start with SIGPIPE ignored), and one that waits for SIGTERM with it blocked
+    /// never ends.
+    public static func initCleanSignals(_ attributes: inout posix_spawnattr_t) {
+        posix_spawnattr_init(&attributes)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    }
+
     /// Runs `argv` and waits for it. `argv[0]` is an absolute path, or with `searchPath` a name
     /// looked up in `PATH`; the environment is empty unless `inheritEnvironment`; standard
     /// error is read with the output (`mergeErrors`) or left as ours. The input is written
@@ -72,20 +89,9 @@ public enum Subprocess {
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
-        // What this process ignores (SIGPIPE, SIGINT while a child runs) is the helper's to
-        // decide: pasta refuses to start with SIGPIPE ignored.
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        Self.initCleanSignals(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        // Nor what our caller blocks: pasta with SIGTERM blocked never ends.
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         let r = noEnv.withUnsafeMutableBufferPointer { empty in
             let env = inheritEnvironment ? environ : empty.baseAddress

@@ -167,12 +167,8 @@ public struct RootlessHolder: Sendable {
         var noEnv: [UnsafeMutablePointer<CChar>?] = [nil]
         // The holder waits for SIGTERM: it must not start with it blocked by our caller.
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        Subprocess.initCleanSignals(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var first: pid_t = 0
         let r = posix_spawn(&first, shim, &actions, &attributes, &argv, &noEnv)
         close(pair[1])
@@ -339,23 +335,27 @@ public struct RootlessHolder: Sendable {
     /// The pasta connected to the holder `holder`, if it runs: the one of the pid file, when
     /// that pid is still a pasta started after the holder (not a pid used again).
     func pastaPid(holder: pid_t) -> pid_t? {
-        guard let text = try? Files.read(pastaPidFile),
-            let pasta = pid_t(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? ""),
-            let cmdline = try? Files.read("/proc/\(pasta)/cmdline"),
-            String(decoding: cmdline, as: UTF8.self).split(separator: "\0").contains("--netns"),
-            let mine = ProcessCheck.startTicks(pasta), let theirs = ProcessCheck.startTicks(holder), mine >= theirs
+        guard let pasta = pidFilePasta(), let mine = ProcessCheck.startTicks(pasta.pid), let theirs = ProcessCheck.startTicks(holder),
+            mine >= theirs
         else { return nil }
-        return pasta
+        return pasta.pid
     }
 
     /// The pasta of the pid file, whatever holder it served, if it still runs.
     func stalePasta() -> pid_t? {
+        guard let pasta = pidFilePasta(), pasta.args.contains(Substring(pastaPidFile)) else { return nil }
+        return pasta.pid
+    }
+
+    /// The process of the pid file and its arguments, when it still runs as a pasta (one given
+    /// a namespace to connect).
+    private func pidFilePasta() -> (pid: pid_t, args: [Substring])? {
         guard let text = try? Files.read(pastaPidFile),
-            let pasta = pid_t(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? ""),
-            let cmdline = try? Files.read("/proc/\(pasta)/cmdline")
+            let pid = pid_t(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).first ?? ""),
+            let cmdline = try? Files.read("/proc/\(pid)/cmdline")
         else { return nil }
         let args = String(decoding: cmdline, as: UTF8.self).split(separator: "\0")
-        return args.contains("--netns") && args.contains(Substring(pastaPidFile)) ? pasta : nil
+        return args.contains("--netns") ? (pid, args) : nil
     }
 
     /// `path` as a directory of this user's alone (0700), made if missing: it is under /tmp,
@@ -396,16 +396,8 @@ public struct RootlessHolder: Sendable {
             for p in envp { free(p) }
         }
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        Subprocess.initCleanSignals(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         signal(SIGINT, SIG_IGN)
         signal(SIGQUIT, SIG_IGN)
         var child: pid_t = 0
