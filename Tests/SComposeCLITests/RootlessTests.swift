@@ -81,6 +81,16 @@ import Glibc
             }
         }
 
+        /// The user's processes still there after up to 3 s (what `down` ends goes a moment later).
+        func processesLeft() -> [pid_t] {
+            var left = processes()
+            for _ in 0..<30 where !left.isEmpty {
+                usleep(100_000)
+                left = processes()
+            }
+            return left
+        }
+
         /// The user's processes and pasta's ports, for a failure's message.
         func describe() -> String {
             let lines = processes().map { pid in
@@ -235,12 +245,7 @@ import Glibc
         #expect(try user.run(["down", "-v"], in: "files").status == 0)
         let down = try user.run(["down", "-v"], in: "quickstart")
         #expect(down.status == 0, "\(down.err)")
-        var left: [pid_t] = []
-        for _ in 0..<30 {
-            left = user.processes()
-            if left.isEmpty { break }
-            usleep(100_000)
-        }
+        let left = user.processesLeft()
         #expect(left.isEmpty, "processes of the user left: \(user.describe())")
         #expect(user.foreignFiles().isEmpty, "files in the user's home owned by others: \(user.foreignFiles())")
         #expect(try User.tool("/bin/busybox", ["wget", "-q", "-T", "1", "-O", "-", "http://127.0.0.1:\(port)/"]).status != 0)
@@ -315,13 +320,7 @@ import Glibc
         let still = try page(ports[1])
         #expect(still == "page of \(users[1].name)\n", "\(still) \(users[1].describe())")
         #expect(try users[1].run(["ps"], in: "same").out.contains("(healthy)"))
-        var left: [pid_t] = []
-        for _ in 0..<30 {
-            left = users[0].processes()
-            if left.isEmpty { break }
-            usleep(100_000)
-        }
-        #expect(left.isEmpty, "processes of the first user left: \(users[0].describe())")
+        #expect(users[0].processesLeft().isEmpty, "processes of the first user left: \(users[0].describe())")
         #expect(!users[1].processes().isEmpty)
 
         #expect(try users[1].run(["down"], in: "same").status == 0)
@@ -372,12 +371,7 @@ import Glibc
         let down = try user.run(["down", "-v"], in: "app-postgres", environment: env)
         #expect(down.status == 0, "\(down.err)")
         #expect(!down.err.contains("not forwarded"), "no complaint about pasta once the holder is gone: \(down.err)")
-        var left: [pid_t] = []
-        for _ in 0..<30 {
-            left = user.processes()
-            if left.isEmpty { break }
-            usleep(100_000)
-        }
+        let left = user.processesLeft()
         #expect(left.isEmpty, "processes of the user left: \(user.describe())")
         // The images hold files of subordinate IDs until they are removed (inside the namespace).
         let rmi = try user.run(["image", "rm", "app-postgres-db", "app-postgres-web"])
