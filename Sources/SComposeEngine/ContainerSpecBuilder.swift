@@ -94,9 +94,8 @@ struct ContainerSpecBuilder: Sendable {
         config.hostname = hostname
         config.privileged = service.privileged
         config.inUserNamespace = r.rootlessGroups != nil
-        // A process exec'd into a user scope's container comes from the user's session, which
-        // the user may not move into their manager's subtree: it stays where it is.
-        config.ownCgroup = r.cgroups == .tree || r.cgroups == .systemdScope
+        // Rootless with no cgroups delegated, exec'd processes stay where they are.
+        config.ownCgroup = r.cgroups != .none
         config.ttyGroupMapped = (r.rootlessGroups ?? .max) > 5
         config.readOnlyRootfs = service.readOnly
         config.mounts = r.storage.mounts

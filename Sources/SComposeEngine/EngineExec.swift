@@ -80,11 +80,15 @@ extension Engine {
                 if slaveOpen { close(pty.slave) }
             }
         }
-        let plan: InitPlan
+        var plan: InitPlan
         do {
             plan = try InitPlan.compileExec(config, containerRoot: "/proc/\(pid)/root")
         } catch {
             throw EngineError(.execFailed("\(error)", exitCode: 126), cause: error)
+        }
+        // Rootless, in a scope of the user's own manager: the manager moves the process in.
+        if plan.joinsCgroups, let unit = spec.systemdScope, let manager = spec.systemdManager {
+            plan.systemdEntry = .init(manager: manager, unit: unit)
         }
         do {
             if detach {

@@ -39,8 +39,7 @@ public struct ContainerConfig: Sendable, Equatable, Codable {
     /// that maps the user alone.
     public var ttyGroupMapped = true
     /// False where processes exec'd into the container stay in the caller's cgroups: it has
-    /// none of its own (rootless with no cgroups delegated to the user), or its cgroup is in
-    /// the user's systemd manager's subtree, where the caller may not move itself.
+    /// none of its own (rootless with no cgroups delegated to the user).
     public var ownCgroup = true
     /// Capabilities by number; nil means Docker's default set.
     public var capabilities: Set<Int>?
@@ -371,6 +370,10 @@ public struct InitPlan: Sendable, Equatable, CustomStringConvertible {
     public var namespaces: ContainerConfig.Namespaces
     /// For an exec: whether the process joins the container's cgroups first.
     public var joinsCgroups = true
+    /// For an exec from outside the systemd manager's subtree that holds the container's scope
+    /// (a rootless user's login session): the scope whose manager moves the process there
+    /// first, since the caller may not. nil: the process moves itself.
+    public var systemdEntry: SystemdScope.Entry?
 
     public var description: String { steps.map(\.description).joined(separator: "\n") }
 

@@ -114,6 +114,16 @@ public enum Launcher {
         }
         var fds: [Int32] = [-1, -1]
         guard sc_pipe_cloexec(&fds) == 0 else { throw SpawnError(step: "pipe", errno: errno) }
+        var gate: [Int32] = [-1, -1]
+        if plan.systemdEntry != nil && !cgroupFDs.isEmpty {
+            guard sc_pipe_cloexec(&gate) == 0 else {
+                let e = errno
+                close(fds[0])
+                close(fds[1])
+                throw SpawnError(step: "pipe", errno: e)
+            }
+        }
+        defer { if gate[1] >= 0 { close(gate[1]) } }
         let pid: pid_t = arena.withUnsafeBufferPointer { arenaBuffer in
             steps.withUnsafeBufferPointer { stepBuffer in
                 cgroupFDs.withUnsafeBufferPointer { cgroupBuffer in
@@ -121,14 +131,29 @@ public enum Launcher {
                         steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
                         clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
                     return sc_exec_spawn(
-                        target, &cPlan, cgroupBuffer.baseAddress, Int32(cgroupBuffer.count), detach ? Int32(SC_EXEC_DETACH) : 0, fds[1])
+                        target, &cPlan, cgroupBuffer.baseAddress, Int32(cgroupBuffer.count), detach ? Int32(SC_EXEC_DETACH) : 0,
+                        gate[0], fds[1])
                 }
             }
         }
         let forkErrno = errno
         close(fds[1])
+        if gate[0] >= 0 { close(gate[0]) }
         defer { close(fds[0]) }
         guard pid > 0 else { throw SpawnError(step: "join the container's namespaces", errno: forkErrno) }
+        var entryFailure: SystemdScope.Failure?
+        if let entry = plan.systemdEntry, gate[1] >= 0 {
+            do {
+                try SystemdScope.attach(pid, to: entry)
+                var go: UInt8 = 1
+                _ = write(gate[1], &go, 1)
+            } catch {
+                // The intermediate reads the end of the gate and reports the cgroup step.
+                entryFailure = error
+            }
+            close(gate[1])
+            gate[1] = -1
+        }
         var failure = sc_failure()
         let n = withUnsafeMutableBytes(of: &failure) { read(fds[0], $0.baseAddress, $0.count) }
         if n == MemoryLayout<sc_failure>.size {
@@ -136,7 +161,7 @@ public enum Launcher {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             let index = Int(failure.step)
             let step = index >= 0 && index < plan.steps.count ? plan.steps[index].description : execStepName(index)
-            throw SpawnError(step: step, errno: failure.err)
+            throw SpawnError(step: step + (entryFailure.map { " (\($0))" } ?? ""), errno: failure.err)
         }
         return pid
     }

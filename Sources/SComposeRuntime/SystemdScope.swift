@@ -159,6 +159,40 @@ public enum SystemdScope {
         }
     }
 
+    /// A container's scope as a process started into it from outside asks for it: the manager
+    /// that holds the scope, and its unit.
+    public struct Entry: Sendable, Equatable {
+        public var manager: Manager
+        public var unit: String
+
+        public init(manager: Manager, unit: String) {
+            self.manager = manager
+            self.unit = unit
+        }
+    }
+
+    /// `AttachProcessesToUnit` of `pids` into `subcgroup` of the delegated `unit`, as a message.
+    static func attachMessage(unit: String, subcgroup: String, pids: [pid_t], serial: UInt32) -> DBusMessage {
+        .call(
+            serial: serial, destination: "org.freedesktop.systemd1", path: "/org/freedesktop/systemd1",
+            interface: "org.freedesktop.systemd1.Manager", member: "AttachProcessesToUnit",
+            body: [.string(unit), .string(subcgroup), .array(elementSignature: "u", pids.map { .uint32(UInt32($0)) })])
+    }
+
+    /// Has `entry`'s manager move `pid` into the `supervisor` leaf of the scope and waits until
+    /// it is there. For a rootless `exec`: the user may move processes between cgroups only
+    /// below a cgroup they own, and their login session is not below their manager's subtree.
+    /// The manager may ask PID 1 (over the system bus), which checks that the process, the
+    /// caller and the manager are the same user's. From `supervisor`, the process's child
+    /// moves itself into the container's leaf as in root mode.
+    public static func attach(_ pid: pid_t, to entry: Entry) throws(Failure) {
+        let reply = try call(attachMessage(unit: entry.unit, subcgroup: "/supervisor", pids: [pid], serial: 1), manager: entry.manager)
+        guard reply.kind == .methodReturn else {
+            throw Failure(description: "systemd did not move the process into \(entry.unit): \(reply.errorName ?? "error"): \(reply.firstString ?? "")")
+        }
+        try waitUntilIn(unit: entry.unit + "/supervisor", pid: pid)
+    }
+
     /// systemd moves the process when the job runs, right after it answers.
     static func waitUntilIn(unit: String, pid: pid_t) throws(Failure) {
         for _ in 0..<500 {

@@ -468,7 +468,8 @@ import Glibc
     /// On cgroup v2 with systemd, a rootless user's containers are in scopes of the user's own
     /// systemd manager, which delegates memory, pids and cpu: `mem_limit` is applied (the
     /// cgroup's `memory.max`), and a container over it is OOM-killed and reported as in root
-    /// mode (exit 137, OOMKilled, an `oom` event). `up` ignores no limit.
+    /// mode (exit 137, OOMKilled, an `oom` event). `up` ignores no limit. Processes exec'd
+    /// into a container are in its cgroup and under its limits too.
     @Test(.enabled(if: userManagers, "no systemd with cgroup v2 here (the VM of scripts/vm-test.sh has them)"))
     func memLimitAppliedInTheUsersOwnScope() throws {
         let user = try User()
@@ -502,6 +503,7 @@ import Glibc
                 pids_limit: 50
                 restart: always
                 command: sleep 1000
+                healthcheck: {test: ["CMD", "true"], interval: 1s}
             """, to: "limits/compose.yaml")
         let up = try user.run(["up", "-d"], in: "limits", environment: env)
         #expect(up.status == 0, "\(up.err) \(user.describe())")
@@ -528,6 +530,26 @@ import Glibc
         }
         #expect(try user.run(["exec", "-T", "calm", "id", "-u"], in: "limits", environment: env).out == "0\n")
         noteHolder("exec")
+        // An exec'd process comes from the user's session, outside their manager's subtree:
+        // the manager moves it in, so it is in calm's cgroup, under calm's limits.
+        let seen = try user.run(["exec", "-T", "calm", "cat", "/proc/self/cgroup"], in: "limits", environment: env)
+        #expect(seen.out == "0::/\n", "\(seen.err)")
+        let hog = try user.run(
+            ["exec", "-T", "calm", "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"], in: "limits", environment: env)
+        #expect(hog.status == 137 && !hog.out.contains("survived"), "over calm's 48m: \(hog.status) \(hog.err)")
+        #expect(try user.run(["exec", "-d", "calm", "sleep", "300"], in: "limits", environment: env).status == 0)
+        // The shim's probes move themselves into calm's cgroup from the scope's supervisor leaf.
+        var health = ""
+        for _ in 0..<60 where !health.contains("(healthy)") {
+            health = try user.run(["ps", "--format", "{{.Service}} {{.Status}}"], in: "limits", environment: env).out
+            if !health.contains("(healthy)") { usleep(250_000) }
+        }
+        #expect(health.contains("calm Up") && health.contains("(healthy)"), "\(health)")
+        if let calm {
+            let procs = try String(contentsOfFile: "/sys/fs/cgroup" + calm + "/cgroup.procs", encoding: .utf8).split(separator: "\n")
+            let commands = procs.map { ((try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ") }
+            #expect(commands.contains("sleep 300 "), "calm's cgroup holds the exec'd sleep: \(commands)")
+        }
 
         // hungry goes over its limit.
         var ps = ""

@@ -18,6 +18,13 @@ import Testing
         #expect(Self.hex(message.bytes) == want)
     }
 
+    @Test func attachProcessesToUnitMatchesAReferenceMarshaller() {
+        let message = SystemdScope.attachMessage(unit: "scompose-web-1-0123456789ab.scope", subcgroup: "/supervisor", pids: [4242], serial: 9)
+        let want =
+            "6c0100014000000009000000aa00000001016f00190000002f6f72672f667265656465736b746f702f73797374656d64310000000000000002017300200000006f72672e667265656465736b746f702e73797374656d64312e4d616e616765720000000000000000030173001500000041747461636850726f636573736573546f556e697400000006017300180000006f72672e667265656465736b746f702e73797374656d64310000000000000000080167000473736175000000000000002100000073636f6d706f73652d7765622d312d3031323334353637383961622e73636f70650000000b0000002f73757065727669736f72000400000092100000"
+        #expect(Self.hex(message.bytes) == want)
+    }
+
     @Test func anErrorReplyIsRead() throws {
         var reply = DBusMessage(
             kind: .error, serial: 3, path: nil, interface: nil, member: nil, destination: nil, replySerial: 7,

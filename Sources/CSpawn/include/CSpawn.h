@@ -98,7 +98,12 @@ enum {
 /// standard streams are set in the intermediate, which holds none of the caller's. Returns
 /// the intermediate's pid, whose exit status is the program's; `report_fd` receives a
 /// `struct sc_failure` if a step fails.
-pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, int report_fd);
+///
+/// `gate_fd` (or -1): the intermediate reads one byte from it before it forks the program's
+/// process, so that the caller can have the intermediate moved into another cgroup first
+/// (from where the program may move itself into the container's); end of file instead is a
+/// failure of the cgroup step (EPERM).
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, int gate_fd, int report_fd);
 
 /// Closes every descriptor from `first` up (close_range, with a loop where the kernel lacks it).
 void sc_close_from(int first);
