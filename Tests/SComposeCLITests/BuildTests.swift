@@ -288,7 +288,7 @@ import Testing
             watch.waitUntilExit()
         }
         func until(_ what: String, _ check: () throws -> Bool) throws {
-            for _ in 0..<100 {
+            for _ in 0..<ImageCommandTests.polls(100) {
                 if try check() { return }
                 usleep(100_000)
             }
@@ -348,7 +348,7 @@ import Testing
             up.waitUntilExit()
         }
         func said() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-        for _ in 0..<100 where !(said().contains("Watch enabled") && said().contains("started")) { usleep(100_000) }
+        for _ in 0..<ImageCommandTests.polls(100) where !(said().contains("Watch enabled") && said().contains("started")) { usleep(100_000) }
         try Self.write("two\n", dir + "/src/a.txt")
         var seen = ""
         for _ in 0..<100 where seen != "two\n" {

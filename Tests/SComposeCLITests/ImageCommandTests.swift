@@ -13,6 +13,16 @@ import Testing
         ProcessInfo.processInfo.environment["SCOMPOSE_BIN"] ?? repo.appendingPathComponent(".build/debug/scompose").path
     }
 
+    /// How many times longer than here a wait for the CLI may take (`SCOMPOSE_TEST_TIME_SCALE`,
+    /// default 1): scripts/vm/suites.sh sets it under TCG emulation, where every command costs
+    /// about ten times as much. Applied to the bounds that wait for a command's effect.
+    static var timeScale: Double {
+        ProcessInfo.processInfo.environment["SCOMPOSE_TEST_TIME_SCALE"].flatMap(Double.init).map { max($0, 1) } ?? 1
+    }
+
+    /// `n` polls scaled by `timeScale`.
+    static func polls(_ n: Int) -> Int { Int(Double(n) * timeScale) }
+
     struct Run {
         var status: Int32
         var out: String

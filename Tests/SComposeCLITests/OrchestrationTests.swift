@@ -100,7 +100,7 @@ import Testing
         attach.standardOutput = out
         attach.standardError = FileHandle.nullDevice
         try attach.run()
-        usleep(1_200_000)
+        usleep(UInt32(1_200_000 * ImageCommandTests.timeScale))
         // Stopping the container ends the attachment with its code.
         let stop = try p.run(["stop", "ticker"])
         #expect(stop.status == 0, "\(stop.err)")

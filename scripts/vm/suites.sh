@@ -4,15 +4,45 @@
 # N skipped", with every failure and skip named. Exit status 0 only if none failed.
 #
 #   scripts/vm/suites.sh [FILTER]     (a --filter regex; default: every root container suite)
+#   scripts/vm/suites.sh --half 1|2   (one of two halves of them, for two VMs at once)
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bundle="${SCOMPOSE_TEST_BUNDLE:-$repo/.build/debug/scomposePackageTests.xctest}"
-filter="${1:-^SComposeCLITests\.(ComposeRunTests|HostKindTests|RuntimeBehaviourTests|StorageTests|NetworkTests|OrchestrationTests|ReliabilityTests|ExampleStackTests|BuildTests|ImageCommandTests|RegistryTests|ContainerCommandTests|RootlessTests)|^SComposeRuntimeTests\.(CgroupRunTests|ContainerRunTests)|^SComposeNetworkTests\.NetlinkKernelTests}"
+# The root container suites, each with the half it is in: about the same time under TCG
+# (scripts/vm/ci.sh --all runs the halves in two VMs at once).
+all=(
+  "1 SComposeCLITests.BuildTests" "1 SComposeCLITests.ComposeRunTests" "1 SComposeCLITests.ContainerCommandTests"
+  "1 SComposeCLITests.ExampleStackTests" "1 SComposeCLITests.ImageCommandTests" "1 SComposeCLITests.RegistryTests"
+  "1 SComposeCLITests.NetworkTests" "1 SComposeCLITests.StorageTests"
+  "1 SComposeRuntimeTests.CgroupRunTests" "1 SComposeNetworkTests.NetlinkKernelTests"
+  "2 SComposeCLITests.HostKindTests" "2 SComposeCLITests.RuntimeBehaviourTests" "2 SComposeCLITests.OrchestrationTests"
+  "2 SComposeCLITests.ReliabilityTests" "2 SComposeCLITests.RootlessTests" "2 SComposeRuntimeTests.ContainerRunTests"
+)
+# A --filter regex for the suites of `half` (all: every one).
+suite_filter() {
+  local half="$1" entry names=()
+  for entry in "${all[@]}"; do
+    [ "$half" = all ] || [ "${entry%% *}" = "$half" ] || continue
+    names+=("${entry#* }")
+  done
+  local IFS='|'
+  echo "^(${names[*]//./\\.})"
+}
+case "${1:-}" in
+  --half) filter="$(suite_filter "${2:?--half 1 or 2}")" ;;
+  "") filter="$(suite_filter all)" ;;
+  *) filter="$1" ;;
+esac
 log="${RESULTS:-/tmp}/suites.log"
 
 [ -x "$bundle" ] || { echo "vm: no test bundle at $bundle (build with swift build --build-tests)" >&2; exit 2; }
 # The tests' temporary state goes to the guest's own disk, never the 9p shares.
 export TMPDIR=/tmp
+# Under TCG (systemd-detect-virt says qemu; kvm under KVM) every command costs about ten times
+# as much: the tests' waits for a command's effect are scaled (ImageCommandTests.timeScale).
+if [ -z "${SCOMPOSE_TEST_TIME_SCALE:-}" ] && [ "$(systemd-detect-virt 2>/dev/null)" = qemu ]; then
+  export SCOMPOSE_TEST_TIME_SCALE=5
+fi
 cd /tmp || exit 2
 start=$(date +%s)
 NO_COLOR=1 "$bundle" --no-parallel --filter "$filter" --testing-library swift-testing 2>&1 |
