@@ -54,6 +54,14 @@ int sc_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 #include <string.h>
 #include <signal.h>
 
+int sc_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    return (int)syscall(434, pid, 0);
+#endif
+}
+
 // eBPF instructions by hand (the uapi headers carry no builder macros).
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
     struct bpf_insn i;

@@ -27,6 +27,9 @@ int sc_mkostemp(char *template_, int flags);
 /// memfd_create(name, MFD_CLOEXEC), a GNU extension.
 int sc_memfd(const char *name);
 
+/// pidfd_open(pid, 0) (Linux 5.3): readable once the process has ended; -1 with errno.
+int sc_pidfd_open(pid_t pid);
+
 /// O_PATH and AT_EMPTY_PATH (GNU extensions Swift's Glibc leaves out).
 static const int SC_O_PATH = 010000000;
 static const int SC_AT_EMPTY_PATH = 0x1000;
