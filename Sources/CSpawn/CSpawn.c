@@ -665,7 +665,7 @@ static void cloexec_from(int first) {
     }
 }
 
-pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, int gate_fd, int report_fd) {
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, const int *gate, int report_fd) {
     // Namespace files are opened before fork: only raw calls happen in the children. The
     // cgroup namespace (first) is joined by the program's process, after the cgroups themselves.
     static const char *names[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
@@ -723,14 +723,16 @@ pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_
     if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) fail(report_fd, SC_EXEC_STEP_STDIO, errno);
     // The caller may first have the intermediate moved (rootless: by the user's systemd manager
     // into the container's scope); the program's process inherits where it is.
-    if (gate_fd >= 0) {
+    if (gate) {
+        // Our copy of the write end would keep the read below from ever seeing the caller's end.
+        close(gate[1]);
         char go = 0;
         ssize_t got;
         do {
-            got = read(gate_fd, &go, 1);
+            got = read(gate[0], &go, 1);
         } while (got < 0 && errno == EINTR);
         if (got != 1) fail(report_fd, SC_EXEC_STEP_CGROUP, got < 0 ? errno : EPERM);
-        close(gate_fd);
+        close(gate[0]);
     }
     // setns into a pid namespace applies to children: fork once more.
     pid_t inner = fork();

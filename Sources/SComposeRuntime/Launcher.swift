@@ -130,9 +130,11 @@ public enum Launcher {
                     var cPlan = sc_plan(
                         steps: stepBuffer.baseAddress, count: Int32(stepBuffer.count), arena: arenaBuffer.baseAddress,
                         clone_flags: 0, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr, start_fd: -1)
-                    return sc_exec_spawn(
-                        target, &cPlan, cgroupBuffer.baseAddress, Int32(cgroupBuffer.count), detach ? Int32(SC_EXEC_DETACH) : 0,
-                        gate[0], fds[1])
+                    return gate.withUnsafeBufferPointer { gateBuffer in
+                        sc_exec_spawn(
+                            target, &cPlan, cgroupBuffer.baseAddress, Int32(cgroupBuffer.count), detach ? Int32(SC_EXEC_DETACH) : 0,
+                            gate[0] >= 0 ? gateBuffer.baseAddress : nil, fds[1])
+                    }
                 }
             }
         }

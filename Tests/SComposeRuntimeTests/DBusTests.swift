@@ -25,6 +25,33 @@ import Testing
         #expect(Self.hex(message.bytes) == want)
     }
 
+    /// An exec whose manager cannot be reached (or refuses the move) fails at the cgroup step
+    /// with systemd's answer, at once: the intermediate, held at the gate, sees its end. Into
+    /// a process of our own, whose cgroups and namespaces are ours.
+    @Test(.enabled(if: getuid() == 0 && CgroupLayout.host != nil)) func anExecTheManagerDoesNotMoveFailsAtOnce() throws {
+        let sleeper = fork()
+        if sleeper == 0 {
+            sleep(30)
+            _exit(0)
+        }
+        defer {
+            kill(sleeper, SIGKILL)
+            waitpid(sleeper, nil, 0)
+        }
+        var config = ContainerConfig(layers: [], upperDir: "/u", workDir: "/w", rootDir: "/", args: ["/bin/true"], env: [])
+        config.uid = getuid()
+        config.gid = getgid()
+        var plan = try InitPlan.compileExec(config, containerRoot: "/")
+        plan.systemdEntry = .init(manager: .init(socket: "/nonexistent/systemd/private", uid: 0, cgroupBase: ""), unit: "x.scope")
+        let started = Date()
+        #expect {
+            _ = try Launcher.startExec(into: sleeper, plan, stdio: .init())
+        } throws: { error in
+            "\(error)".contains("join the container's cgroups") && "\(error)".contains("/nonexistent/systemd/private")
+        }
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
     @Test func anErrorReplyIsRead() throws {
         var reply = DBusMessage(
             kind: .error, serial: 3, path: nil, interface: nil, member: nil, destination: nil, replySerial: 7,

@@ -99,11 +99,12 @@ enum {
 /// the intermediate's pid, whose exit status is the program's; `report_fd` receives a
 /// `struct sc_failure` if a step fails.
 ///
-/// `gate_fd` (or -1): the intermediate reads one byte from it before it forks the program's
-/// process, so that the caller can have the intermediate moved into another cgroup first
-/// (from where the program may move itself into the container's); end of file instead is a
-/// failure of the cgroup step (EPERM).
-pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, int gate_fd, int report_fd);
+/// `gate` (or NULL): a pipe, read end first. The intermediate closes the write end and reads
+/// one byte from the read end before it forks the program's process, so that the caller can
+/// have the intermediate moved into another cgroup first (from where the program may move
+/// itself into the container's); end of file instead (the caller closed its end, or ended)
+/// is a failure of the cgroup step (EPERM).
+pid_t sc_exec_spawn(pid_t target, const struct sc_plan *plan, const int *cgroup_procs, int cgroup_count, int flags, const int *gate, int report_fd);
 
 /// Closes every descriptor from `first` up (close_range, with a loop where the kernel lacks it).
 void sc_close_from(int first);
