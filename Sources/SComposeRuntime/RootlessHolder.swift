@@ -408,25 +408,20 @@ public struct RootlessHolder: Sendable {
     }
 
     /// Waits for `child`; calls `tick` about once a second meanwhile. Its exit status (128 +
-    /// the signal when killed). The child's pidfd (Linux 5.3) wakes the wait as it ends: every
-    /// rootless command waits here, and polling every 100 ms added up to that to each of them.
+    /// the signal when killed). The child's pidfd wakes the wait as it ends: every rootless
+    /// command waits here, and polling every 100 ms added up to that to each of them. (pidfds
+    /// came in Linux 5.3, before the 5.11 rootless overlays need; without one, poll skips the
+    /// -1 and the wait only wakes each second.)
     public static func wait(_ child: pid_t, tick: () -> Void) -> Int32 {
         let pidfd = sc_pidfd_open(child)
         defer { if pidfd >= 0 { close(pidfd) } }
         var status: Int32 = 0
-        var rounds = 0
         while true {
             let r = waitpid(child, &status, WNOHANG)
             if r == child { break }
             if r < 0 && errno != EINTR { return 1 }
-            if pidfd >= 0 {
-                var ready = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-                if poll(&ready, 1, 1000) == 0 { tick() }
-                continue
-            }
-            usleep(100_000)
-            rounds += 1
-            if rounds % 10 == 0 { tick() }
+            var ready = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 1000) == 0 { tick() }
         }
         // WIFEXITED/WEXITSTATUS are macros Swift does not import.
         let signal = status & 0x7f
