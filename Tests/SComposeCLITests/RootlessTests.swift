@@ -81,10 +81,11 @@ import Glibc
             }
         }
 
-        /// The user's processes still there after up to 3 s (what `down` ends goes a moment later).
+        /// The user's processes still there after up to 3 s, scaled under TCG (what `down` ends,
+        /// pasta last, goes a moment later).
         func processesLeft() -> [pid_t] {
             var left = processes()
-            for _ in 0..<30 where !left.isEmpty {
+            for _ in 0..<ImageCommandTests.polls(30) where !left.isEmpty {
                 usleep(100_000)
                 left = processes()
             }

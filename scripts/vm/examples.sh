@@ -31,8 +31,10 @@ prepare)
   ;;
 run)
   export SCOMPOSE_ROOT=/tmp/examples-root SCOMPOSE_RUN=/tmp/examples-run
+  start=$(date +%s)
   SCOMPOSE_BIN="$bin" "$repo/scripts/make-busybox-image.sh" busybox:latest >/dev/null
   "$bin" image load -i "$dir/examples.tar" >/dev/null
+  echo "examples: busybox image made and the examples' images loaded in $(( $(date +%s) - start )) s"
   passed=0 failed=0
   # example, port, what the page must say
   for spec in "quickstart 18080 Hello from scompose" "app-postgres 18081 stored in PostgreSQL" \
@@ -59,6 +61,7 @@ run)
       fi
       "$bin" ps
     fi
+    start=$(date +%s)
     "$bin" down -v -t 2 >/dev/null 2>&1 || { echo "examples: $example: down -v failed"; ok=0; }
     # systemd forgets a scope a moment after its last process.
     left=1
@@ -71,6 +74,7 @@ run)
       sleep 0.1
     done
     [ "$left" = 0 ] || { echo "examples: $example: down -v left containers, volumes or scopes"; ok=0; }
+    echo "examples: $example: down -v took $(( $(date +%s) - start )) s"
     if [ "$ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   done
   echo "examples: $passed passed, $failed failed"

@@ -13,9 +13,9 @@ bundle="${SCOMPOSE_TEST_BUNDLE:-$repo/.build/debug/scomposePackageTests.xctest}"
 all=(
   "1 SComposeCLITests.BuildTests" "1 SComposeCLITests.ComposeRunTests" "1 SComposeCLITests.ContainerCommandTests"
   "1 SComposeCLITests.ExampleStackTests" "1 SComposeCLITests.ImageCommandTests" "1 SComposeCLITests.RegistryTests"
-  "1 SComposeCLITests.NetworkTests" "1 SComposeCLITests.StorageTests"
+  "1 SComposeCLITests.NetworkTests" "1 SComposeCLITests.StorageTests" "1 SComposeCLITests.HostKindTests"
   "1 SComposeRuntimeTests.CgroupRunTests" "1 SComposeNetworkTests.NetlinkKernelTests"
-  "2 SComposeCLITests.HostKindTests" "2 SComposeCLITests.RuntimeBehaviourTests" "2 SComposeCLITests.OrchestrationTests"
+  "2 SComposeCLITests.RuntimeBehaviourTests" "2 SComposeCLITests.OrchestrationTests"
   "2 SComposeCLITests.ReliabilityTests" "2 SComposeCLITests.RootlessTests" "2 SComposeRuntimeTests.ContainerRunTests"
 )
 # A --filter regex for the suites of `half` (all: every one).
