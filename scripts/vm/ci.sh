@@ -5,10 +5,9 @@
 # examples, on the debug build the host suites used (about 10 minutes). With --all, every
 # root container suite (scripts/vm/suites.sh's list) and the examples, on the release build of
 # scompose and its shim (built here, as scripts/setup.sh builds them, unless SCOMPOSE_BIN names
-# one), which costs about a third of the debug build per command under TCG: about 16 minutes
-# with the VM image built from nothing, the release build not counted (which the image build
-# overlaps). That build and those minutes are more than CI's 30 can hold beside the host
-# suites, so CI runs the subset.
+# one), faster than the debug build under TCG: about 16 minutes with the VM image built from
+# nothing, 19.5 with the release build made from nothing too (the image is built beside it).
+# That is more than CI's 30 minutes can hold beside the host suites, so CI runs the subset.
 #
 # Two VMs run at once, one vCPU each, the work split between them (the examples in the
 # first): TCG emulates each vCPU on a host thread, and the suites run one test at a time, so
