@@ -60,6 +60,8 @@ case "$mode" in
 esac
 [ -x "$bin" ] && [ -x "$(dirname "$bin")/scompose-shim" ] || { echo "vm-ci: no scompose and scompose-shim at $(dirname "$bin")" >&2; exit 2; }
 export SCOMPOSE_BIN="$bin"
+bundle="${SCOMPOSE_TEST_BUNDLE:-$repo/.build/debug/scomposePackageTests.xctest}"
+[ -x "$bundle" ] || { echo "vm-ci: no test bundle at $bundle (swift build --build-tests)" >&2; exit 2; }
 
 start=$(date +%s)
 # The VM has no network: the examples' images are built here and loaded there.
@@ -68,10 +70,9 @@ start=$(date +%s)
 # while the repository, a writable share, is read uncached, so every command would read the
 # whole binary again over 9p (a test of 40 `up`/`down` commands: 220 s from the repository,
 # 49 s from here).
-bundle="${SCOMPOSE_TEST_BUNDLE:-$repo/.build/debug/scomposePackageTests.xctest}"
 mkdir -p "$work/bin"
 cp "$bin" "$(dirname "$bin")/scompose-shim" "$work/bin/"
-[ ! -e "$bundle" ] || cp "$bundle" "$work/bin/scomposePackageTests.xctest"
+cp "$bundle" "$work/bin/scomposePackageTests.xctest"
 if ! wait "${pids[0]}"; then
   cat "$work/image.log" >&2
   echo "vm-ci: the VM image could not be made" >&2
@@ -81,12 +82,11 @@ pids=()
 cat "$work/image.log"
 
 for i in 0 1; do
-  suites="" examples=""
-  [ -z "${halves[$i]}" ] || suites="\"$repo/scripts/vm/suites.sh\" ${halves[$i]} | tee \"\$RESULTS/suites.out\""
+  suites="\"$repo/scripts/vm/suites.sh\" ${halves[$i]} | tee \"\$RESULTS/suites.out\"" examples=""
   [ "$i" != 0 ] || examples="\"$repo/scripts/vm/examples.sh\" run \"$work\" | tee \"\$RESULTS/examples.out\""
   cat >"$work/guest$i.sh" <<EOF
 #!/usr/bin/env bash
-# In VM $((i + 1)) of 2: its suites and examples, if any; one summary line.
+# In VM $((i + 1)) of 2: its suites, and the examples in the first; one summary line.
 export SCOMPOSE_BIN="$work/bin/scompose" SCOMPOSE_TEST_BUNDLE="$work/bin/scomposePackageTests.xctest"
 $suites
 $examples
@@ -98,7 +98,7 @@ echo "vm: \$p passed, \$f failed, \${s:-0} skipped"
 EOF
   chmod +x "$work/guest$i.sh"
   results="$(mktemp -d /var/tmp/scompose-vm.XXXXXX)"
-  echo "vm-ci: VM $((i + 1)) of 2: ${halves[$i]:-no suites}$( [ "$i" != 0 ] || echo ", the examples") (results: $results)"
+  echo "vm-ci: VM $((i + 1)) of 2: ${halves[$i]}$( [ "$i" != 0 ] || echo ", the examples") (results: $results)"
   "$repo/scripts/vm-test.sh" --cpus 1 --no-stream --results "$results" --share "$work:ro" --timeout "$timeout" \
     -- "$work/guest$i.sh" >"$work/vm$i.log" 2>&1 &
   pids+=($!)
